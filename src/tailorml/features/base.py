@@ -1,0 +1,80 @@
+"""Preprocessors: fitted on training rows only, saved with the model as JSON."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tailorml.errors import DataError
+from tailorml.features.meta import FeatureMeta
+
+PREPROCESSORS: dict[str, type[Preprocessor]] = {}
+
+
+class Preprocessor:
+    """Turns one column of a table into a tensor, with state learnt at fit.
+
+    Subclasses register under a feature type with ``@register_preprocessor``,
+    take the feature's preprocessing options, and keep every fitted value in
+    plain JSON types so the model bundle needs no pickle.
+    """
+
+    type: ClassVar[str]
+
+    def __init__(self, name: str, options: dict[str, Any], state: dict[str, Any] | None = None):
+        self.name = name
+        self.options = options
+        self.state: dict[str, Any] = state or {}
+
+    def fit(self, column: pd.Series) -> None:
+        """Learn the state from training rows."""
+        raise NotImplementedError
+
+    def transform(self, column: pd.Series) -> torch.Tensor:
+        """Return the batch tensor for these rows."""
+        raise NotImplementedError
+
+    def meta(self) -> FeatureMeta:
+        """Shape and vocabulary of the transformed feature."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "options": self.options, "state": self.state}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Preprocessor:
+        cls = PREPROCESSORS[data["type"]]
+        return cls(data["name"], data["options"], data["state"])
+
+
+def register_preprocessor(cls: type[Preprocessor]) -> type[Preprocessor]:
+    PREPROCESSORS[cls.type] = cls
+    return cls
+
+
+def missing_mask(column: pd.Series) -> np.ndarray:
+    """True where a value is missing (None, NaN or an empty string)."""
+    mask = np.array(column.isna(), dtype=bool)  # a writable copy
+    if column.dtype == object or pd.api.types.is_string_dtype(column):
+        mask |= np.array(column.astype("string").str.strip().eq("").fillna(True), dtype=bool)
+    return mask
+
+
+def fail_on_rows(
+    name: str, rows: np.ndarray, problem: str, values: pd.Series | None = None
+) -> None:
+    """Raise a DataError naming the first offending rows of a column.
+
+    Row numbers are 1-based positions among the data rows (header excluded).
+    """
+    if len(rows) == 0:
+        return
+    shown = ", ".join(str(int(r) + 1) for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    example = ""
+    if values is not None:
+        example = f" (first bad value: {values.iloc[int(rows[0])]!r})"
+    raise DataError(f"column '{name}': {problem} in row {shown}{more}{example}.")

@@ -1,0 +1,101 @@
+"""All preprocessors of a model together: fit on train, apply anywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+
+from tailorml.config import ModelConfig
+from tailorml.errors import DataError
+from tailorml.features.base import Preprocessor
+from tailorml.features.meta import FeatureMeta
+from tailorml.features.target import Target
+
+
+@dataclass
+class Encoded:
+    """A split as tensors: one per input feature, and the targets (or None)."""
+
+    inputs: dict[str, torch.Tensor]
+    target: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+
+class FeatureSet:
+    """Preprocessors for every input feature and the target of one model."""
+
+    def __init__(self, inputs: list[Preprocessor], target: Target):
+        self.inputs = inputs
+        self.target = target
+
+    @classmethod
+    def fit(cls, config: ModelConfig, train: pd.DataFrame) -> FeatureSet:
+        """Fit every preprocessor on the training rows only."""
+        if len(train) == 0:
+            raise DataError("the training data is empty: no rows to learn from.")
+        check_columns(train, config, "training")
+        inputs = [
+            Preprocessor.from_dict(
+                {
+                    "type": f.type,
+                    "name": f.name,
+                    "options": f.preprocessing.model_dump(),
+                    "state": {},
+                }
+            )
+            for f in config.input_features
+        ]
+        for pre in inputs:
+            pre.fit(train[pre.name])
+        out = config.output
+        target = Target(out.name, out.type)
+        target.fit(train[out.name], positive=out.positive)
+        return cls(inputs, target)
+
+    def encode(self, frame: pd.DataFrame, split: str = "data", with_target: bool = True) -> Encoded:
+        """Tensors for these rows; the target too when asked and present."""
+        if len(frame) == 0:
+            raise DataError(f"the {split} data is empty: no rows.")
+        needed = [p.name for p in self.inputs] + ([self.target.name] if with_target else [])
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"the {split} data lacks column(s) {', '.join(map(repr, missing))}; "
+                f"it has {', '.join(map(repr, list(frame.columns)[:20]))}."
+            )
+        inputs = {p.name: p.transform(frame[p.name]) for p in self.inputs}
+        target = self.target.encode(frame[self.target.name], split) if with_target else None
+        return Encoded(inputs, target)
+
+    def metas(self) -> dict[str, FeatureMeta]:
+        return {p.name: p.meta() for p in self.inputs}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": [p.to_dict() for p in self.inputs], "target": self.target.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
+        inputs = [Preprocessor.from_dict(p) for p in data["inputs"]]
+        return cls(inputs, Target.from_dict(data["target"]))
+
+
+def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:
+    """Every configured column must exist; name the nearest one if not."""
+    import difflib
+
+    columns = [str(c) for c in frame.columns]
+    wanted = [f.name for f in config.input_features] + [config.output.name]
+    for name in wanted:
+        if name not in frame.columns:
+            hint = difflib.get_close_matches(name, columns, n=1)
+            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            role = "target" if name == config.output.name else "input feature"
+            raise DataError(
+                f"{role} column '{name}' does not exist in the {split} data{tip} "
+                f"Columns: {', '.join(columns[:30])}."
+            )

@@ -1,0 +1,98 @@
+"""Embed-and-MLP encoder for number, binary and category features.
+
+A category id looks up a learned vector; a number or binary value passes
+through unchanged. An optional per-feature MLP then maps either one further.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import ConfigDict, Field
+from torch import nn
+
+from tailorml.config import EncoderConfig
+from tailorml.features.meta import FeatureMeta
+from tailorml.models.registry import Encoder, register_encoder
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "none": nn.Identity,
+}
+
+
+class EmbedMLPOptions(EncoderConfig):
+    """Options of the ``embed_mlp`` encoder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["embed_mlp"] = "embed_mlp"
+    embedding_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Category vector size; None: min(50, (vocab_size + 1) // 2).",
+    )
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default=[], description="Sizes of the MLP layers after the embedding; empty: no MLP."
+    )
+    activation: Literal["relu", "gelu", "tanh", "sigmoid", "none"] = Field(
+        default="relu", description="Activation after each hidden layer."
+    )
+    dropout: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Dropout after each hidden layer."
+    )
+
+
+def default_embedding_size(vocab_size: int) -> int:
+    """The rule of thumb for a category vector: half the vocabulary, at most 50."""
+    return min(50, (vocab_size + 1) // 2)
+
+
+def build_mlp(in_size: int, hidden: list[int], activation: str, dropout: float) -> nn.Sequential:
+    """Linear → activation → dropout per hidden size; empty ``hidden`` is the identity."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(in_size, size), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+        in_size = size
+    return nn.Sequential(*layers)
+
+
+@register_encoder("embed_mlp", EmbedMLPOptions, types={"number", "binary", "category"})
+class EmbedMLPEncoder(Encoder):
+    """Category: ``nn.Embedding`` lookup; number/binary: the value itself; then the MLP.
+
+    Args:
+        meta: the feature; category features need ``vocab_size``.
+        options: see :class:`EmbedMLPOptions`.
+    """
+
+    def __init__(self, meta: FeatureMeta, options: EmbedMLPOptions) -> None:
+        super().__init__()
+        self.embed: nn.Module
+        if meta.type == "category":
+            if meta.vocab_size is None:
+                raise ValueError(f"category feature '{meta.name}' has no vocab_size")
+            size = options.embedding_size or default_embedding_size(meta.vocab_size)
+            # Id 0 is the unknown bucket, a real category: no padding_idx.
+            self.embed = nn.Embedding(meta.vocab_size, size)
+        else:
+            size = 1
+            self.embed = nn.Identity()
+        self.mlp = build_mlp(size, options.hidden, options.activation, options.dropout)
+        self.output_size = options.hidden[-1] if options.hidden else size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode one batch.
+
+        Args:
+            x: category ids ``(B,)`` int64, or number/binary values ``(B, 1)`` float32.
+
+        Returns:
+            ``(B, output_size)``.
+        """
+        h = self.embed(x)  # (B, E) for category, (B, 1) otherwise
+        return self.mlp(h)  # (B, output_size)

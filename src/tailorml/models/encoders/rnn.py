@@ -1,0 +1,125 @@
+"""Recurrent encoder for text: token embedding → LSTM/GRU → padding-aware pooling.
+
+Sequences are packed by their true lengths, so padding never enters the
+recurrence: a row encodes the same alone as inside any padded batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import ConfigDict, Field
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tailorml.config import EncoderConfig
+from tailorml.features.meta import FeatureMeta
+from tailorml.models.registry import Encoder, register_encoder
+
+
+class RNNOptions(EncoderConfig):
+    """Options of the ``rnn`` encoder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["rnn"] = "rnn"
+    embedding_size: int = Field(default=64, ge=1, description="Token vector size.")
+    cell: Literal["lstm", "gru"] = "lstm"
+    hidden_size: int = Field(default=64, ge=1, description="Units per direction.")
+    num_layers: int = Field(default=1, ge=1, le=8)
+    bidirectional: bool = False
+    dropout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="On the token vectors (like Keras LSTM dropout) and between stacked layers.",
+    )
+    pooling: Literal["last", "mean", "max"] = Field(
+        default="last",
+        description="last: final state (bidirectional: forward last + backward first); "
+        "mean/max over real tokens.",
+    )
+
+
+def last_state(
+    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor], bidirectional: bool
+) -> torch.Tensor:
+    """Top layer's final hidden state, both directions concatenated.
+
+    Args:
+        state: ``h_n`` ``(L * dirs, B, H)``, or LSTM's ``(h_n, c_n)``.
+        bidirectional: whether the last two rows of ``h_n`` are forward, backward.
+
+    Returns:
+        ``(B, dirs * H)``.
+    """
+    h_n = state[0] if isinstance(state, tuple) else state
+    if bidirectional:
+        # Forward ends at the last real token, backward at the first.
+        return torch.cat([h_n[-2], h_n[-1]], dim=1)
+    return h_n[-1]
+
+
+def masked_pool(h: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Mean or max over the real positions of each row.
+
+    Args:
+        h: ``(B, T, D)``.
+        mask: ``(B, T)`` bool, True at real tokens; every row has at least one.
+        how: ``mean`` or ``max``.
+
+    Returns:
+        ``(B, D)``.
+    """
+    if how == "mean":
+        weights = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+        return (h * weights).sum(1) / weights.sum(1)
+    return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+
+
+@register_encoder("rnn", RNNOptions, types={"text"})
+class RNNEncoder(Encoder):
+    """Embedding (id 0 = padding) → LSTM or GRU over packed sequences → pooling.
+
+    Args:
+        meta: the text feature; ``vocab_size`` counts padding and unknown ids.
+        options: see :class:`RNNOptions`.
+    """
+
+    def __init__(self, meta: FeatureMeta, options: RNNOptions) -> None:
+        super().__init__()
+        if meta.vocab_size is None:
+            raise ValueError(f"text feature '{meta.name}' has no vocab_size")
+        self.embed = nn.Embedding(meta.vocab_size, options.embedding_size, padding_idx=0)
+        self.dropout = nn.Dropout(options.dropout)
+        cell = nn.LSTM if options.cell == "lstm" else nn.GRU
+        self.rnn: nn.RNNBase = cell(
+            options.embedding_size,
+            options.hidden_size,
+            num_layers=options.num_layers,
+            batch_first=True,
+            dropout=options.dropout if options.num_layers > 1 else 0.0,
+            bidirectional=options.bidirectional,
+        )
+        self.pooling = options.pooling
+        self.output_size = options.hidden_size * (2 if options.bidirectional else 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode one batch.
+
+        Args:
+            x: token ids ``(B, T)`` int64, right-padded with 0.
+
+        Returns:
+            ``(B, output_size)``.
+        """
+        lengths = (x != 0).sum(1).clamp(min=1)  # (B,); an empty row reads one pad token
+        h = self.dropout(self.embed(x))  # (B, T, E)
+        packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        if self.pooling == "last":
+            return last_state(state, self.rnn.bidirectional)  # (B, output_size)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D)
+        mask = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)  # (B, T)
+        return masked_pool(out, mask, self.pooling)  # (B, output_size)

@@ -1,0 +1,88 @@
+"""Per-epoch training checkpoints as safetensors + JSON (no pickle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tailorml.io import atomic_write_json, load_tensors, read_json, replace_dir, save_tensors
+from tailorml.io import staging_dir as make_staging
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training exactly where it stopped."""
+
+    epoch: int  # epochs completed
+    history: list[dict[str, float]]
+    best_loss: float | None
+    best_epoch: int
+    stale_epochs: int
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
+    """Split an optimizer state dict into tensors and a JSON-ready rest."""
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, slots in state["state"].items():
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: Any
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        index, slot = key.split(".", 1)
+        state.setdefault(int(index), {})[slot] = value
+    for index, slots in rest["scalars"].items():
+        state.setdefault(int(index), {}).update(slots)
+    optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})
+
+
+def save_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    order: torch.Generator,
+    best: dict[str, torch.Tensor] | None,
+    state: TrainState,
+) -> None:
+    """Write the checkpoint to a staging folder, then swap it in atomically."""
+    staging = make_staging(folder)
+    save_tensors(staging / "model.safetensors", model.state_dict())
+    opt_tensors, opt_rest = optimizer_tensors(optimizer)
+    save_tensors(staging / "optimizer.safetensors", opt_tensors)
+    rng = {"torch": torch.get_rng_state(), "order": order.get_state()}
+    save_tensors(staging / "rng.safetensors", rng)
+    if best is not None:
+        save_tensors(staging / "best.safetensors", best)
+    atomic_write_json(staging / "state.json", {**state.__dict__, "optimizer": opt_rest})
+    replace_dir(staging, folder)
+
+
+def load_checkpoint(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, order: torch.Generator
+) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
+    """Restore model, optimizer and random states; return progress so far."""
+    raw = read_json(folder / "state.json")
+    model.load_state_dict(load_tensors(folder / "model.safetensors"))
+    restore_optimizer(
+        optimizer, load_tensors(folder / "optimizer.safetensors"), raw.pop("optimizer")
+    )
+    rng = load_tensors(folder / "rng.safetensors")
+    torch.set_rng_state(rng["torch"])
+    order.set_state(rng["order"])
+    best_file = folder / "best.safetensors"
+    best = load_tensors(best_file) if best_file.exists() else None
+    return TrainState(**raw), best

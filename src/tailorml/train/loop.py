@@ -1,0 +1,247 @@
+"""The training loop: plain PyTorch, no per-step host syncs beyond the bar.
+
+Data lives in memory as tensors; each epoch draws a permutation from a seeded
+generator and slices batches from it, exactly what a hand-written loop does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tailorml.config import TrainingConfig
+from tailorml.features import Encoded
+from tailorml.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from tailorml.train.progress import TrainingProgress
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+BAR_EVERY = 10  # steps between loss read-outs on the bar
+
+
+def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+
+
+def lr_at(epoch: int, cfg: TrainingConfig) -> float:
+    """Learning rate for a 0-based epoch: warm-up, then the schedule."""
+    base = cfg.learning_rate
+    if epoch < cfg.warmup_epochs:
+        return base * (epoch + 1) / (cfg.warmup_epochs + 1)
+    t = epoch - cfg.warmup_epochs
+    if cfg.lr_schedule == "cosine":
+        span = max(1, cfg.epochs - cfg.warmup_epochs)
+        return base * 0.5 * (1 + math.cos(math.pi * t / span))
+    if cfg.lr_schedule == "step":
+        return base * cfg.lr_gamma ** (t // cfg.lr_step_epochs)
+    if cfg.lr_schedule == "exponential":
+        return base * cfg.lr_gamma**t
+    return base
+
+
+def make_loss(kind: str, name: str) -> LossFn:
+    """The loss for an output kind; ``auto`` picks the usual one."""
+    if name == "auto":
+        name = {"category": "cross_entropy", "binary": "binary_cross_entropy"}.get(kind, "mse")
+    if name == "cross_entropy":
+        return nn.functional.cross_entropy
+    if name == "binary_cross_entropy":
+        return lambda out, y: nn.functional.binary_cross_entropy_with_logits(out.reshape(-1), y)
+    regression: dict[str, LossFn] = {
+        "mse": nn.functional.mse_loss,
+        "mae": nn.functional.l1_loss,
+        "huber": nn.functional.huber_loss,
+    }
+    loss = regression[name]
+    return lambda out, y: loss(out.reshape(-1), y)
+
+
+def count_correct(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Correct predictions in a batch, as a 0-d tensor (no host sync)."""
+    if kind == "category":
+        return (out.argmax(dim=1) == y).sum()
+    if kind == "binary":
+        return ((out.reshape(-1) > 0).float() == y).sum()
+    return out.new_zeros(())
+
+
+def take(data: Encoded, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    inputs = {name: t.index_select(0, index) for name, t in data.inputs.items()}
+    assert data.target is not None
+    return inputs, data.target.index_select(0, index)
+
+
+def autocast(precision: str) -> AbstractContextManager[object]:
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.inference_mode()
+def predict_outputs(
+    model: nn.Module, inputs: dict[str, torch.Tensor], batch_size: int, precision: str = "fp32"
+) -> torch.Tensor:
+    """Raw model outputs for every row, in order, batched."""
+    model.eval()
+    n = len(next(iter(inputs.values())))
+    chunks = []
+    for start in range(0, n, batch_size):
+        batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+        with autocast(precision):
+            chunks.append(model(batch).float())
+    return torch.cat(chunks)
+
+
+def evaluate_loss(
+    model: nn.Module, data: Encoded, kind: str, loss_fn: LossFn, cfg: TrainingConfig
+) -> dict[str, float]:
+    """Mean loss and the kind's metric over a whole split."""
+    assert data.target is not None
+    out = predict_outputs(model, data.inputs, cfg.eval_batch_size, cfg.precision)
+    result = {"loss": float(loss_fn(out, data.target))}
+    if kind == "number":
+        result["mae"] = float((out.reshape(-1) - data.target).abs().mean())
+    else:
+        result["accuracy"] = float(count_correct(kind, out, data.target)) / len(data)
+    return result
+
+
+class Trainer:
+    """Fits a model on encoded splits, with checkpoints and early stopping.
+
+    Args:
+        model: the network.
+        kind: output kind (category | binary | number).
+        cfg: training settings.
+        checkpoint_dir: where to write a checkpoint after every epoch, or None.
+        quiet: no progress bar.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        kind: str,
+        cfg: TrainingConfig,
+        checkpoint_dir: Path | None = None,
+        quiet: bool = False,
+    ):
+        self.model = model
+        self.kind = kind
+        self.cfg = cfg
+        self.checkpoint_dir = checkpoint_dir
+        self.quiet = quiet
+        self.loss_fn = make_loss(kind, cfg.loss)
+        self.optimizer = make_optimizer(model, cfg)
+        self.order = torch.Generator().manual_seed(cfg.seed)
+        self.state = TrainState(epoch=0, history=[], best_loss=None, best_epoch=0, stale_epochs=0)
+        self.best: dict[str, torch.Tensor] | None = None
+
+    def resume(self) -> bool:
+        """Continue from the last checkpoint, if there is one."""
+        if self.checkpoint_dir is None or not (self.checkpoint_dir / "state.json").exists():
+            return False
+        self.state, self.best = load_checkpoint(
+            self.checkpoint_dir, self.model, self.optimizer, self.order
+        )
+        return True
+
+    def fit(self, train: Encoded, validation: Encoded | None) -> list[dict[str, float]]:
+        """Train until the epochs run out or validation loss stops improving."""
+        steps = math.ceil(len(train) / self.cfg.batch_size)
+        with TrainingProgress(self.cfg.epochs, steps, self.quiet) as bar:
+            while self.state.epoch < self.cfg.epochs and not self._should_stop():
+                summary = self._run_epoch(train, validation, bar)
+                self._track_best(summary)
+                self.state.history.append(summary)
+                self.state.epoch += 1
+                bar.end_epoch(summary)
+                self._checkpoint()
+        if self.best is not None:
+            self.model.load_state_dict(self.best)
+        return self.state.history
+
+    def _run_epoch(
+        self, train: Encoded, validation: Encoded | None, bar: TrainingProgress
+    ) -> dict[str, float]:
+        epoch = self.state.epoch
+        lr = lr_at(epoch, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        bar.start_epoch(epoch + 1)
+        self.model.train()
+        start = time.perf_counter()
+        loss_sum, correct = self._train_steps(train, bar, start)
+        seconds = time.perf_counter() - start
+        summary = {
+            "epoch": float(epoch + 1),
+            "train_loss": float(loss_sum) / len(train),
+            "lr": lr,
+            "seconds": seconds,
+            "samples_per_s": len(train) / seconds,
+        }
+        if self.kind != "number":
+            summary["train_accuracy"] = float(correct) / len(train)
+        if validation is not None:
+            scores = evaluate_loss(self.model, validation, self.kind, self.loss_fn, self.cfg)
+            summary.update({f"val_{k}": v for k, v in scores.items()})
+        return summary
+
+    def _train_steps(
+        self, train: Encoded, bar: TrainingProgress, start: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n, size = len(train), self.cfg.batch_size
+        order = torch.randperm(n, generator=self.order)
+        loss_sum = torch.zeros(())
+        correct = torch.zeros((), dtype=torch.int64)
+        for step, begin in enumerate(range(0, n, size)):
+            inputs, y = take(train, order[begin : begin + size])
+            with autocast(self.cfg.precision):
+                out = self.model(inputs)
+                loss = self.loss_fn(out.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.gradient_clipping is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.gradient_clipping)
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            correct += count_correct(self.kind, out.detach(), y)
+            if step % BAR_EVERY == 0:
+                rate = (begin + len(y)) / (time.perf_counter() - start)
+                bar.step(float(loss.detach()), rate)
+            else:
+                bar.step()
+        return loss_sum, correct
+
+    def _track_best(self, summary: dict[str, float]) -> None:
+        if self.cfg.early_stopping_patience is None or "val_loss" not in summary:
+            return
+        loss = summary["val_loss"]
+        if self.state.best_loss is None or loss < self.state.best_loss:
+            self.state.best_loss = loss
+            self.state.best_epoch = int(summary["epoch"])
+            self.state.stale_epochs = 0
+            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.state.stale_epochs += 1
+
+    def _should_stop(self) -> bool:
+        patience = self.cfg.early_stopping_patience
+        return patience is not None and self.state.stale_epochs >= patience
+
+    def _checkpoint(self) -> None:
+        if self.checkpoint_dir is not None:
+            save_checkpoint(
+                self.checkpoint_dir, self.model, self.optimizer, self.order, self.best, self.state
+            )

@@ -8,8 +8,10 @@ when TensorFlow is importable (``pip install tensorflow-cpu``; not a
 dependency).
 
 Samples/s counts training steps only (validation excluded) for every
-contender; the median of the repeats is reported. The last line printed is
-one JSON object.
+contender. Each contender first runs once untimed (so no one pays for
+another's warm-up of the oneDNN kernels), then the repeats alternate which
+contender goes first; the median of the repeats is reported. The last line
+printed is one JSON object.
 
     python bench/seed_cnn.py [--repeats 3]
 """
@@ -162,14 +164,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    results: dict[str, list[dict[str, float]]] = {"tailorml": [], "pytorch": [], "keras": []}
+    contenders = {"tailorml": run_tailorml, "pytorch": run_pytorch, "keras": run_keras}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+    for run in contenders.values():
+        run()  # warm-up, untimed
+    names = list(contenders)
     for repeat in range(args.repeats):
-        # interleave the contenders so machine noise hits them alike
-        results["tailorml"].append(run_tailorml())
-        results["pytorch"].append(run_pytorch())
-        keras = run_keras()
-        if keras is not None:
-            results["keras"].append(keras)
+        # interleave and rotate the contenders so machine noise hits them alike
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            result = contenders[name]()
+            if result is not None:
+                results[name].append(result)
         print(f"repeat {repeat + 1}: " + json.dumps({k: v[-1] for k, v in results.items() if v}))
     summary = {name: summarise(runs) for name, runs in results.items()}
     ours = summary["tailorml"]

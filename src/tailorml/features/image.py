@@ -49,6 +49,15 @@ def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack(channels, axis=2)
 
 
+def nchw(images: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, C) to a (N, C, H, W) copy with plain row-major strides.
+
+    ``permute(...).contiguous()`` is a no-op when C == 1 and keeps
+    channels-last strides, which sends convolutions down a slower path.
+    """
+    return images.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
+
+
 @register_preprocessor
 class ImagePreprocessor(Preprocessor):
     """Checks every image against the training size and scales pixels."""
@@ -71,7 +80,7 @@ class ImagePreprocessor(Preprocessor):
         for row, value in enumerate(column):
             batch[row] = self._fit_to_size(to_array(value, self.name, row), row)
         batch /= self.options["scale"]
-        return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
+        return nchw(torch.from_numpy(batch))  # (N, C, H, W)
 
     def _fit_to_size(self, array: np.ndarray, row: int) -> np.ndarray:
         h, w, c = self.state["height"], self.state["width"], self.state["channels"]

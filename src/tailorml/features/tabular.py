@@ -61,8 +61,8 @@ class NumberPreprocessor(Preprocessor):
 def as_text(column: pd.Series) -> pd.Series:
     """Values as stripped strings; missing values stay missing."""
     missing = missing_mask(column)
-    text = column.astype(object).map(_label_text)
-    return text.where(~missing, None)
+    values = [None if gap else _label_text(v) for v, gap in zip(column, missing, strict=True)]
+    return pd.Series(values, index=column.index, dtype=object)
 
 
 def _label_text(value: object) -> str:

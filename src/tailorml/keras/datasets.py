@@ -20,7 +20,8 @@ def load_mnist() -> Arrays:
 
     def arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
         frame = frames[split]
-        return np.stack(list(frame["image"])), frame["label"].to_numpy(dtype=np.int64)
+        labels = np.array(frame["label"], dtype=np.int64)  # a writable copy
+        return np.stack(list(frame["image"])), labels
 
     return arrays("train"), arrays("test")
 

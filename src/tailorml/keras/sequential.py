@@ -14,6 +14,7 @@ import torch
 
 from tailorml.config import ModelConfig, TrainingConfig
 from tailorml.features import Encoded, FeatureMeta
+from tailorml.features.image import nchw
 from tailorml.keras.layers import Conv2D, Dense, Dropout, Flatten, Input, Layer, MaxPooling2D, _pair
 from tailorml.models import TailorModel
 from tailorml.train import Trainer, predict_outputs
@@ -91,7 +92,7 @@ def as_images(x: np.ndarray) -> torch.Tensor:
     array = np.asarray(x, dtype=np.float32)
     if array.ndim == 3:
         array = array[..., None]
-    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+    return nchw(torch.from_numpy(array))
 
 
 def as_labels(y: np.ndarray) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Shared fixtures: small configs and a helper to run the real CLI."""
+"""Shared fixtures: a helper to run the real CLI."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 600
+    *args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``tailor ARGS`` in a fresh process, as a user would."""
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     env.pop("TAILOR_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "tailorml.cli", *args],

@@ -73,3 +73,28 @@ def test_train_prints_test_accuracy(tmp_path: Path, cli) -> None:  # type: ignor
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["labels"] == ["good", "bad"]
     assert metrics["data"]["rows"]["test"] == 200
+
+
+def test_data_fetch_adult_from_a_local_mirror(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    from tailorml.data import builtin
+
+    mirror = tmp_path / "mirror" / "adult"
+    mirror.mkdir(parents=True)
+    files = Path(builtin.__file__).parent / "files"
+    for name in ("adult.data", "adult.test"):
+        (mirror / name).write_bytes(gzip.decompress((files / f"{name}.gz").read_bytes()))
+    env = {
+        "TAILORML_DATA_MIRROR": (tmp_path / "mirror").as_uri(),
+        "TAILORML_CACHE": str(tmp_path / "cache"),
+    }
+    result = cli("data", "fetch", "adult", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cache" / "adult" / "adult.data").is_file()
+    (mirror / "adult.test").write_bytes(b"tampered")
+    (tmp_path / "cache" / "adult" / "adult.test").unlink()
+    result = cli("data", "fetch", "adult", env=env)
+    assert result.returncode == 2
+    assert "SHA-256" in result.stderr or "sha256" in result.stderr.lower()
+    assert "Traceback" not in result.stderr

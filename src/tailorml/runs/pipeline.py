@@ -1,0 +1,175 @@
+"""``train``: config → data → features → model → training → evaluation → run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tailorml.config import ModelConfig, dump_config, load_config
+from tailorml.data.readers import read_source
+from tailorml.data.split import split_dataset
+from tailorml.errors import ConfigError
+from tailorml.features import Encoded, FeatureSet
+from tailorml.io import atomic_write_json, atomic_write_text
+from tailorml.models import TailorModel
+from tailorml.report import write_report
+from tailorml.runs.bundle import Bundle, save_bundle
+from tailorml.runs.run import Run
+from tailorml.train import Trainer
+
+ConfigLike = ModelConfig | dict[str, Any] | str | Path
+
+
+def as_config(config: ConfigLike) -> ModelConfig:
+    """Accept a config object, a dict or a YAML file path."""
+    if isinstance(config, ModelConfig):
+        return config
+    if isinstance(config, dict):
+        from pydantic import ValidationError
+
+        try:
+            return ModelConfig.model_validate(config)
+        except ValidationError as err:
+            from tailorml.config.loading import explain
+
+            raise ConfigError(explain(err, ModelConfig, config, {}, "<config>")) from None
+    return load_config(config)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def read_splits(config: ModelConfig) -> tuple[dict[str, pd.DataFrame], int]:
+    """Read the source and split it; returns frames and dropped-row count."""
+    data = config.data
+
+    def read(source: str) -> pd.DataFrame:
+        extra = read_source(source, format=data.format, bad_rows=data.bad_rows,
+                            encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
+        return pd.concat(list(extra.frames.values()), ignore_index=True)
+
+    dataset = read_source(
+        data.source,
+        format=data.format,
+        bad_rows=data.bad_rows,
+        encoding=data.encoding,
+        delimiter=data.delimiter,
+    )
+    assert data.target is not None
+    classification = config.output.type != "number"
+    frames = split_dataset(dataset, data.split, data.target, classification, read)
+    return frames, dataset.dropped_rows
+
+
+def train(
+    config: ConfigLike,
+    output: str | Path | None = None,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+) -> Run:
+    """Train a model as the config says and save the run folder.
+
+    Args:
+        config: a ModelConfig, a dict, or a path to a YAML file.
+        output: the run folder; None trains without writing anything.
+        resume: continue from the run folder's last epoch checkpoint.
+        quiet: no progress bar.
+
+    Returns:
+        The trained run, with metrics on the validation and test splits.
+    """
+    cfg = as_config(config)
+    seed_everything(cfg.training.seed)
+    run_dir = Path(output) if output is not None else None
+    frames, dropped = read_splits(cfg)
+    features = FeatureSet.fit(cfg, frames["train"])
+    encoded = {name: features.encode(frame, name) for name, frame in frames.items()}
+    model = TailorModel(cfg, features.metas(), features.target.n_outputs)
+    checkpoints = run_dir / "checkpoint" if run_dir is not None else None
+    if checkpoints is not None and not resume and checkpoints.exists():
+        shutil.rmtree(checkpoints)
+    trainer = Trainer(model, cfg.output.type, cfg.training, checkpoints, quiet)
+    if resume:
+        trainer.resume()
+    started = time.perf_counter()
+    history = trainer.fit(encoded["train"], encoded.get("validation"))
+    wall = time.perf_counter() - started
+    run = Run(Bundle(cfg, features, model), run_dir, history)
+    run.metrics = collect_metrics(run, frames, encoded, history, trainer, dropped, wall)
+    if run_dir is not None:
+        save_run(run_dir, run)
+    return run
+
+
+def collect_metrics(
+    run: Run,
+    frames: dict[str, pd.DataFrame],
+    encoded: dict[str, Encoded],
+    history: list[dict[str, float]],
+    trainer: Trainer,
+    dropped: int,
+    wall: float,
+) -> dict[str, Any]:
+    """metrics.json: evaluation per split plus training figures."""
+    cfg = run.config
+    target = run.bundle.features.target
+    train_seconds = sum(h["seconds"] for h in history)
+    samples = len(encoded["train"]) * len(history)
+    metrics: dict[str, Any] = {
+        "task": target.task,
+        "target": target.name,
+        "labels": target.labels,
+        "data": {
+            "source": cfg.data.source,
+            "rows": {name: len(frame) for name, frame in frames.items()},
+            "dropped_rows": dropped,
+        },
+        "train": {
+            "epochs": len(history),
+            "best_epoch": trainer.state.best_epoch or len(history),
+            "early_stopped": len(history) < cfg.training.epochs,
+            "seconds": train_seconds,
+            "wall_seconds": wall,
+            "samples_per_s": samples / train_seconds if train_seconds else 0.0,
+            "final_loss": history[-1]["train_loss"] if history else None,
+        },
+    }
+    for split in ("validation", "test"):
+        if split in frames and not (split == "validation" and cfg.data.split.validation_data == "test"):
+            metrics[split] = run.score_rows(frames[split], split)
+    return metrics
+
+
+def save_run(run_dir: Path, run: Run) -> None:
+    """Write config, model bundle, metrics, history and report."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump_config(run.config))
+    save_bundle(run.bundle, run_dir / "model")
+    atomic_write_json(run_dir / "metrics.json", run.metrics)
+    atomic_write_text(run_dir / "history.csv", history_csv(run.history))
+    write_report(run_dir)
+
+
+def history_csv(history: list[dict[str, float]]) -> str:
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
+    return buffer.getvalue()

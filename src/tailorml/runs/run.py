@@ -1,0 +1,125 @@
+"""A run: a folder on disk with config, model, metrics, history and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from tailorml.config import DataConfig, ModelConfig
+from tailorml.data.dataset import Dataset
+from tailorml.data.readers import read_source
+from tailorml.errors import TailorError
+from tailorml.evaluate import evaluate as score
+from tailorml.features import Encoded
+from tailorml.io import read_json
+from tailorml.runs.bundle import Bundle, load_bundle
+from tailorml.train import predict_outputs
+
+DataLike: TypeAlias = str | Path | pd.DataFrame
+
+
+def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
+    """Rows to evaluate or predict on: a frame, a file or ``builtin:NAME``.
+
+    A source with its own split gives its test rows. Reading follows the
+    training config's format, encoding and bad-row policy.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data.reset_index(drop=True), 0
+    dataset: Dataset = read_source(
+        str(data),
+        format="auto",
+        bad_rows=like.bad_rows,
+        encoding=like.encoding,
+        delimiter=like.delimiter,
+    )
+    frames = dataset.frames
+    rows = frames.get("test", frames.get("all"))
+    if rows is None:
+        rows = pd.concat(list(frames.values()), ignore_index=True)
+    return rows.reset_index(drop=True), dataset.dropped_rows
+
+
+class Run:
+    """A trained model and its run folder.
+
+    Attributes:
+        path: the run folder, or None for a run not saved to disk.
+        bundle: config, preprocessing and network.
+        history: one dict of losses and metrics per training epoch.
+        metrics: what ``metrics.json`` holds (evaluation per split, training).
+    """
+
+    def __init__(
+        self, bundle: Bundle, path: Path | None = None, history: list[dict[str, float]] | None = None
+    ):
+        self.bundle = bundle
+        self.path = path
+        self.history = history or []
+        self.metrics: dict[str, Any] = {}
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.bundle.config
+
+    def outputs(self, encoded: Encoded) -> Any:
+        train_cfg = self.config.training
+        return predict_outputs(
+            self.bundle.model, encoded.inputs, train_cfg.eval_batch_size, train_cfg.precision
+        )
+
+    def evaluate(self, data: DataLike, split: str = "evaluation") -> dict[str, Any]:
+        """Metrics of the model on labelled rows (with a 95% bootstrap CI)."""
+        rows, dropped = read_rows(data, self.config.data)
+        return self.score_rows(rows, split) | ({"dropped_rows": dropped} if dropped else {})
+
+    def score_rows(self, rows: pd.DataFrame, split: str) -> dict[str, Any]:
+        features = self.bundle.features
+        encoded = features.encode(rows, split)
+        assert encoded.target is not None
+        out = self.outputs(encoded)
+        target = features.target
+        if target.task == "regression":
+            truth = target.values(encoded.target.unsqueeze(1))
+            return score("regression", truth, target.values(out), seed=self.config.training.seed)
+        return score(
+            "classification",
+            target.class_ids(encoded.target),
+            target.probabilities(out),
+            labels=target.labels,
+            seed=self.config.training.seed,
+        )
+
+    def predict(self, data: DataLike) -> pd.DataFrame:
+        """One row per input row, in order: ``prediction`` and, for
+        classification, ``probability_<label>`` per class."""
+        rows, _ = read_rows(data, self.config.data)
+        features = self.bundle.features
+        out = self.outputs(features.encode(rows, "prediction", with_target=False))
+        target = features.target
+        if target.task == "regression":
+            return pd.DataFrame({"prediction": target.values(out)})
+        proba = target.probabilities(out)
+        labels = target.labels
+        frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[proba.argmax(1)]})
+        for i, label in enumerate(labels):
+            frame[f"probability_{label}"] = proba[:, i]
+        return frame
+
+
+def load(path: str | Path) -> Run:
+    """Open a run folder (or a bare ``model/`` bundle folder)."""
+    path = Path(path)
+    if not path.exists():
+        raise TailorError(f"run folder '{path}' does not exist.")
+    if (path / "model" / "model.json").exists():
+        history_file = path / "history.csv"
+        history = pd.read_csv(history_file).to_dict("records") if history_file.exists() else []
+        run = Run(load_bundle(path / "model"), path, history)
+        metrics_file = path / "metrics.json"
+        run.metrics = dict(read_json(metrics_file)) if metrics_file.exists() else {}
+        return run
+    return Run(load_bundle(path), None)

@@ -148,7 +148,9 @@ def collect_metrics(
         },
     }
     for split in ("validation", "test"):
-        if split in frames and not (split == "validation" and cfg.data.split.validation_data == "test"):
+        if split in frames and not (
+            split == "validation" and cfg.data.split.validation_data == "test"
+        ):
             metrics[split] = run.score_rows(frames[split], split)
     return metrics
 

@@ -54,7 +54,10 @@ class Run:
     """
 
     def __init__(
-        self, bundle: Bundle, path: Path | None = None, history: list[dict[str, float]] | None = None
+        self,
+        bundle: Bundle,
+        path: Path | None = None,
+        history: list[dict[str, float]] | None = None,
     ):
         self.bundle = bundle
         self.path = path

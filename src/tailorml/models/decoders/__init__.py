@@ -1,5 +1,5 @@
 """Decoders: from combined encodings to the output."""
 
-from tailorml.models.decoders.mlp import ACTIVATIONS, MLPDecoder
+from tailorml.models.decoders.mlp import MLPDecoder
 
-__all__ = ["ACTIVATIONS", "MLPDecoder"]
+__all__ = ["MLPDecoder"]

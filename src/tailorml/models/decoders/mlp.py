@@ -6,14 +6,7 @@ import torch
 from torch import nn
 
 from tailorml.config import DecoderConfig
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "none": nn.Identity,
-}
+from tailorml.models.activations import ACTIVATIONS
 
 
 class MLPDecoder(nn.Module):

@@ -18,14 +18,8 @@ from torch import nn
 from tailorml.config import EncoderConfig
 from tailorml.errors import ConfigError
 from tailorml.features.meta import FeatureMeta
+from tailorml.models.activations import ACTIVATIONS
 from tailorml.models.registry import Encoder, register_encoder
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "none": nn.Identity,
-}
 
 
 class ConvLayer(BaseModel):

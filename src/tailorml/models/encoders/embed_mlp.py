@@ -14,15 +14,8 @@ from torch import nn
 
 from tailorml.config import EncoderConfig
 from tailorml.features.meta import FeatureMeta
+from tailorml.models.activations import ACTIVATIONS
 from tailorml.models.registry import Encoder, register_encoder
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "none": nn.Identity,
-}
 
 
 class EmbedMLPOptions(EncoderConfig):

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -47,6 +47,26 @@ def train_cmd(
     run = tailorml.train(config, output, resume=resume, quiet=quiet)
     show_metrics(run.metrics)
     out.print(f"run saved to {output} (report: {output / 'report.html'})")
+
+
+@app.command("match")
+def match_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
+        "runs/match"
+    ),
+    workers: Annotated[int | None, typer.Option(help="Candidates trained in parallel.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live table.")] = False,
+) -> None:
+    """Recommend the model that fits a scenario's constraints and value.
+
+    Rerunning on the same --output folder resumes: finished trials are kept.
+    """
+    from tailorml.match import match
+
+    result = match(scenario, output, workers=workers, quiet=quiet)
+    show_match(result)
+    out.print(f"match saved to {output} (report: {output / 'report.html'})")
 
 
 @app.command("evaluate")
@@ -145,6 +165,31 @@ def show_metrics(metrics: dict[str, object]) -> None:
             table.add_row(split, f"{ci['metric']} 95% CI", f"[{ci['low']:.4f}, {ci['high']:.4f}]")
     if table.row_count:
         out.print(table)
+
+
+def show_match(result: dict[str, Any]) -> None:
+    table = Table(
+        "candidate", "quality", "value/1k", "p95 ms", "cost/1k", "feasible", title="match"
+    )
+    for entry in result["candidates"]:
+        metrics = entry["metrics"]
+        table.add_row(
+            entry["name"], f"{metrics['quality']['value']:.4f}", f"{entry['value_per_1k']:,.2f}",
+            f"{metrics['latency_p95_ms']:.2f}", f"{metrics['cost_per_1k']:.2g}",
+            "yes" if entry["feasible"] else "no: " + "; ".join(entry["rejected_because"]),
+        )  # fmt: skip
+    out.print(table)
+    for line in result["reasoning"]:
+        out.print(f"- {line}", markup=False, highlight=False)
+    if result["recommended"] is None:
+        out.print("no feasible model", style="bold red")
+        return
+    test = result["test"]
+    held = [f"{name}: {'held' if c['pass'] else 'BROKEN'} ({c['value']})"
+            for name, c in test["constraints"].items()]  # fmt: skip
+    quality = test["metrics"].get("accuracy", test["metrics"].get("mae"))
+    held.insert(0, f"quality {quality:.4f}, value/1k {test['metrics']['value_per_1k']:,.2f}")
+    out.print(f"recommended: {result['recommended']}; on test: " + ", ".join(held), markup=False)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from tailorml.config.model import (
     TrainingConfig,
 )
 from tailorml.config.registry import register_options
+from tailorml.config.scenario import Scenario
 
 __all__ = [
     "DataConfig",
@@ -20,6 +21,7 @@ __all__ = [
     "InputFeature",
     "ModelConfig",
     "OutputFeature",
+    "Scenario",
     "SplitConfig",
     "TrainingConfig",
     "dump_config",

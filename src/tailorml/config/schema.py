@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from tailorml.config.model import ModelConfig
 from tailorml.config.registry import options_for, registered_names
+from tailorml.config.scenario import Scenario
 
-SCHEMAS = {"model": ModelConfig}
+SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelConfig, "scenario": Scenario}
 
 
 def json_schema(kind: str) -> dict[str, Any]:

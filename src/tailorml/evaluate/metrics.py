@@ -33,7 +33,7 @@ _MAX_INDEX_BLOCK = 1 << 22  # bootstrap indices drawn per block, to bound memory
 
 
 def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, labels: list[str]
+    y_true: np.ndarray, proba: np.ndarray, labels: list[str], predicted: np.ndarray | None = None
 ) -> dict[str, Any]:
     """Score class probabilities against the true classes.
 
@@ -41,6 +41,8 @@ def classification_metrics(
         y_true: True class indices, shape (N,), values in ``[0, K)``.
         proba: Predicted class probabilities, shape (N, K), rows summing to 1.
         labels: Class names, ``len(labels) == K >= 2``; index ``i`` names class ``i``.
+        predicted: the decided class per row (N,) when a decision rule other
+            than argmax (such as tuned thresholds) makes the predictions.
 
     Returns:
         ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``,
@@ -53,7 +55,7 @@ def classification_metrics(
     """
     y_true, proba = _check_classification(y_true, proba, labels)
     classes = list(range(len(labels)))
-    y_pred = proba.argmax(axis=1)
+    y_pred = proba.argmax(axis=1) if predicted is None else np.asarray(predicted).ravel()
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0
     )
@@ -220,6 +222,7 @@ def evaluate(
     seed: int = 0,
     *,
     n_resamples: int = 1000,
+    predicted: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Run the task's metric set and a 95% bootstrap interval of its headline.
 
@@ -231,6 +234,7 @@ def evaluate(
         labels: Class names; defaults to ``"0" .. "K-1"``. Ignored for regression.
         seed: Seed of the bootstrap.
         n_resamples: Number of bootstrap resamples.
+        predicted: Classification: the decided class per row, when not argmax.
 
     Returns:
         The metrics of :func:`classification_metrics` or :func:`regression_metrics`
@@ -243,8 +247,9 @@ def evaluate(
     if task == "classification":
         proba = _as_proba(output)
         labels = labels if labels is not None else [str(i) for i in range(proba.shape[1])]
-        result = classification_metrics(y_true, proba, labels)
-        per_row = (proba.argmax(axis=1) == np.asarray(y_true).ravel()).astype(np.float64)
+        decided = proba.argmax(axis=1) if predicted is None else np.asarray(predicted).ravel()
+        result = classification_metrics(y_true, proba, labels, decided)
+        per_row = (decided == np.asarray(y_true).ravel()).astype(np.float64)
     elif task == "regression":
         result = regression_metrics(y_true, output)
         per_row = np.abs(

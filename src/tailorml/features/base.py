@@ -57,10 +57,12 @@ def register_preprocessor(cls: type[Preprocessor]) -> type[Preprocessor]:
 
 def missing_mask(column: pd.Series) -> np.ndarray:
     """True where a value is missing (None, NaN or an empty string)."""
-    mask = np.array(column.isna(), dtype=bool)  # a writable copy
-    if column.dtype == object or pd.api.types.is_string_dtype(column):
-        mask |= np.array(column.astype("string").str.strip().eq("").fillna(True), dtype=bool)
-    return mask
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return np.isnan(column.to_numpy(dtype=np.float64, na_value=np.nan))
+    values = column.to_numpy(dtype=object)
+    mask = np.array(pd.isna(values), dtype=bool)
+    blank = [isinstance(v, str) and not v.strip() for v in values]
+    return mask | np.array(blank, dtype=bool)
 
 
 def fail_on_rows(

@@ -15,6 +15,8 @@ from tailorml.features.meta import FeatureMeta
 def parse_numbers(name: str, column: pd.Series) -> np.ndarray:
     """Column as float64 with NaN for missing values; text that is not a
     number is an error, never silently turned into a missing value."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
     missing = missing_mask(column)
     values = pd.to_numeric(column.where(~missing), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(np.isnan(values) & ~missing)
@@ -61,8 +63,9 @@ class NumberPreprocessor(Preprocessor):
 def as_text(column: pd.Series) -> pd.Series:
     """Values as stripped strings; missing values stay missing."""
     missing = missing_mask(column)
-    values = [None if gap else _label_text(v) for v, gap in zip(column, missing, strict=True)]
-    return pd.Series(values, index=column.index, dtype=object)
+    values = column.to_numpy(dtype=object)
+    text = [None if gap else _label_text(v) for v, gap in zip(values, missing, strict=True)]
+    return pd.Series(text, index=column.index, dtype=object)
 
 
 def _label_text(value: object) -> str:
@@ -123,7 +126,8 @@ class BinaryPreprocessor(Preprocessor):
         text = as_text(column)
         if self.options["missing"] == "fail":
             fail_on_rows(self.name, np.flatnonzero(text.isna().to_numpy()), "missing value")
-        flags = (text == self.state["positive"]).fillna(False).to_numpy(dtype=np.float32)
+        positive = self.state["positive"]
+        flags = np.array([v == positive for v in text], dtype=np.float32)
         return torch.from_numpy(flags).unsqueeze(1)  # (N, 1)
 
     def meta(self) -> FeatureMeta:

@@ -1,48 +1,69 @@
-"""The saved model: safetensors weights + JSON (config, preprocessing).
+"""The saved model: weights + JSON (config, preprocessing, decision rule).
 
-Layout of ``RUN/model/``::
+Layout of a bundle folder (``RUN/model/``)::
 
-    model.json          format_version, resolved config, preprocessing state
-    model.safetensors   the network's weights
+    model.json          format_version, family, params, resolved config,
+                        preprocessing state, decision thresholds
+    model.safetensors   deep models: the network's weights
+    linear.safetensors  linear models: coefficients (and IDF weights)
+    lightgbm.txt        gradient-boosted trees in LightGBM's own text format
 
 No pickle anywhere: loading a bundle never executes code from the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tailorml import __version__
 from tailorml.config import ModelConfig
 from tailorml.errors import TailorError
+from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
 from tailorml.io import atomic_write_json, load_tensors, read_json, replace_dir, save_tensors
 from tailorml.io import staging_dir as make_staging
 from tailorml.models import TailorModel
+from tailorml.models.classical import CLASSICAL, ClassicalModel
 
 FORMAT_VERSION = 1
+Model = TailorModel | ClassicalModel
 
 
 @dataclass
 class Bundle:
-    """A trained model with everything needed to use it on raw rows."""
+    """A trained model with everything needed to use it on raw rows.
+
+    Attributes:
+        family: ``deep`` for a TailorModel, else a classical family name.
+        params: the family's hyperparameters (classical models).
+        decision: thresholds for a binary classifier, if chosen.
+    """
 
     config: ModelConfig
     features: FeatureSet
-    model: TailorModel
+    model: Model
+    family: str = "deep"
+    params: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
 
 
 def save_bundle(bundle: Bundle, folder: Path) -> None:
     """Write the bundle to a staging folder, then swap it in atomically."""
     staging = make_staging(folder)
-    save_tensors(staging / "model.safetensors", bundle.model.state_dict())
+    if isinstance(bundle.model, TailorModel):
+        save_tensors(staging / "model.safetensors", bundle.model.state_dict())
+    else:
+        bundle.model.save(staging)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tailorml_version": __version__,
+        "family": bundle.family,
+        "params": bundle.params,
         "config": bundle.config.model_dump(mode="json"),
         "features": bundle.features.to_dict(),
+        "decision": bundle.decision.to_dict() if bundle.decision else None,
     }
     atomic_write_json(staging / "model.json", manifest)
     replace_dir(staging, folder)
@@ -67,7 +88,24 @@ def load_bundle(folder: Path) -> Bundle:
         )
     config = ModelConfig.model_validate(manifest["config"])
     features = FeatureSet.from_dict(manifest["features"])
-    model = TailorModel(config, features.metas(), features.target.n_outputs)
-    model.load_state_dict(load_tensors(folder / "model.safetensors"))
-    model.eval()
-    return Bundle(config, features, model)
+    family = str(manifest.get("family", "deep"))
+    params = dict(manifest.get("params") or {})
+    decision = Decision.from_dict(manifest["decision"]) if manifest.get("decision") else None
+    model = load_model(folder, family, params, config, features)
+    return Bundle(config, features, model, family, params, decision)
+
+
+def load_model(
+    folder: Path, family: str, params: dict[str, Any], config: ModelConfig, features: FeatureSet
+) -> Model:
+    target = features.target
+    if family == "deep":
+        model = TailorModel(config, features.metas(), target.n_outputs)
+        model.load_state_dict(load_tensors(folder / "model.safetensors"))
+        model.eval()
+        return model
+    if family not in CLASSICAL:
+        raise TailorError(f"the bundle in '{folder}' has an unknown model family '{family}'.")
+    classical = CLASSICAL[family](params, features.metas(), target.kind, len(target.labels) or 1)
+    classical.load_state(folder)
+    return classical

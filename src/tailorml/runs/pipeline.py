@@ -51,8 +51,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def read_splits(config: ModelConfig) -> tuple[dict[str, pd.DataFrame], int]:
-    """Read the source and split it; returns frames and dropped-row count."""
+def read_splits(
+    config: ModelConfig, classification: bool | None = None
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Read the source and split it; returns frames and dropped-row count.
+
+    ``classification`` (stratify by the target) defaults to the output type.
+    """
     data = config.data
 
     def read(source: str) -> pd.DataFrame:
@@ -68,7 +73,8 @@ def read_splits(config: ModelConfig) -> tuple[dict[str, pd.DataFrame], int]:
         delimiter=data.delimiter,
     )
     assert data.target is not None
-    classification = config.output.type != "number"
+    if classification is None:
+        classification = config.output.type != "number"
     frames = split_dataset(dataset, data.split, data.target, classification, read)
     return frames, dataset.dropped_rows
 

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+import torch
 
 from tailorml.config import DataConfig, ModelConfig
 from tailorml.data.dataset import Dataset
@@ -15,6 +16,7 @@ from tailorml.errors import TailorError
 from tailorml.evaluate import evaluate as score
 from tailorml.features import Encoded
 from tailorml.io import read_json
+from tailorml.models.classical import ClassicalModel
 from tailorml.runs.bundle import Bundle, load_bundle
 from tailorml.train import predict_outputs
 
@@ -68,11 +70,29 @@ class Run:
     def config(self) -> ModelConfig:
         return self.bundle.config
 
-    def outputs(self, encoded: Encoded) -> Any:
+    def outputs(self, encoded: Encoded) -> torch.Tensor:
+        """Raw model outputs: logits (N, K), or (N, 1) for binary / number."""
+        model = self.bundle.model
+        if isinstance(model, ClassicalModel):
+            return model.outputs(encoded.inputs)
         train_cfg = self.config.training
         return predict_outputs(
-            self.bundle.model, encoded.inputs, train_cfg.eval_batch_size, train_cfg.precision
+            model, encoded.inputs, train_cfg.eval_batch_size, train_cfg.precision
         )
+
+    def decide(self, proba: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+        """Class ids: the decision thresholds for a binary model, else argmax."""
+        decision = self.bundle.decision
+        if decision is None or proba.shape[1] != 2:
+            return proba.argmax(axis=1)
+        column = decision.group_attribute
+        if decision.group_thresholds and (column is None or column not in rows.columns):
+            raise TailorError(
+                f"this model decides with per-group thresholds on '{column}'; the rows lack "
+                "that column."
+            )
+        groups = rows[column].to_numpy() if decision.group_thresholds and column else None
+        return decision.apply(proba[:, 1], groups)
 
     def evaluate(self, data: DataLike, split: str = "evaluation") -> dict[str, Any]:
         """Metrics of the model on labelled rows (with a 95% bootstrap CI)."""
@@ -88,12 +108,14 @@ class Run:
         if target.task == "regression":
             truth = target.values(encoded.target.unsqueeze(1))
             return score("regression", truth, target.values(out), seed=self.config.training.seed)
+        proba = target.probabilities(out)
         return score(
             "classification",
             target.class_ids(encoded.target),
-            target.probabilities(out),
+            proba,
             labels=target.labels,
             seed=self.config.training.seed,
+            predicted=self.decide(proba, rows),
         )
 
     def predict(self, data: DataLike) -> pd.DataFrame:
@@ -107,7 +129,8 @@ class Run:
             return pd.DataFrame({"prediction": target.values(out)})
         proba = target.probabilities(out)
         labels = target.labels
-        frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[proba.argmax(1)]})
+        chosen = self.decide(proba, rows)
+        frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[chosen]})
         for i, label in enumerate(labels):
             frame[f"probability_{label}"] = proba[:, i]
         return frame

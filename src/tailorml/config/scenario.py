@@ -1,0 +1,137 @@
+"""The scenario: a task, its data, and the market's constraints and values.
+
+``tailor match SCENARIO`` reads one of these and recommends the model that
+meets every constraint with the most business value. See docs/scenario.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from tailorml.config.model import DataConfig, InputFeature, Strict
+
+QualityMetric = Literal["accuracy", "f1_macro", "roc_auc", "mae", "rmse", "r2"]
+LOWER_IS_BETTER = {"mae", "rmse"}
+
+
+class Budget(Strict):
+    seconds: float = Field(
+        default=120, gt=0, description="Wall-clock seconds for the whole search."
+    )
+    max_trials: int | None = Field(default=None, ge=1, description="Cap on candidate trainings.")
+    workers: int = Field(default=1, ge=1, description="Candidates trained in parallel.")
+
+
+class Economics(Strict):
+    price_per_cpu_hour: float = Field(default=0.05, ge=0, description="Money per core-hour.")
+    price_per_gpu_hour: float = Field(default=2.5, ge=0)
+    predictions_per_month: int = Field(default=1_000_000, ge=0)
+    currency: str = "USD"
+
+
+class QualityConstraint(Strict):
+    metric: QualityMetric = "accuracy"
+    min: float | None = Field(default=None, description="For accuracy, f1_macro, roc_auc, r2.")
+    max: float | None = Field(default=None, description="For mae and rmse.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> QualityConstraint:
+        wanted = "max" if self.metric in LOWER_IS_BETTER else "min"
+        if getattr(self, wanted) is None or getattr(self, "min" if wanted == "max" else "max"):
+            raise PydanticCustomError(
+                "quality_bound",
+                "quality metric '{m}' takes a '{w}' bound only",
+                {"m": self.metric, "w": wanted},
+            )
+        return self
+
+
+class FairnessConstraint(Strict):
+    attribute: str = Field(min_length=1)
+    metric: Literal["demographic_parity_difference", "equalized_odds_difference"] = (
+        "demographic_parity_difference"
+    )
+    max: float = Field(ge=0, le=1)
+
+
+class Constraints(Strict):
+    quality: QualityConstraint | None = None
+    max_latency_p95_ms: float | None = Field(default=None, gt=0)
+    max_cost_per_1k: float | None = Field(default=None, ge=0)
+    max_model_size_mb: float | None = Field(default=None, gt=0)
+    max_training_seconds: float | None = Field(default=None, gt=0)
+    fairness: list[FairnessConstraint] = []
+    explanations: Literal["required", "optional"] = "optional"
+
+
+class Value(Strict):
+    """Money per prediction of each outcome (negative for a cost).
+
+    Binary classification uses all four; a multi-class task earns
+    ``true_positive`` for a right answer and ``false_positive`` for a wrong
+    one; regression costs ``error_cost`` per unit of absolute error.
+    """
+
+    positive: str | None = Field(default=None, description="The label that counts as positive.")
+    true_positive: float = 1.0
+    false_positive: float = 0.0
+    true_negative: float = 1.0
+    false_negative: float = 0.0
+    error_cost: float = Field(default=1.0, ge=0)
+
+
+class Decisions(Strict):
+    group_thresholds: bool = Field(
+        default=False,
+        description="Allow one decision threshold per group of a sensitive attribute.",
+    )
+
+
+class Scenario(Strict):
+    """A task, its data, its constraints and the value of each outcome."""
+
+    name: str = Field(min_length=1)
+    domain: Literal["medical", "finance", "education", "transport", "retail", "other"] = "other"
+    task: Literal["classification", "regression"]
+    data: DataConfig
+    input_features: list[InputFeature] | None = Field(
+        default=None, description="Leave out to infer every column but the target."
+    )
+    sensitive: list[str] = Field(default=[], description="Columns audited for fairness.")
+    use_sensitive_as_features: bool = False
+    budget: Budget = Budget()
+    economics: Economics = Economics()
+    constraints: Constraints = Constraints()
+    value: Value = Value()
+    decisions: Decisions = Decisions()
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.data.target is None:
+            raise PydanticCustomError("no_target", "data.target is required in a scenario", {})
+        missing = [
+            f.attribute for f in self.constraints.fairness if f.attribute not in self.sensitive
+        ]
+        if missing:
+            raise PydanticCustomError(
+                "fairness_attribute",
+                "fairness constraint on '{a}' needs it listed under 'sensitive'",
+                {"a": missing[0]},
+            )
+        quality = self.constraints.quality
+        regression_metrics = {"mae", "rmse", "r2"}
+        if quality and (quality.metric in regression_metrics) != (self.task == "regression"):
+            raise PydanticCustomError(
+                "quality_metric",
+                "quality metric '{m}' does not fit a {t} task",
+                {"m": quality.metric, "t": self.task},
+            )
+        if self.constraints.fairness and self.task != "classification":
+            raise PydanticCustomError(
+                "fairness_task", "fairness limits need a classification task", {}
+            )
+        return self

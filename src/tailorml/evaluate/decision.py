@@ -1,0 +1,56 @@
+"""The decision rule on a binary classifier's probability: one threshold, or
+one per group of a sensitive attribute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Decision:
+    """Predict positive when p(positive) >= the row's threshold.
+
+    Attributes:
+        threshold: the global threshold (also used for groups not listed).
+        group_attribute: the column whose value picks a group threshold.
+        group_thresholds: threshold per group value.
+    """
+
+    threshold: float = 0.5
+    group_attribute: str | None = None
+    group_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def thresholds_for(self, groups: np.ndarray | None, n: int) -> np.ndarray:
+        """The threshold of every row, (N,)."""
+        if not self.group_thresholds:
+            return np.full(n, self.threshold)
+        if groups is None:
+            raise ValueError(
+                f"this model uses per-group thresholds on '{self.group_attribute}'; "
+                "the rows must include that column"
+            )
+        labels = np.asarray([str(g) for g in groups], dtype=object)
+        return np.asarray([self.group_thresholds.get(g, self.threshold) for g in labels])
+
+    def apply(self, proba_pos: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """0/1 decisions, (N,)."""
+        limits = self.thresholds_for(groups, len(proba_pos))
+        return (np.asarray(proba_pos) >= limits).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": float(self.threshold),
+            "group_attribute": self.group_attribute,
+            "group_thresholds": {k: float(v) for k, v in self.group_thresholds.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        return cls(
+            float(data.get("threshold", 0.5)),
+            data.get("group_attribute"),
+            {str(k): float(v) for k, v in (data.get("group_thresholds") or {}).items()},
+        )

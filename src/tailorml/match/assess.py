@@ -1,0 +1,151 @@
+"""Measure a finished candidate on the validation (or test) split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tailorml.config import Scenario
+from tailorml.match import measure
+from tailorml.match.prepare import Prepared
+from tailorml.match.thresholds import FairnessLimit, ValueMatrix, choose_decision
+from tailorml.models import TailorModel
+from tailorml.models.classical import ClassicalModel
+from tailorml.runs.bundle import load_bundle, save_bundle
+from tailorml.runs.run import Run
+
+
+# The limits are one-sided (gap <= limit): enforce them on validation with a
+# one-sided 95% margin so they still hold on rows the search never saw.
+MARGIN_Z = 1.645
+GRID = 301  # candidate thresholds per group (quantiles of the probabilities)
+
+
+@dataclass
+class Outcome:
+    """Per-row truth and decisions of a model on one split."""
+
+    y_true: np.ndarray  # class ids or values
+    proba: np.ndarray | None  # (N, K) for classification
+    decided: np.ndarray  # class ids or values
+
+
+def outcome(run: Run, rows: pd.DataFrame) -> Outcome:
+    features = run.bundle.features
+    encoded = features.encode(rows, "evaluation")
+    assert encoded.target is not None
+    out = run.outputs(encoded)
+    target = features.target
+    if target.task == "regression":
+        truth = target.values(encoded.target.unsqueeze(1))
+        return Outcome(truth, None, target.values(out))
+    proba = target.probabilities(out)
+    return Outcome(target.class_ids(encoded.target), proba, run.decide(proba, rows))
+
+
+def value_per_row(scenario: Scenario, result: Outcome) -> np.ndarray:
+    """Money per prediction (negative for a cost)."""
+    v = scenario.value
+    if result.proba is None:
+        return -v.error_cost * np.abs(result.y_true - result.decided)
+    if result.proba.shape[1] == 2:
+        return value_matrix(scenario).per_row(result.y_true, result.decided)
+    return np.where(result.y_true == result.decided, v.true_positive, v.false_positive)
+
+
+def value_matrix(scenario: Scenario) -> ValueMatrix:
+    v = scenario.value
+    return ValueMatrix(v.true_positive, v.false_positive, v.true_negative, v.false_negative)
+
+
+def sensitive_columns(scenario: Scenario, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: rows[c].astype(str).to_numpy() for c in scenario.sensitive}
+
+
+def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Choose thresholds for a binary classifier on these rows; store them in
+    the bundle. Returns the choice's summary, or None for other tasks."""
+    run.bundle.decision = None
+    result = outcome(run, rows)
+    if result.proba is None or result.proba.shape[1] != 2:
+        return None
+    limits = [FairnessLimit(f.attribute, f.metric, f.max) for f in scenario.constraints.fairness]
+    choice = choose_decision(
+        result.y_true, result.proba[:, 1], value_matrix(scenario),
+        sensitive_columns(scenario, rows), limits, scenario.decisions.group_thresholds,
+        margin_z=MARGIN_Z, grid=GRID,
+    )  # fmt: skip
+    run.bundle.decision = choice.decision
+    return {
+        "decision": choice.decision.to_dict(),
+        "baseline_value_per_1k": 1000 * choice.baseline_value_per_row,
+        "effective_limits": choice.effective_limits,
+    }
+
+
+def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> dict[str, Any]:
+    scores = run.score_rows(rows, split)
+    keep = ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2", "ci95", "headline")
+    return {k: scores[k] for k in keep if k in scores}
+
+
+def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) -> dict[str, Any]:
+    """Quality, fairness and value of the run's decisions on one split."""
+    figures = quality_metrics(run, rows, split)
+    result = outcome(run, rows)
+    figures["value_per_1k"] = measure.value_per_1k(value_per_row(scenario, result))
+    if scenario.sensitive and result.proba is not None and result.proba.shape[1] == 2:
+        figures["fairness"] = measure.fairness_report(
+            result.y_true, result.decided, sensitive_columns(scenario, rows)
+        )
+    return figures
+
+
+def cost_figures(run: Run, folder: Path, scenario: Scenario, rows: pd.DataFrame) -> dict[str, Any]:
+    """Latency, throughput, size, parameters, FLOPs and money."""
+    predict = run.predict
+    latency = measure.latency_ms(predict, rows, seed=scenario.seed)
+    price = scenario.economics.price_per_cpu_hour
+    model = run.bundle.model
+    figures: dict[str, Any] = {
+        "latency_p50_ms": latency["p50_ms"],
+        "latency_p95_ms": latency["p95_ms"],
+        "throughput_rows_per_s": measure.throughput_rows_per_s(predict, rows),
+        "size_mb": measure.folder_size_mb(folder),
+        "cost_per_1k": measure.cost_per_1k(latency["mean_ms"] / 1000, price),
+        "explainable": isinstance(model, ClassicalModel) and model.explainable,
+    }
+    if isinstance(model, TailorModel):
+        example = run.bundle.features.encode(rows.iloc[:8], "example", with_target=False).inputs
+        figures["parameters"] = measure.torch_parameters(model)
+        figures["flops_per_row"] = measure.torch_flops_per_row(model, example)
+    else:
+        figures["parameters"] = model.parameters()  # type: ignore[attr-defined]
+        figures["flops_per_row"] = None
+    return figures
+
+
+def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, dict[str, Any]]:
+    """Tune the decision, then measure everything the scenario cares about."""
+    scenario = data.scenario
+    run = Run(load_bundle(folder), folder)
+    rows = data.frames["validation"]
+    tuned = tune_decision(run, scenario, rows)
+    save_bundle(run.bundle, folder)
+    metrics = split_figures(run, scenario, rows, "validation")
+    metric = metrics.get("ci95", {})
+    headline = metrics.get("headline")
+    metrics["quality"] = {"metric": headline, "value": metrics.get(str(headline)),
+                          "low": metric.get("low"), "high": metric.get("high")}  # fmt: skip
+    metrics |= cost_figures(run, folder, scenario, rows)
+    metrics["train_seconds"] = train_seconds
+    metrics["train_cost"] = measure.training_cost(
+        train_seconds, scenario.economics.price_per_cpu_hour
+    )
+    if tuned is not None:
+        metrics |= tuned
+    return run, metrics

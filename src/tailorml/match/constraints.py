@@ -1,0 +1,73 @@
+"""A scenario's hard constraints, checked against measured figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailorml.config import Scenario
+from tailorml.config.scenario import LOWER_IS_BETTER
+
+SHORT = {"demographic_parity_difference": "dpd", "equalized_odds_difference": "eod"}
+Check = dict[str, Any]  # {"value", "limit", "pass"}
+
+
+def default_metric(scenario: Scenario) -> str:
+    quality = scenario.constraints.quality
+    if quality is not None:
+        return quality.metric
+    return "accuracy" if scenario.task == "classification" else "mae"
+
+
+def upper(value: float | None, limit: float) -> Check:
+    return {"value": value, "limit": limit, "pass": value is not None and value <= limit}
+
+
+def lower(value: float | None, limit: float) -> Check:
+    return {"value": value, "limit": limit, "pass": value is not None and value >= limit}
+
+
+def check_constraints(scenario: Scenario, m: dict[str, Any]) -> dict[str, Check]:
+    """Every constraint of the scenario: measured value, limit, pass.
+
+    ``m`` holds the candidate's measured figures (the keys of match.json's
+    candidate ``metrics``).
+    """
+    c = scenario.constraints
+    checks: dict[str, Check] = {}
+    if c.quality is not None:
+        value = m.get(c.quality.metric)
+        if c.quality.metric in LOWER_IS_BETTER:
+            checks[f"max_{c.quality.metric}"] = upper(value, float(c.quality.max or 0))
+        else:
+            checks[f"min_{c.quality.metric}"] = lower(value, float(c.quality.min or 0))
+    pairs = [
+        ("max_latency_p95_ms", c.max_latency_p95_ms, "latency_p95_ms"),
+        ("max_cost_per_1k", c.max_cost_per_1k, "cost_per_1k"),
+        ("max_model_size_mb", c.max_model_size_mb, "size_mb"),
+        ("max_training_seconds", c.max_training_seconds, "train_seconds"),
+    ]
+    for name, bound, key in pairs:
+        if bound is not None:
+            checks[name] = upper(m.get(key), bound)
+    for fair in c.fairness:
+        gap = (m.get("fairness") or {}).get(fair.attribute, {}).get(fair.metric)
+        checks[f"max_{SHORT[fair.metric]}:{fair.attribute}"] = upper(gap, fair.max)
+    if c.explanations == "required":
+        explained = bool(m.get("explainable"))
+        checks["explanations"] = {"value": explained, "limit": "required", "pass": explained}
+    return checks
+
+
+def why_rejected(checks: dict[str, Check]) -> list[str]:
+    """One line per broken constraint, with by how much."""
+    lines = []
+    for name, check in checks.items():
+        if check["pass"]:
+            continue
+        value, limit = check["value"], check["limit"]
+        if isinstance(value, int | float) and isinstance(limit, int | float):
+            sign = ">" if name.startswith("max") else "<"
+            lines.append(f"{name}: {value:.4g} {sign} {limit:.4g} (by {abs(value - limit):.4g})")
+        else:
+            lines.append(f"{name}: {value} (needs {limit})")
+    return lines

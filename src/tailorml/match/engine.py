@@ -1,0 +1,170 @@
+"""``tailor match``: scenario → portfolio → search → measure → select → ship."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from tailorml.config import Scenario, load_config
+from tailorml.io import atomic_write_json, replace_dir, staging_dir
+from tailorml.match.assess import assess, split_figures
+from tailorml.match.constraints import check_constraints, default_metric, why_rejected
+from tailorml.match.portfolio import Candidate, build_portfolio
+from tailorml.match.prepare import Prepared, prepare
+from tailorml.match.search import SearchLog, search
+from tailorml.match.select import Selection, select
+from tailorml.match.trial import TrialResult
+from tailorml.report.match import write_match_report
+from tailorml.runs.run import Run
+
+
+def load_scenario(scenario: Scenario | str | Path) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_config(scenario, Scenario)
+
+
+def match(
+    scenario: Scenario | str | Path,
+    output: str | Path,
+    *,
+    workers: int | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Recommend the model that fits the scenario; write ``match.json``,
+    ``recommended/`` and ``report.html`` into ``output``. A rerun on the same
+    folder resumes: finished trials are not trained again."""
+    spec = load_scenario(scenario)
+    if workers is not None:
+        spec = spec.model_copy(
+            update={"budget": spec.budget.model_copy(update={"workers": workers})}
+        )
+    run_dir = Path(output)
+    started = time.monotonic()
+    data = prepare(spec)
+    rows = len(data.frames["train"])
+    portfolio, reasons = build_portfolio(data.features.metas(), rows, spec.budget.seconds)
+    metric = default_metric(spec)
+    with SearchTable(portfolio, quiet) as table:
+        finalists, log = search(data, portfolio, run_dir, metric, table.update)
+    entries = [measure_candidate(c, data, log, run_dir) for c in finalists]
+    selection = select(entries)
+    result = summary(spec, data, portfolio, reasons, log, entries, selection, started)
+    if selection.recommended is not None:
+        result["test"] = ship(run_dir, selection.recommended, data, entries)
+    atomic_write_json(run_dir / "match.json", result)
+    write_match_report(run_dir)
+    return result
+
+
+def measure_candidate(
+    candidate: Candidate, data: Prepared, log: SearchLog, run_dir: Path
+) -> dict[str, Any]:
+    rung = max(r for (name, r) in log.results if name == candidate.name)
+    seconds = log.results[(candidate.name, rung)].train_seconds
+    _, metrics = assess(run_dir / "candidates" / candidate.name, data, seconds)
+    checks = check_constraints(data.scenario, metrics)
+    return {
+        "name": candidate.name,
+        "family": candidate.family,
+        "params": candidate.params,
+        "status": "finished",
+        "metrics": metrics,
+        "constraints": checks,
+        "feasible": all(c["pass"] for c in checks.values()),
+        "value_per_1k": metrics["value_per_1k"],
+        "rejected_because": why_rejected(checks),
+    }
+
+
+def ship(run_dir: Path, name: str, data: Prepared, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Copy the pick to ``RUN/recommended`` and re-measure it on test."""
+    staging = staging_dir(run_dir / "recommended")
+    shutil.rmtree(staging)
+    shutil.copytree(run_dir / "candidates" / name, staging)
+    replace_dir(staging, run_dir / "recommended")
+    from tailorml.runs.run import load
+
+    run: Run = load(run_dir / "recommended")
+    figures = split_figures(run, data.scenario, data.frames["test"], "test")
+    chosen = next(e for e in entries if e["name"] == name)
+    measured = {**chosen["metrics"], **figures}  # cost figures carry over from validation
+    return {
+        "metrics": figures,
+        "constraints": check_constraints(data.scenario, measured),
+        "fairness": figures.get("fairness"),
+    }
+
+
+def summary(
+    spec: Scenario, data: Prepared, portfolio: list[Candidate], reasons: list[str],
+    log: SearchLog, entries: list[dict[str, Any]], selection: Selection, started: float,
+) -> dict[str, Any]:  # fmt: skip
+    eliminated = [c.name for c in portfolio if c.name not in {e["name"] for e in entries}]
+    notes = [f"Eliminated by successive halving (or the budget) before the last rung: "
+             f"{', '.join(eliminated)}."] if eliminated else []  # fmt: skip
+    return {
+        "scenario": spec.model_dump(mode="json"),
+        "data": {
+            "rows": {k: len(v) for k, v in data.frames.items()},
+            "dropped_rows": data.dropped_rows,
+        },  # fmt: skip
+        "portfolio": {"reasons": reasons, "candidates": [c.name for c in portfolio]},
+        "search": {
+            "seed": spec.seed,
+            "budget_s": spec.budget.seconds,
+            "elapsed_s": time.monotonic() - started,
+            "rungs": log.rungs,
+            "completed_trials": len(log.results),
+            "stopped_by_budget": log.stopped_by_budget,
+        },
+        "candidates": entries,
+        "recommended": selection.recommended,
+        "reasoning": selection.reasoning + notes,
+        "binding_constraint": selection.binding_constraint,
+        "closest": selection.closest,
+        "pareto": selection.pareto,
+        "pareto_axes": {
+            "maximise": ["quality"],
+            "minimise": ["latency_p95_ms", "cost_per_1k", "fairness_gap"],
+        },  # fmt: skip
+    }
+
+
+class SearchTable:
+    """A live rich table of the search: one row per candidate and rung."""
+
+    def __init__(self, portfolio: list[Candidate], quiet: bool):
+        self.rows: dict[str, dict[int, str]] = {c.name: {} for c in portfolio}
+        self.families = {c.name: c.family for c in portfolio}
+        self.live = Live(self.render(), console=Console(stderr=True), refresh_per_second=4,
+                         transient=False)  # fmt: skip
+        self.quiet = quiet
+
+    def render(self) -> Table:
+        table = Table("candidate", "family", "rung 0", "rung 1", "train s", title="search")
+        for name, rungs in self.rows.items():
+            table.add_row(name, self.families[name], rungs.get(0, "…"), rungs.get(1, ""),
+                          rungs.get(-1, ""))  # fmt: skip
+        return table
+
+    def update(self, result: TrialResult) -> None:
+        row = self.rows[result.name]
+        row[result.rung] = f"{abs(result.quality):.4f}"
+        row[-1] = f"{result.train_seconds:.1f}"
+        if not self.quiet:
+            self.live.update(self.render())
+
+    def __enter__(self) -> SearchTable:
+        if not self.quiet:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.quiet:
+            self.live.__exit__(None, None, None)
+            self.live.console.print()

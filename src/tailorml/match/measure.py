@@ -1,0 +1,175 @@
+"""Measurements a scenario cares about: speed, size, compute, money, fairness.
+
+Pure functions over callables, arrays and folders; they know nothing of
+tailorml's model classes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+    equalized_odds_ratio,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.metrics import accuracy_score
+from torch.utils.flop_counter import FlopCounterMode
+
+Predict = Callable[[pd.DataFrame], object]
+
+
+def latency_ms(
+    predict: Predict, rows: pd.DataFrame, *, n: int = 200, warmup: int = 20, seed: int = 0
+) -> dict[str, float]:
+    """Single-row latency: ``predict`` on one-row frames, ``n`` timed calls.
+
+    Rows are drawn with a seeded generator (cycling when there are fewer);
+    ``warmup`` calls run first, untimed.
+    """
+    order = np.random.default_rng(seed).permutation(len(rows))
+    picks = [rows.iloc[[int(order[i % len(order)])]] for i in range(n + warmup)]
+    for row in picks[:warmup]:
+        predict(row)
+    times = np.empty(n)
+    for i, row in enumerate(picks[warmup:]):
+        start = time.perf_counter_ns()
+        predict(row)
+        times[i] = (time.perf_counter_ns() - start) / 1e6
+    return {
+        "p50_ms": float(np.percentile(times, 50)),
+        "p95_ms": float(np.percentile(times, 95)),
+        "mean_ms": float(times.mean()),
+        "n": n,
+    }
+
+
+def throughput_rows_per_s(
+    predict: Predict, rows: pd.DataFrame, *, batch_size: int = 1024, min_seconds: float = 0.5,
+    max_repeats: int = 50,
+) -> float:  # fmt: skip
+    """Rows per second predicting batches of ``batch_size`` rows."""
+    batch = rows.iloc[:batch_size]
+    done, start = 0, time.perf_counter()
+    for _ in range(max_repeats):
+        predict(batch)
+        done += len(batch)
+        if time.perf_counter() - start >= min_seconds:
+            break
+    return done / (time.perf_counter() - start)
+
+
+def folder_size_mb(path: Path) -> float:
+    """Total size of the files under ``path`` (or of the file) in MB."""
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def torch_parameters(module: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def torch_flops_per_row(
+    module: torch.nn.Module, example: dict[str, torch.Tensor] | torch.Tensor
+) -> int:
+    """FLOPs of one forward pass per row, by torch's flop counter."""
+    rows = len(next(iter(example.values()))) if isinstance(example, dict) else len(example)
+    module.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        module(example)
+    return int(counter.get_total_flops() // max(1, rows))
+
+
+def cost_per_1k(seconds_per_prediction: float, price_per_hour: float) -> float:
+    """Money for 1,000 predictions at ``price_per_hour`` of compute."""
+    return 1000 * seconds_per_prediction / 3600 * price_per_hour
+
+
+def training_cost(seconds: float, price_per_hour: float) -> float:
+    return seconds / 3600 * price_per_hour
+
+
+def value_per_1k(per_row_values: np.ndarray) -> float:
+    return float(np.mean(per_row_values) * 1000) if len(per_row_values) else 0.0
+
+
+def _plain(value: Any) -> float | None:
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def fairness_report(
+    y_true: np.ndarray, y_pred: np.ndarray, sensitive: dict[str, np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    """Per sensitive attribute: parity and odds gaps and ratios (fairlearn),
+    and selection rate, accuracy, TPR, FPR and size of each group."""
+    report: dict[str, dict[str, Any]] = {}
+    metrics = {"selection_rate": selection_rate, "accuracy": accuracy_score,
+               "tpr": true_positive_rate, "fpr": false_positive_rate}  # fmt: skip
+    for attribute, raw in sensitive.items():
+        groups = (
+            pd.Series(raw).astype(object).where(pd.notna(raw), "<missing>").astype(str).to_numpy()
+        )
+        frame = MetricFrame(
+            metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups
+        )
+        by_group = frame.by_group
+        counts = pd.Series(groups).value_counts()
+        report[attribute] = {
+            "demographic_parity_difference": _plain(
+                demographic_parity_difference(y_true, y_pred, sensitive_features=groups)
+            ),
+            "demographic_parity_ratio": _plain(
+                demographic_parity_ratio(y_true, y_pred, sensitive_features=groups)
+            ),
+            "equalized_odds_difference": _plain(
+                equalized_odds_difference(y_true, y_pred, sensitive_features=groups)
+            ),
+            "equalized_odds_ratio": _plain(
+                equalized_odds_ratio(y_true, y_pred, sensitive_features=groups)
+            ),
+            "groups": {
+                str(g): {"n": int(counts[g])} | {m: _plain(by_group.loc[g, m]) for m in metrics}
+                for g in by_group.index
+            },
+        }
+    return report
+
+
+def pareto_front(
+    points: dict[str, dict[str, float | None]], maximise: set[str], minimise: set[str]
+) -> list[str]:
+    """Names no other point dominates (None counts as the worst value)."""
+
+    def score(point: dict[str, float | None], key: str) -> float:
+        value = point.get(key)
+        if value is None:
+            return -math.inf
+        return float(value) if key in maximise else -float(value)
+
+    keys = sorted(maximise | minimise)
+    vectors = {name: [score(p, k) for k in keys] for name, p in points.items()}
+
+    def dominated(name: str) -> bool:
+        mine = vectors[name]
+        return any(
+            all(o >= m for o, m in zip(other, mine, strict=True)) and other != mine
+            for key, other in vectors.items()
+            if key != name
+        )
+
+    return [name for name in points if not dominated(name)]

@@ -1,0 +1,131 @@
+"""Which candidates enter the search, and why (the portfolio rule).
+
+The rule looks at the modality of the inputs (table, text, image), the
+number of training rows and the time budget:
+
+- every task gets the classical baselines: a linear model (logistic or ridge
+  regression; TF-IDF features for text, pixels for images) and, for tables,
+  gradient-boosted trees (LightGBM) in four settings;
+- tables get MLPs over embeddings (``embed_mlp``) when the budget is at least
+  60 s; a large MLP only below 200k rows or with at least 600 s;
+- text gets an LSTM (``rnn``) from 60 s and a from-scratch Transformer from
+  180 s of budget; no trees (bag-of-words trees are slow and rarely win);
+- images get CNNs (small from any budget, the seed layout from 60 s); no
+  trees on raw pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailorml.features.meta import FeatureMeta
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model to try: a family and its hyperparameters.
+
+    ``params`` holds the classical family's own settings, or for ``deep``
+    the encoder options per input type, the decoder and training overrides.
+    """
+
+    name: str
+    family: str  # linear | lightgbm | deep
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def modality(metas: dict[str, FeatureMeta]) -> str:
+    types = {m.type for m in metas.values()}
+    if "image" in types:
+        return "image"
+    if "text" in types:
+        return "text"
+    return "table"
+
+
+def build_portfolio(
+    metas: dict[str, FeatureMeta], rows: int, budget_s: float
+) -> tuple[list[Candidate], list[str]]:
+    """Candidates for this data and budget, and the reasons in words."""
+    kind = modality(metas)
+    chooser = {"table": _table, "text": _text, "image": _image}[kind]
+    candidates, reasons = chooser(rows, budget_s)
+    head = f"{rows:,} training rows of {kind} data, {budget_s:g} s budget"
+    names = ", ".join(c.name for c in candidates)
+    return candidates, [f"{head}: {names}.", *reasons]
+
+
+def _table(rows: int, budget: float) -> tuple[list[Candidate], list[str]]:
+    out = [
+        Candidate("linear_c1", "linear", {"C": 1.0}),
+        Candidate("linear_c0.1", "linear", {"C": 0.1}),
+        Candidate("lightgbm_small", "lightgbm", {"num_leaves": 15, "n_estimators": 200}),
+        Candidate("lightgbm_medium", "lightgbm", {"num_leaves": 31, "n_estimators": 400}),
+        Candidate("lightgbm_large", "lightgbm", {"num_leaves": 63, "n_estimators": 300}),
+        Candidate(
+            "lightgbm_slow",
+            "lightgbm",
+            {"num_leaves": 31, "n_estimators": 1000, "learning_rate": 0.02},
+        ),  # fmt: skip
+    ]
+    reasons = ["Tables: linear models and gradient-boosted trees always enter; no CNN or RNN."]
+    if budget >= 60:
+        out.append(Candidate("mlp_small", "deep", mlp([64], epochs=8)))
+        if rows < 200_000 or budget >= 600:
+            out.append(Candidate("mlp_large", "deep", mlp([256, 128], epochs=8, dropout=0.1)))
+        reasons.append("Budget ≥ 60 s: MLPs over embeddings enter.")
+    else:
+        reasons.append("Budget < 60 s: no neural networks (they would not finish).")
+    return out, reasons
+
+
+def _text(rows: int, budget: float) -> tuple[list[Candidate], list[str]]:
+    out = [Candidate("tfidf_linear_c1", "linear", {"C": 1.0}),
+           Candidate("tfidf_linear_c4", "linear", {"C": 4.0})]  # fmt: skip
+    reasons = ["Text: TF-IDF + a linear model always enters; no trees on bags of words."]
+    if budget >= 60:
+        encoder = {"name": "rnn", "cell": "lstm", "embedding_size": 64, "hidden_size": 64,
+                   "bidirectional": True, "pooling": "max"}  # fmt: skip
+        out.append(Candidate("rnn_bilstm", "deep", deep(encoder, [64], epochs=3, lr=0.002)))
+        reasons.append("Budget ≥ 60 s: a bidirectional LSTM enters.")
+    if budget >= 180:
+        encoder = {"name": "transformer", "embedding_size": 64, "num_heads": 4, "num_layers": 2}
+        out.append(Candidate("transformer_small", "deep", deep(encoder, [64], epochs=3)))
+        reasons.append("Budget ≥ 180 s: a small from-scratch Transformer enters.")
+    return out, reasons
+
+
+def _image(rows: int, budget: float) -> tuple[list[Candidate], list[str]]:
+    small = {"name": "cnn", "conv_layers": [{"filters": 8, "kernel_size": 3, "pool_size": 2}]}
+    out = [
+        Candidate("linear_pixels", "linear", {"C": 0.1}),
+        Candidate("cnn_small", "deep", deep(small, [32], epochs=5)),
+    ]
+    reasons = ["Images: a linear model on pixels and a small CNN always enter; no trees."]
+    if budget >= 60:
+        seed = {"name": "cnn", "conv_layers": [{"filters": 32, "kernel_size": 3, "pool_size": 2}]}
+        out.append(Candidate("cnn_seed", "deep", deep(seed, [128], epochs=5)))
+        reasons.append("Budget ≥ 60 s: the seed CNN layout (32 filters, dense 128) enters.")
+    return out, reasons
+
+
+def deep(encoder: dict[str, Any], hidden: list[int], epochs: int, lr: float = 1e-3,
+         dropout: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """Params of a deep candidate: the encoder for its main input type."""
+    return {
+        "encoder": encoder,
+        "decoder": {"hidden": hidden, "dropout": dropout},
+        "training": {
+            "epochs": epochs,
+            "learning_rate": lr,
+            "batch_size": 128,
+            "early_stopping_patience": 2,
+        },  # fmt: skip
+    }
+
+
+def mlp(hidden: list[int], epochs: int, dropout: float = 0.0) -> dict[str, Any]:
+    params = deep({"name": "embed_mlp"}, hidden, epochs, lr=1e-3, dropout=dropout)
+    params["training"]["batch_size"] = 256
+    return params

@@ -1,0 +1,91 @@
+"""Pick the recommended model: feasible first, then the most value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailorml.match import measure
+from tailorml.match.constraints import why_rejected
+
+Entry = dict[str, Any]  # one candidate of match.json
+
+
+@dataclass
+class Selection:
+    recommended: str | None
+    reasoning: list[str]
+    pareto: list[str]
+    binding_constraint: str | None = None
+    closest: list[str] = field(default_factory=list)
+
+
+def fairness_gap(entry: Entry) -> float | None:
+    """The largest fairness gap of any attribute (None without fairness)."""
+    gaps = [
+        value
+        for report in (entry["metrics"].get("fairness") or {}).values()
+        for key, value in report.items()
+        if key.endswith("_difference") and isinstance(value, int | float)
+    ]
+    return max(gaps) if gaps else None
+
+
+def pareto(entries: list[Entry]) -> list[str]:
+    points = {
+        e["name"]: {
+            "quality": e["metrics"]["quality"]["value"]
+            * (-1 if e["metrics"]["quality"]["metric"] in ("mae", "rmse") else 1),
+            "latency_p95_ms": e["metrics"].get("latency_p95_ms"),
+            "cost_per_1k": e["metrics"].get("cost_per_1k"),
+            "fairness_gap": fairness_gap(e),
+        }
+        for e in entries
+    }
+    return measure.pareto_front(
+        points, {"quality"}, {"latency_p95_ms", "cost_per_1k", "fairness_gap"}
+    )
+
+
+def rank_key(entry: Entry) -> tuple[float, float, str]:
+    quality = entry["metrics"]["quality"]
+    sign = -1 if quality["metric"] in ("mae", "rmse") else 1
+    return (-entry["value_per_1k"], -sign * float(quality["value"] or 0), entry["name"])
+
+
+def select(entries: list[Entry]) -> Selection:
+    """The feasible candidate with the most value per 1,000 predictions."""
+    front = pareto(entries) if entries else []
+    feasible = sorted((e for e in entries if e["feasible"]), key=rank_key)
+    if feasible:
+        best = feasible[0]
+        reasons = [
+            f"{best['name']} ({best['family']}) meets every constraint on validation and has "
+            f"the highest value: {best['value_per_1k']:,.2f} per 1,000 predictions."
+        ]
+        reasons += [
+            f"{e['name']} is feasible but worth less ({e['value_per_1k']:,.2f} per 1,000)."
+            for e in feasible[1:]
+        ]
+        reasons += [f"{e['name']} rejected: {'; '.join(e['rejected_because'])}."
+                    for e in entries if not e["feasible"]]  # fmt: skip
+        return Selection(best["name"], reasons, front)
+    return nothing_feasible(entries, front)
+
+
+def nothing_feasible(entries: list[Entry], front: list[str]) -> Selection:
+    """Name the constraint that blocks the most candidates, and the closest."""
+    if not entries:
+        return Selection(None, ["No candidate finished within the budget."], front)
+    broken: dict[str, int] = {}
+    for e in entries:
+        for name, check in e["constraints"].items():
+            if not check["pass"]:
+                broken[name] = broken.get(name, 0) + 1
+    binding = max(sorted(broken), key=lambda n: broken[n])
+    closest = sorted(entries, key=lambda e: (len(why_rejected(e["constraints"])), rank_key(e)))
+    names = [e["name"] for e in closest[:3]]
+    reasons = [f"No feasible model: '{binding}' is broken by {broken[binding]} of {len(entries)} "
+               f"candidates. Closest: {', '.join(names)}."]  # fmt: skip
+    reasons += [f"{e['name']}: {'; '.join(e['rejected_because'])}." for e in closest]
+    return Selection(None, reasons, front, binding, names)

@@ -1,0 +1,80 @@
+"""Design matrices for classical models, built from the same encoded features
+the deep models use (so preprocessing is fitted once and saved as JSON)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from tailorml.features.meta import FeatureMeta
+
+Inputs = dict[str, torch.Tensor]
+
+
+def one_hot(ids: np.ndarray, width: int) -> sp.csr_matrix:
+    """(N,) ids to a sparse (N, width) indicator matrix."""
+    rows = np.arange(len(ids))
+    return sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(ids), width))
+
+
+def token_counts(ids: np.ndarray, vocab_size: int) -> sp.csr_matrix:
+    """(N, T) token ids (0 = padding) to sparse (N, V) counts."""
+    rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
+    flat = ids.reshape(-1)
+    keep = flat != 0
+    data = np.ones(int(keep.sum()))
+    shape = (ids.shape[0], vocab_size)
+    return sp.csr_matrix((data, (rows[keep], flat[keep])), shape=shape)
+
+
+def fit_idf(inputs: Inputs, metas: dict[str, FeatureMeta]) -> dict[str, np.ndarray]:
+    """Smoothed inverse document frequency per text feature (training rows)."""
+    idf = {}
+    for name, meta in metas.items():
+        if meta.type == "text":
+            counts = token_counts(inputs[name].numpy(), int(meta.vocab_size or 0))
+            df = np.asarray((counts > 0).sum(axis=0)).reshape(-1)
+            idf[name] = np.log((1 + counts.shape[0]) / (1 + df)) + 1.0
+    return idf
+
+
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF × IDF, each row scaled to unit length."""
+    weighted = counts.copy()
+    weighted.data = 1.0 + np.log(weighted.data)
+    weighted = sp.csr_matrix(weighted.multiply(idf.reshape(1, -1)))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).reshape(-1))
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ weighted)
+
+
+def sparse_design(
+    inputs: Inputs, metas: dict[str, FeatureMeta], idf: dict[str, np.ndarray]
+) -> sp.csr_matrix:
+    """Linear-model design: numbers as is, categories one-hot, text TF-IDF,
+    images as flattened pixels."""
+    blocks = []
+    for name, meta in metas.items():
+        values = inputs[name].numpy()
+        if meta.type == "category":
+            blocks.append(one_hot(values, int(meta.vocab_size or 0)))
+        elif meta.type == "text":
+            blocks.append(tfidf(token_counts(values, int(meta.vocab_size or 0)), idf[name]))
+        else:
+            blocks.append(sp.csr_matrix(values.reshape(len(values), -1).astype(np.float64)))
+    return sp.csr_matrix(sp.hstack(blocks, format="csr"))
+
+
+def dense_design(inputs: Inputs, metas: dict[str, FeatureMeta]) -> tuple[np.ndarray, list[int]]:
+    """Tree-model design for tables: one column per feature, categories as
+    integer codes. Returns the matrix and the indices of categorical columns."""
+    columns: list[np.ndarray] = []
+    categorical: list[int] = []
+    for name, meta in metas.items():
+        if meta.type not in ("number", "binary", "category"):
+            raise ValueError(f"tree models take table features only, not {meta.type} '{name}'")
+        if meta.type == "category":
+            categorical.append(len(columns))
+        columns.append(inputs[name].numpy().reshape(-1).astype(np.float64))
+    return np.stack(columns, axis=1), categorical

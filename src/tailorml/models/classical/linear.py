@@ -1,0 +1,68 @@
+"""Logistic / linear (ridge) regression on one-hot, TF-IDF and pixel features.
+
+Saved as coefficients in safetensors plus JSON; no pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from tailorml.io import load_tensors, save_tensors
+from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
+from tailorml.models.classical.design import fit_idf, sparse_design
+
+
+@register_classical
+class LinearModel(ClassicalModel):
+    """``C`` (classification, inverse L2 strength) or ``alpha`` (regression)."""
+
+    family = "linear"
+
+    def fit(self, inputs: Inputs, target: torch.Tensor, seed: int) -> None:
+        self.idf = fit_idf(inputs, self.metas)
+        x = sparse_design(inputs, self.metas, self.idf)
+        y = class_ids(target, self.kind)
+        if self.kind == "number":
+            model = Ridge(alpha=float(self.params.get("alpha", 1.0)), random_state=seed).fit(x, y)
+            self.coef = np.asarray(model.coef_, dtype=np.float64).reshape(1, -1)
+            self.intercept = np.asarray([model.intercept_], dtype=np.float64).reshape(-1)
+            return
+        model = LogisticRegression(
+            C=float(self.params.get("C", 1.0)), max_iter=int(self.params.get("max_iter", 1000)),
+            random_state=seed,
+        ).fit(x, y)  # fmt: skip
+        self.coef = np.asarray(model.coef_, dtype=np.float64)  # (1, D) binary, (K, D)
+        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+
+    def predict_raw(self, inputs: Inputs) -> np.ndarray:
+        x = sparse_design(inputs, self.metas, self.idf)
+        scores = np.asarray(x @ self.coef.T) + self.intercept  # (N, 1) or (N, K)
+        if self.kind == "number":
+            return scores.reshape(-1)
+        if scores.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.stack([1 - p, p], axis=1)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def save(self, folder: Path) -> None:
+        tensors = {
+            "coef": torch.from_numpy(self.coef),
+            "intercept": torch.from_numpy(self.intercept),
+        }
+        tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in self.idf.items()}
+        save_tensors(folder / "linear.safetensors", tensors)
+
+    def load_state(self, folder: Path) -> None:
+        tensors = load_tensors(folder / "linear.safetensors")
+        self.coef = tensors["coef"].numpy()
+        self.intercept = tensors["intercept"].numpy()
+        self.idf = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("idf.")}
+
+    def parameters(self) -> int:
+        return int(self.coef.size + self.intercept.size)

@@ -79,8 +79,8 @@ def run_tailorml(name: str, budget: float) -> dict[str, Any]:
         run = tailorml.load(Path(folder) / "recommended")
         preds = run.predict(test)
     y = test["income"] == ">50K"
-    out = scores(y, (preds["prediction"] == ">50K").to_numpy(), preds["probability_>50K"].to_numpy(),
-                 test["sex"], seconds)  # fmt: skip
+    decided = (preds["prediction"] == ">50K").to_numpy()
+    out = scores(y, decided, preds["probability_>50K"].to_numpy(), test["sex"], seconds)
     return out | {"model": result["recommended"]}
 
 
@@ -110,8 +110,10 @@ def run_flaml(budget: float, fair: bool) -> dict[str, Any] | None:
         return None
     x, y, xt, yt, sex, sex_t = frames()
     automl = AutoML()
-    settings: dict[str, Any] = {"time_budget": budget, "task": "classification", "metric": "accuracy",
-                                "seed": 0, "verbose": 0, "n_jobs": 2}  # fmt: skip
+    settings: dict[str, Any] = {
+        "time_budget": budget, "task": "classification", "metric": "accuracy",
+        "seed": 0, "verbose": 0, "n_jobs": 2,
+    }  # fmt: skip
     if fair:
         settings["metric"] = dpd_metric(sex)
         settings["metric_constraints"] = [("dpd", "<=", LIMIT)]

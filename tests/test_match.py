@@ -62,6 +62,9 @@ def test_credit_income_meets_accuracy_and_fairness_on_the_adult_test_file(
     )
     assert accuracy >= 0.855
     assert dpd <= 0.05
+    reported = matched["credit_income"][1]["test"]
+    assert accuracy == pytest.approx(reported["metrics"]["accuracy"])
+    assert dpd == pytest.approx(reported["fairness"]["sex"]["demographic_parity_difference"])
 
 
 def test_credit_income_open_is_at_least_as_accurate_as_lightgbm(matched) -> None:  # type: ignore[no-untyped-def]

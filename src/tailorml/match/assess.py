@@ -18,7 +18,6 @@ from tailorml.models.classical import ClassicalModel
 from tailorml.runs.bundle import load_bundle, save_bundle
 from tailorml.runs.run import Run
 
-
 # The limits are one-sided (gap <= limit): enforce them on validation with a
 # one-sided 95% margin so they still hold on rows the search never saw.
 MARGIN_Z = 1.645

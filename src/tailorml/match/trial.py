@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from tailorml.config import ModelConfig
@@ -91,8 +91,5 @@ def run_trial(
 
 def set_threads(workers: int) -> None:
     """Share the cores between parallel trials instead of oversubscribing."""
-    import os
-
     cores = os.cpu_count() or 1
     torch.set_num_threads(max(1, cores // workers))
-    np.random.seed(0)

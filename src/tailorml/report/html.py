@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import pandas as pd
 import yaml
 
 from tailorml.errors import TailorError
+from tailorml.io import atomic_write_text
 from tailorml.report.charts import Series, confusion_chart, line_chart
 
 REPORT_NAME = "report.html"
@@ -75,7 +74,7 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     html = render_report(run_dir)
     target = run_dir / REPORT_NAME
-    _write_atomic(target, html)
+    atomic_write_text(target, html)
     return target
 
 
@@ -96,8 +95,9 @@ def render_report(run_dir: Path) -> str:
     return env.get_template("report.html.j2").render(**context)
 
 
-def format_value(value: Any) -> str:
-    """Format a metric for display: 4 decimals, thousands separators, "—" for None."""
+def format_value(value: Any, small: str = ".4f") -> str:
+    """Format a metric for display: ``small`` format below 1,000 (4 decimals
+    by default), thousands separators above, "—" for None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool):
@@ -105,23 +105,28 @@ def format_value(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
+        return f"{value:,.1f}" if abs(value) >= 1000 else format(value, small)
     return str(value)
 
 
 # ---------------------------------------------------------------- reading
 
 
-def _read_metrics(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, missing: str) -> dict[str, Any]:
+    """A JSON object from a run folder; ``missing`` explains an absent file."""
     if not path.is_file():
-        raise TailorError(f"no metrics.json in {path.parent}; a report needs a finished run folder")
+        raise TailorError(f"no {path.name} in {path.parent}; {missing}")
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise TailorError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(metrics, dict):
-        raise TailorError(f"{path} must hold a JSON object, found {type(metrics).__name__}")
-    return metrics
+    if not isinstance(data, dict):
+        raise TailorError(f"{path} must hold a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    return read_json_object(path, "a report needs a finished run folder")
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -324,18 +329,3 @@ def _is_scalar(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------- writing
-
-
-def _write_atomic(target: Path, text: str) -> None:
-    """Write via a temp file in the same folder so readers never see half a report."""
-    # Not tempfile.mkstemp: its 0600 mode would survive the rename; open() honours umask.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -18,7 +18,6 @@ charts, no external URLs) that can be mailed or archived and opens offline.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,9 +29,9 @@ import yaml
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from tailorml.errors import TailorError
+from tailorml.io import atomic_write_text
 from tailorml.report.charts import CURVE_SIZE, to_svg
-from tailorml.report.html import REPORT_NAME, _write_atomic
+from tailorml.report.html import REPORT_NAME, format_value, read_json_object
 
 MATCH_NAME = "match.json"
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -60,7 +59,7 @@ def write_match_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     html = render_match_report(run_dir)
     target = run_dir / REPORT_NAME
-    _write_atomic(target, html)
+    atomic_write_text(target, html)
     return target
 
 
@@ -98,30 +97,14 @@ def format_number(value: Any) -> str:
     Returns:
         The display text; small costs keep their digits (``2e-05``, not ``0.0000``).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
+    return format_value(value, small=".4g")
 
 
 # ---------------------------------------------------------------- reading
 
 
 def _read_match(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise TailorError(f"no {MATCH_NAME} in {path.parent}; run `tailor match` to write one")
-    try:
-        match = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise TailorError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(match, dict):
-        raise TailorError(f"{path} must hold a JSON object, found {type(match).__name__}")
-    return match
+    return read_json_object(path, "run `tailor match` to write one")
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -143,11 +143,21 @@ def fairness_report(
                 equalized_odds_ratio(y_true, y_pred, sensitive_features=groups)
             ),
             "groups": {
-                str(g): {"n": int(counts[g])} | {m: _plain(by_group.loc[g, m]) for m in metrics}
+                str(g): _group_rates(by_group.loc[g], y_true[groups == g], int(counts[g]))
                 for g in by_group.index
             },
         }
     return report
+
+
+def _group_rates(rates: pd.Series, y_true: np.ndarray, n: int) -> dict[str, Any]:
+    """A group's rates; TPR (FPR) is undefined, None, without positives (negatives)."""
+    out: dict[str, Any] = {"n": n} | {m: _plain(rates[m]) for m in rates.index}
+    if not np.any(y_true == 1):
+        out["tpr"] = None
+    if not np.any(y_true == 0):
+        out["fpr"] = None
+    return out
 
 
 def pareto_front(

@@ -13,7 +13,7 @@ import torch
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 from torch import nn
 
-from tailorml.match import measure
+from tailorml.audit import measure
 
 
 def test_latency_times_one_row_calls() -> None:

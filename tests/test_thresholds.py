@@ -1,4 +1,4 @@
-"""Choosing a decision threshold for value under fairness limits (match/thresholds.py)."""
+"""Choosing a decision threshold for value under fairness limits (audit/thresholds.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from tailorml.match.thresholds import (
+from tailorml.audit.thresholds import (
     MIN_GROUP_ROWS,
     Decision,
     FairnessLimit,

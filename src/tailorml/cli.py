@@ -69,6 +69,79 @@ def match_cmd(
     out.print(f"match saved to {output} (report: {output / 'report.html'})")
 
 
+@app.command("audit")
+def audit_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[str, typer.Option(help="Labelled rows to audit: a file or builtin:NAME.")],
+    sensitive: Annotated[list[str], typer.Option(help="Sensitive column (repeat for more).")],
+    mitigate: Annotated[
+        str | None,
+        typer.Option(help="demographic_parity or equalized_odds: tune group thresholds."),
+    ] = None,
+    max_gap: Annotated[float, typer.Option(help="Largest gap allowed after mitigation.")] = 0.05,
+    tune_data: Annotated[
+        str | None,
+        typer.Option(help="Rows to tune thresholds on (default: the run's validation split)."),
+    ] = None,
+) -> None:
+    """Bias audit: per-group rates with 95% intervals, parity and odds gaps;
+    optionally mitigate with per-group thresholds (saved to RUN/mitigated)."""
+    from tailorml.audit.fairness import audit
+    from tailorml.audit.fairness import mitigate as mitigate_run
+    from tailorml.report.audit import write_audit
+    from tailorml.runs.bundle import save_bundle
+    from tailorml.runs.run import read_rows
+
+    trained = tailorml.load(run)
+    rows, _ = read_rows(data, trained.config.data)
+    result: dict[str, Any] = {"run": str(run), "data": data,
+                              "before": audit(trained, rows, sensitive)}  # fmt: skip
+    if mitigate is not None:
+        metrics = {"demographic_parity": "demographic_parity_difference",
+                   "equalized_odds": "equalized_odds_difference"}  # fmt: skip
+        if mitigate not in metrics:
+            raise TailorError(
+                f"--mitigate takes demographic_parity or equalized_odds, not {mitigate!r}."
+            )
+        tune = tuning_rows(trained, tune_data)
+        result["mitigation"] = mitigate_run(trained, tune, sensitive[0], metrics[mitigate], max_gap)  # type: ignore[arg-type]
+        result["after"] = audit(trained, rows, sensitive)
+        save_bundle(trained.bundle, run / "mitigated")
+    page = write_audit(run, result)
+    show_audit(result)
+    out.print(f"audit written to {run / 'audit.json'} and {page}")
+
+
+def tuning_rows(run: tailorml.Run, source: str | None) -> Any:
+    """Rows to tune thresholds on: a given source, or the run's own
+    validation split (recomputed from its config and seed)."""
+    from tailorml.runs.pipeline import read_splits
+    from tailorml.runs.run import read_rows
+
+    if source is not None:
+        return read_rows(source, run.config.data)[0]
+    frames, _ = read_splits(run.config)
+    if "validation" not in frames or run.config.data.split.validation_data == "test":
+        raise TailorError(
+            "this run has no validation split of its own to tune thresholds on; pass --tune-data."
+        )
+    return frames["validation"]
+
+
+def show_audit(result: dict[str, Any]) -> None:
+    table = Table("attribute", "metric", "before", "after", title="audit")
+    after = (result.get("after") or {}).get("attributes", {})
+    table.add_row("all", "accuracy", f"{result['before']['accuracy']:.4f}",
+                  f"{result['after']['accuracy']:.4f}" if after else "")  # fmt: skip
+    for attribute, report in result["before"]["attributes"].items():
+        for gap in ("demographic_parity_difference", "equalized_odds_difference"):
+            new = after.get(attribute, {}).get(gap)
+            table.add_row(
+                attribute, gap, f"{report[gap]:.4f}", f"{new:.4f}" if new is not None else ""
+            )
+    out.print(table)
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],

@@ -8,6 +8,7 @@ from tailorml.config.model import (
     InputFeature,
     ModelConfig,
     OutputFeature,
+    PrivacyConfig,
     SplitConfig,
     TrainingConfig,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "InputFeature",
     "ModelConfig",
     "OutputFeature",
+    "PrivacyConfig",
     "Scenario",
     "SplitConfig",
     "TrainingConfig",

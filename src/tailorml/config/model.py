@@ -211,6 +211,14 @@ class DecoderConfig(Strict):
 # ---------------------------------------------------------------- training
 
 
+class PrivacyConfig(Strict):
+    """Differentially private training (DP-SGD with Opacus)."""
+
+    epsilon: float = Field(gt=0, description="Target privacy budget ε for the whole training.")
+    delta: float = Field(default=1e-5, gt=0, lt=1, description="Target δ.")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Per-sample gradient clip.")
+
+
 class TrainingConfig(Strict):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(default=1e-3, gt=0)
@@ -228,6 +236,7 @@ class TrainingConfig(Strict):
     gradient_clipping: float | None = Field(default=None, gt=0, description="Max gradient norm.")
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
+    privacy: PrivacyConfig | None = None
 
 
 # ---------------------------------------------------------------- data
@@ -260,6 +269,12 @@ class DataConfig(Strict):
     bad_rows: Literal["fail", "drop"] = "fail"
     encoding: str = "utf-8"
     delimiter: str = ","
+    pii: Literal["allow", "redact", "drop_column", "fail"] = Field(
+        default="allow", description="What to do with personal data found in text columns."
+    )
+    pii_columns: list[str] | None = Field(
+        default=None, description="Columns to scan for personal data; default: every text column."
+    )
 
 
 # ---------------------------------------------------------------- the whole model

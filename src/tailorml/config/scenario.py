@@ -65,6 +65,9 @@ class Constraints(Strict):
     max_training_seconds: float | None = Field(default=None, gt=0)
     fairness: list[FairnessConstraint] = []
     explanations: Literal["required", "optional"] = "optional"
+    max_epsilon: float | None = Field(
+        default=None, gt=0, description="Differential privacy: only DP-trained candidates."
+    )
 
 
 class Value(Strict):

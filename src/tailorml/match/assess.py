@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tailorml.audit import measure
+from tailorml.audit.thresholds import FairnessLimit, ValueMatrix, choose_decision
 from tailorml.config import Scenario
-from tailorml.match import measure
 from tailorml.match.prepare import Prepared
-from tailorml.match.thresholds import FairnessLimit, ValueMatrix, choose_decision
 from tailorml.models import TailorModel
 from tailorml.models.classical import ClassicalModel
 from tailorml.runs.bundle import load_bundle, save_bundle
-from tailorml.runs.run import Run
+from tailorml.runs.run import Outcome, Run
 
 # The limits are one-sided (gap <= limit): enforce them on validation with a
 # one-sided 95% margin so they still hold on rows the search never saw.
 MARGIN_Z = 1.645
 GRID = 301  # candidate thresholds per group (quantiles of the probabilities)
-
-
-@dataclass
-class Outcome:
-    """Per-row truth and decisions of a model on one split."""
-
-    y_true: np.ndarray  # class ids or values
-    proba: np.ndarray | None  # (N, K) for classification
-    decided: np.ndarray  # class ids or values
-
-
-def outcome(run: Run, rows: pd.DataFrame) -> Outcome:
-    features = run.bundle.features
-    encoded = features.encode(rows, "evaluation")
-    assert encoded.target is not None
-    out = run.outputs(encoded)
-    target = features.target
-    if target.task == "regression":
-        truth = target.values(encoded.target.unsqueeze(1))
-        return Outcome(truth, None, target.values(out))
-    proba = target.probabilities(out)
-    return Outcome(target.class_ids(encoded.target), proba, run.decide(proba, rows))
 
 
 def value_per_row(scenario: Scenario, result: Outcome) -> np.ndarray:
@@ -69,7 +46,7 @@ def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str,
     """Choose thresholds for a binary classifier on these rows; store them in
     the bundle. Returns the choice's summary, or None for other tasks."""
     run.bundle.decision = None
-    result = outcome(run, rows)
+    result = run.outcome(rows)
     if result.proba is None or result.proba.shape[1] != 2:
         return None
     limits = [FairnessLimit(f.attribute, f.metric, f.max) for f in scenario.constraints.fairness]
@@ -95,7 +72,7 @@ def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> dict[str, Any]:
 def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) -> dict[str, Any]:
     """Quality, fairness and value of the run's decisions on one split."""
     figures = quality_metrics(run, rows, split)
-    result = outcome(run, rows)
+    result = run.outcome(rows)
     figures["value_per_1k"] = measure.value_per_1k(value_per_row(scenario, result))
     if scenario.sensitive and result.proba is not None and result.proba.shape[1] == 2:
         figures["fairness"] = measure.fairness_report(

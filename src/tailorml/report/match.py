@@ -468,16 +468,25 @@ def _selection_rates(fairness: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def _fairness_chart(candidate: dict[str, Any] | None, test: dict[str, Any]) -> str | None:
-    """Grouped bars of selection rate per group, one panel per attribute."""
     if candidate is None:
         return None
+    return selection_rate_chart(
+        {
+            "validation": _dict(_metrics(candidate).get("fairness")),
+            "test": _dict(test.get("fairness")),
+        }
+    )
+
+
+def selection_rate_chart(reports: dict[str, dict[str, Any]]) -> str | None:
+    """Grouped bars of selection rate per group, one panel per attribute.
+
+    Args:
+        reports: one fairness report (attribute → {"groups": {group: {"selection_rate"}}})
+            per series, e.g. validation and test, or before and after mitigation.
+    """
     splits = {
-        split: rates
-        for split, fairness in (
-            ("validation", _dict(_metrics(candidate).get("fairness"))),
-            ("test", _dict(test.get("fairness"))),
-        )
-        if (rates := _selection_rates(fairness))
+        split: rates for split, fairness in reports.items() if (rates := _selection_rates(fairness))
     }
     attributes = list(dict.fromkeys(a for rates in splits.values() for a in rates))
     if not attributes:

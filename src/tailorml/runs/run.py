@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -43,6 +44,15 @@ def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
     if rows is None:
         rows = pd.concat(list(frames.values()), ignore_index=True)
     return rows.reset_index(drop=True), dataset.dropped_rows
+
+
+@dataclass
+class Outcome:
+    """Per-row truth and decisions of a model on labelled rows."""
+
+    y_true: np.ndarray  # class ids, or values
+    proba: np.ndarray | None  # (N, K) for classification
+    decided: np.ndarray  # class ids, or values
 
 
 class Run:
@@ -98,6 +108,18 @@ class Run:
         """Metrics of the model on labelled rows (with a 95% bootstrap CI)."""
         rows, dropped = read_rows(data, self.config.data)
         return self.score_rows(rows, split) | ({"dropped_rows": dropped} if dropped else {})
+
+    def outcome(self, rows: pd.DataFrame, split: str = "evaluation") -> Outcome:
+        """Truth, probabilities and decided classes (or values) for labelled rows."""
+        features = self.bundle.features
+        encoded = features.encode(rows, split)
+        assert encoded.target is not None
+        out = self.outputs(encoded)
+        target = features.target
+        if target.task == "regression":
+            return Outcome(target.values(encoded.target.unsqueeze(1)), None, target.values(out))
+        proba = target.probabilities(out)
+        return Outcome(target.class_ids(encoded.target), proba, self.decide(proba, rows))
 
     def score_rows(self, rows: pd.DataFrame, split: str) -> dict[str, Any]:
         features = self.bundle.features

@@ -1,0 +1,1 @@
+"""Audit: fairness, privacy, personal data and explanations of trained models."""

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+    equalized_odds_ratio,
+    selection_rate,
+)
 from torch import nn
 
 from tailorml.audit import measure
@@ -27,6 +34,20 @@ def test_latency_times_one_row_calls() -> None:
     assert set(seen) == {1} and len(seen) == 35
     assert 1.5 <= result["p50_ms"] <= 20
     assert result["p95_ms"] >= result["p50_ms"]
+
+
+def test_latency_rows_are_seeded_and_cycle() -> None:
+    def rows_seen(seed: int) -> list[int]:
+        seen: list[int] = []
+        frame = pd.DataFrame({"x": [7, 8, 9]})
+        measure.latency_ms(
+            lambda r: seen.append(int(r["x"].iloc[0])), frame, n=9, warmup=0, seed=seed
+        )
+        return seen
+
+    first = rows_seen(3)
+    assert first == rows_seen(3)
+    assert sorted(first) == [7, 7, 7, 8, 8, 8, 9, 9, 9]
 
 
 def test_throughput_counts_rows() -> None:
@@ -83,6 +104,34 @@ def test_fairness_report_matches_fairlearn() -> None:
         )
         assert sum(g["n"] for g in report[name]["groups"].values()) == 400
     assert set(report["race"]["groups"]) == {"a", "b", "c"}
+
+
+def test_fairness_ratios_and_groups_match_fairlearn() -> None:
+    rng = np.random.default_rng(1)
+    y, pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    groups = rng.choice(["x", "y", "z"], 300)
+    report = measure.fairness_report(y, pred, {"g": groups})["g"]
+    assert report["demographic_parity_ratio"] == pytest.approx(
+        demographic_parity_ratio(y, pred, sensitive_features=groups)
+    )
+    assert report["equalized_odds_ratio"] == pytest.approx(
+        equalized_odds_ratio(y, pred, sensitive_features=groups)
+    )
+    frame = MetricFrame(
+        metrics=selection_rate, y_true=y, y_pred=pred, sensitive_features=groups
+    ).by_group
+    for name, rates in report["groups"].items():
+        assert rates["n"] == int((groups == name).sum())
+        assert rates["selection_rate"] == pytest.approx(frame[name])
+        assert rates["accuracy"] == pytest.approx(float((y == pred)[groups == name].mean()))
+
+
+def test_missing_group_labels_are_named() -> None:
+    y, pred = np.array([1, 0, 1, 0]), np.array([1, 1, 0, 0])
+    groups = np.array(["a", None, "a", np.nan], dtype=object)
+    report = measure.fairness_report(y, pred, {"g": groups})["g"]
+    assert set(report["groups"]) == {"a", "<missing>"}
+    assert report["groups"]["<missing>"]["n"] == 2
 
 
 def test_group_without_positives_gives_none_not_nan() -> None:

@@ -39,6 +39,8 @@ def latency_ms(
     Rows are drawn with a seeded generator (cycling when there are fewer);
     ``warmup`` calls run first, untimed.
     """
+    if len(rows) == 0 or n < 1:
+        raise ValueError("latency needs at least one row and one timed call")
     order = np.random.default_rng(seed).permutation(len(rows))
     picks = [rows.iloc[[int(order[i % len(order)])]] for i in range(n + warmup)]
     for row in picks[:warmup]:
@@ -61,7 +63,7 @@ def throughput_rows_per_s(
     max_repeats: int = 50,
 ) -> float:  # fmt: skip
     """Rows per second predicting batches of ``batch_size`` rows."""
-    batch = rows.iloc[:batch_size]
+    batch = rows.iloc[np.arange(batch_size) % len(rows)]  # cycle short frames up to a batch
     done, start = 0, time.perf_counter()
     for _ in range(max_repeats):
         predict(batch)
@@ -79,6 +81,7 @@ def folder_size_mb(path: Path) -> float:
 
 
 def torch_parameters(module: torch.nn.Module) -> int:
+    """Number of parameters."""
     return int(sum(p.numel() for p in module.parameters()))
 
 
@@ -87,10 +90,12 @@ def torch_flops_per_row(
 ) -> int:
     """FLOPs of one forward pass per row, by torch's flop counter."""
     rows = len(next(iter(example.values()))) if isinstance(example, dict) else len(example)
+    was_training = module.training
     module.eval()
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         module(example)
+    module.train(was_training)
     return int(counter.get_total_flops() // max(1, rows))
 
 
@@ -100,10 +105,12 @@ def cost_per_1k(seconds_per_prediction: float, price_per_hour: float) -> float:
 
 
 def training_cost(seconds: float, price_per_hour: float) -> float:
+    """Money for ``seconds`` of compute at ``price_per_hour``."""
     return seconds / 3600 * price_per_hour
 
 
 def value_per_1k(per_row_values: np.ndarray) -> float:
+    """Mean money per prediction, times 1,000."""
     return float(np.mean(per_row_values) * 1000) if len(per_row_values) else 0.0
 
 
@@ -167,7 +174,7 @@ def pareto_front(
 
     def score(point: dict[str, float | None], key: str) -> float:
         value = point.get(key)
-        if value is None:
+        if value is None or math.isnan(float(value)):
             return -math.inf
         return float(value) if key in maximise else -float(value)
 

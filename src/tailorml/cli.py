@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 import yaml
 from rich.console import Console
@@ -140,6 +141,37 @@ def show_audit(result: dict[str, Any]) -> None:
                 attribute, gap, f"{report[gap]:.4f}", f"{new:.4f}" if new is not None else ""
             )
     out.print(table)
+
+
+@app.command("pii")
+def pii_cmd(
+    data: Annotated[str, typer.Argument(help="A table (CSV, Parquet) or builtin:NAME.")],
+    columns: Annotated[
+        list[str] | None, typer.Option("--columns", help="Columns to scan (default: all text).")
+    ] = None,
+    redact: Annotated[
+        Path | None, typer.Option(help="Write a redacted copy (every row kept) to this CSV.")
+    ] = None,
+) -> None:
+    """Find personal data (emails, phones, cards, IBANs, IPs, URLs, SSNs…) in
+    text columns; optionally write a redacted copy."""
+    from tailorml.data import pii
+    from tailorml.data.readers import read_source
+
+    frames = read_source(data).frames
+    frame = pd.concat(list(frames.values()), ignore_index=True)
+    counts = pii.scan(frame, columns) if redact is None else None
+    if redact is not None:
+        redacted, counts = pii.redact(frame, columns)
+        atomic_write_text(redact, redacted.to_csv(index=False))
+    assert counts is not None
+    table = Table("column", "entity", "count", title=f"personal data in {data}")
+    for column, found in counts.items():
+        for entity, count in sorted(found.items()) or [("none", 0)]:
+            table.add_row(column, entity, f"{count:,}")
+    out.print(table)
+    if redact is not None:
+        out.print(f"{len(frame):,} rows written to {redact} with personal data replaced")
 
 
 @app.command("evaluate")

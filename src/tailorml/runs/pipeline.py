@@ -17,7 +17,7 @@ import torch
 from tailorml.config import ModelConfig, dump_config, load_config
 from tailorml.data.readers import read_source
 from tailorml.data.split import split_dataset
-from tailorml.errors import ConfigError
+from tailorml.errors import ConfigError, DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.io import atomic_write_json, atomic_write_text
 from tailorml.models import TailorModel
@@ -76,7 +76,32 @@ def read_splits(
     if classification is None:
         classification = config.output.type != "number"
     frames = split_dataset(dataset, data.split, data.target, classification, read)
-    return frames, dataset.dropped_rows
+    return protect(frames, config), dataset.dropped_rows
+
+
+def protect(frames: dict[str, pd.DataFrame], config: ModelConfig) -> dict[str, pd.DataFrame]:
+    """Apply the config's personal-data policy to every split, before training.
+
+    Raises:
+        DataError: the policy is ``fail`` and personal data was found, or
+            ``drop_column`` dropped a column an input feature needs.
+    """
+    policy = config.data.pii
+    if policy == "allow":
+        return frames
+    from tailorml.data.pii import apply_policy
+
+    protected = {name: apply_policy(frame, policy, config.data.pii_columns)[0]
+                 for name, frame in frames.items()}  # fmt: skip
+    needed = {f.name for f in config.input_features} | {config.output.name}
+    for name, frame in protected.items():
+        lost = sorted((needed & set(frames[name].columns)) - set(frame.columns))
+        if lost:
+            raise DataError(
+                f"column(s) {', '.join(map(repr, lost))} hold personal data in the {name} split "
+                "and data.pii is drop_column; remove them from the features or use pii: redact."
+            )
+    return protected
 
 
 def train(

@@ -31,7 +31,7 @@ def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
     training config's format, encoding and bad-row policy.
     """
     if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), 0
+        return redact_like_training(data.reset_index(drop=True), like), 0
     dataset: Dataset = read_source(
         str(data),
         format="auto",
@@ -43,7 +43,16 @@ def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
     rows = frames.get("test", frames.get("all"))
     if rows is None:
         rows = pd.concat(list(frames.values()), ignore_index=True)
-    return rows.reset_index(drop=True), dataset.dropped_rows
+    return redact_like_training(rows.reset_index(drop=True), like), dataset.dropped_rows
+
+
+def redact_like_training(rows: pd.DataFrame, like: DataConfig) -> pd.DataFrame:
+    """Rows get the same personal-data redaction the model was trained with."""
+    if like.pii != "redact":
+        return rows
+    from tailorml.data.pii import redact
+
+    return redact(rows, like.pii_columns)[0]
 
 
 @dataclass

@@ -1,0 +1,346 @@
+"""Personal data (PII) in text columns: count it, redact it, or act on a policy.
+
+Detection uses presidio's pattern recognizers only (regular expressions plus checksums:
+Luhn for cards, mod-97 for IBANs, python-phonenumbers for phones), run through an
+``AnalyzerEngine`` whose NLP engine is presidio's ``NoOpNlpEngine``: no spaCy model is
+loaded or downloaded, and nothing reaches the network (the e-mail check reads
+tldextract's bundled suffix list instead of fetching the live one).
+
+Without an NLP engine no context words raise a score, so a finding must stand on its
+own: results under ``SCORE_THRESHOLD`` are dropped, recognizers that only ever score
+below it (US passport, driver licence, bank account) are left out, and two rules remove
+the false positives the patterns make in informal text:
+
+* a phone number has 7-15 digits, and a bare run of digits must have the 10-11 digits of
+  a full number (flight 1689 or a 13-digit ticket number is not a phone);
+* a URL without ``http(s)://`` or ``www.`` must have a path or a common generic top-level
+  domain (``shop.com`` counts; ``see.Ve`` or ``wait...it`` from missing spaces does not).
+
+Where findings overlap, the higher score wins (an IBAN over the phone number inside it),
+so every counted finding is exactly one ``<ENTITY_TYPE>`` in the redacted text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import tldextract
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
+from presidio_analyzer import RecognizerResult as Finding
+from presidio_analyzer.nlp_engine import NoOpNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    CryptoRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    MacAddressRecognizer,
+    MedicalLicenseRecognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+    UsItinRecognizer,
+    UsSsnRecognizer,
+)
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+from presidio_anonymizer.entities import RecognizerResult as AnonymizerSpan
+
+from tailorml.errors import ConfigError, DataError
+
+ENTITIES: tuple[str, ...] = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "MAC_ADDRESS",
+    "URL",
+    "CRYPTO",
+    "US_SSN",
+    "US_ITIN",
+    "MEDICAL_LICENSE",
+)
+POLICIES: tuple[str, ...] = ("allow", "redact", "drop_column", "fail")
+SCORE_THRESHOLD = 0.4  # the phone recognizer's fixed score; weak regex-only guesses sit below
+
+Counts = dict[str, dict[str, int]]
+
+_LANGUAGE = "en"
+_SCHEME_OR_WWW = re.compile(r"(?i)^(?:https?://|www\d{0,3}\.)")
+_BARE_URL_TLDS = frozenset({"com", "org", "net", "edu", "gov", "io"})
+
+
+class _OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail recognizer, checking domains against tldextract's bundled list."""
+
+    _extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """Whether the address ends in a known public suffix (never fetched online)."""
+        return self._extract(pattern_text).fqdn != ""
+
+
+def _recognizers() -> list[EntityRecognizer]:
+    """One presidio pattern recognizer per entity in ``ENTITIES``."""
+    return [
+        _OfflineEmailRecognizer(),
+        # STRICT_GROUPING: digits grouped as the number's format says, so no dates or IPs.
+        PhoneRecognizer(leniency=2),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        IpRecognizer(),
+        MacAddressRecognizer(),
+        UrlRecognizer(),
+        CryptoRecognizer(),
+        UsSsnRecognizer(),
+        UsItinRecognizer(),
+        MedicalLicenseRecognizer(),
+    ]
+
+
+@functools.cache
+def _analyzer() -> AnalyzerEngine:
+    """The pattern-only analyzer, built once (construction takes about a second)."""
+    registry = RecognizerRegistry(supported_languages=[_LANGUAGE])
+    for recognizer in _recognizers():
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(
+        registry=registry,
+        nlp_engine=NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "no_op"}]),
+        supported_languages=[_LANGUAGE],
+        default_score_threshold=SCORE_THRESHOLD,
+    )
+
+
+@functools.cache
+def _anonymizer() -> AnonymizerEngine:
+    """The presidio anonymizer, built once."""
+    return AnonymizerEngine()
+
+
+def _plausible_phone(span: str) -> bool:
+    """Whether a phone match looks like a phone number rather than some other number."""
+    digits = sum(char.isdigit() for char in span)
+    if span.isdigit():
+        return digits in (10, 11)
+    return 7 <= digits <= 15
+
+
+def _plausible_url(span: str) -> bool:
+    """Whether a URL match is a link rather than two words joined by dots."""
+    url = span.strip("\"'")
+    if _SCHEME_OR_WWW.match(url):
+        return True
+    host, slash, _ = url.partition("/")
+    if host.startswith(".") or ".." in host:
+        return False
+    return bool(slash) or host.rsplit(".", 1)[-1].lower() in _BARE_URL_TLDS
+
+
+def _plausible(finding: Finding, text: str) -> bool:
+    """Whether a finding survives the rules for phone numbers and URLs."""
+    span = text[finding.start : finding.end]
+    if finding.entity_type == "PHONE_NUMBER":
+        return _plausible_phone(span)
+    if finding.entity_type == "URL":
+        return _plausible_url(span)
+    return True
+
+
+def _without_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Keep the best of overlapping findings (higher score, then longer), in text order."""
+    kept: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (-f.score, f.start - f.end, f.start)):
+        if all(finding.end <= other.start or finding.start >= other.end for other in kept):
+            kept.append(finding)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def find(text: str) -> list[Finding]:
+    """Personal data in one text.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        Non-overlapping findings (``entity_type``, ``start``, ``end``, ``score``) in
+        text order.
+    """
+    findings = _analyzer().analyze(text, language=_LANGUAGE, entities=list(ENTITIES))
+    return _without_overlaps([f for f in findings if _plausible(f, text)])
+
+
+def _is_text(series: pd.Series) -> bool:
+    """Whether a column holds text (object or string dtype)."""
+    return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
+
+
+def text_columns(frame: pd.DataFrame, columns: list[str] | None = None) -> list[str]:
+    """The columns to scan: the named ones, checked, or every text column.
+
+    Args:
+        frame: The data.
+        columns: Column names, or None for every object or string column.
+
+    Returns:
+        The column names, in the given (or the frame's) order.
+
+    Raises:
+        DataError: A named column does not exist or is not a text column.
+    """
+    if columns is None:
+        return [column for column in frame.columns if _is_text(frame[column])]
+    for column in columns:
+        if column not in frame.columns:
+            hint = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
+            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            raise DataError(f"PII column '{column}' does not exist in the data{tip}")
+        if not _is_text(frame[column]):
+            raise DataError(
+                f"PII column '{column}' is not a text column (dtype {frame[column].dtype}); "
+                "only object or string columns can be scanned for personal data."
+            )
+    return list(columns)
+
+
+def _scan_column(series: pd.Series) -> tuple[dict[str, list[Finding]], dict[str, int]]:
+    """Findings per distinct text holding any, and counts per entity over all rows.
+
+    Each distinct text is analysed once; missing and non-string values are skipped.
+    """
+    findings: dict[str, list[Finding]] = {}
+    counts: Counter[str] = Counter()
+    for text, rows in series.value_counts(dropna=True).items():
+        if not isinstance(text, str):
+            continue
+        found = find(text)
+        if found:
+            findings[text] = found
+            for finding in found:
+                counts[finding.entity_type] += int(rows)
+    return findings, {entity: counts[entity] for entity in ENTITIES if counts[entity]}
+
+
+def scan(frame: pd.DataFrame, columns: list[str] | None = None) -> Counts:
+    """Count personal data per column and entity type.
+
+    Args:
+        frame: The data.
+        columns: Text columns to scan, or None for every object or string column.
+
+    Returns:
+        ``{column: {entity_type: count}}`` for every scanned column (an empty dict
+        where none was found).
+
+    Raises:
+        DataError: A named column does not exist or is not a text column.
+    """
+    return {column: _scan_column(frame[column])[1] for column in text_columns(frame, columns)}
+
+
+def _anonymize(text: str, findings: list[Finding]) -> str:
+    """The text with every finding replaced by ``<ENTITY_TYPE>``."""
+    spans = [AnonymizerSpan(f.entity_type, f.start, f.end, f.score) for f in findings]
+    result = _anonymizer().anonymize(
+        text,
+        spans,
+        operators={"DEFAULT": OperatorConfig("replace")},
+        merge_entities_with_spaces=False,
+    )
+    return str(result.text)
+
+
+def _redact_column(series: pd.Series, findings: dict[str, list[Finding]]) -> pd.Series:
+    """The column with every text that holds personal data redacted, rows in place."""
+    if not findings:
+        return series
+    redacted = {text: _anonymize(text, found) for text, found in findings.items()}
+    hit = series.isin(list(redacted))
+    out = series.copy()
+    out[hit] = series[hit].map(redacted)
+    return out
+
+
+def redact(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple[pd.DataFrame, Counts]:
+    """Replace personal data in text columns by ``<ENTITY_TYPE>``.
+
+    Args:
+        frame: The data (left unchanged).
+        columns: Text columns to redact, or None for every object or string column.
+
+    Returns:
+        A copy with the same rows in the same order and other columns untouched, and the
+        counts that ``scan`` would give.
+
+    Raises:
+        DataError: A named column does not exist or is not a text column.
+    """
+    out = frame.copy()
+    counts: Counts = {}
+    for column in text_columns(frame, columns):
+        findings, counts[column] = _scan_column(frame[column])
+        out[column] = _redact_column(frame[column], findings)
+    return out, counts
+
+
+def _describe(counts: Counts) -> str:
+    """``column 'a' (2 EMAIL_ADDRESS, 1 URL) and column 'b' (...)`` for the flagged columns."""
+    parts = [
+        f"column '{column}' (" + ", ".join(f"{n} {entity}" for entity, n in found.items()) + ")"
+        for column, found in counts.items()
+        if found
+    ]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def _check_policy(policy: str) -> None:
+    """Reject an unknown policy name, suggesting the nearest valid one."""
+    if policy not in POLICIES:
+        hint = difflib.get_close_matches(policy, POLICIES, n=1)
+        tip = f" — did you mean '{hint[0]}'?" if hint else ""
+        raise ConfigError(f"unknown PII policy '{policy}'{tip} (valid: {', '.join(POLICIES)})")
+
+
+def apply_policy(
+    frame: pd.DataFrame, policy: str, columns: list[str] | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Act on the personal data in a frame as a policy says.
+
+    Args:
+        frame: The data (left unchanged).
+        policy: ``allow`` (return the frame as is, without scanning), ``redact``
+            (replace findings by ``<ENTITY_TYPE>``), ``drop_column`` (drop every scanned
+            column holding any finding) or ``fail`` (raise when anything is found).
+        columns: Text columns to scan, or None for every object or string column.
+
+    Returns:
+        The resulting frame (``frame`` itself when nothing changes) and a JSON-ready
+        summary ``{"policy", "columns": {column: {entity_type: count}},
+        "dropped_columns": [...]}``.
+
+    Raises:
+        ConfigError: The policy is unknown.
+        DataError: A named column does not exist or is not a text column, or the policy
+            is ``fail`` and personal data was found (the message lists columns and counts).
+    """
+    _check_policy(policy)
+    if policy == "allow":
+        return frame, {"policy": policy, "columns": {}, "dropped_columns": []}
+    if policy == "redact":
+        redacted, counts = redact(frame, columns)
+        return redacted, {"policy": policy, "columns": counts, "dropped_columns": []}
+    counts = scan(frame, columns)
+    flagged = [column for column, found in counts.items() if found]
+    if policy == "fail" and flagged:
+        raise DataError(
+            f"personal data found in {_describe(counts)} and the PII policy is 'fail'; "
+            "use 'redact' or 'drop_column' to go on without it, or 'allow' to keep it."
+        )
+    dropped = flagged if policy == "drop_column" else []
+    out = frame.drop(columns=dropped) if dropped else frame
+    return out, {"policy": policy, "columns": counts, "dropped_columns": dropped}

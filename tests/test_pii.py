@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tailorml.data import pii
-from tailorml.data import load_builtin
+from tailorml.data import load_builtin, pii
 from tailorml.errors import ConfigError, DataError
 
 # (sentence, planted strings, expected counts per entity)

@@ -174,6 +174,50 @@ def pii_cmd(
         out.print(f"{len(frame):,} rows written to {redact} with personal data replaced")
 
 
+@app.command("explain")
+def explain_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[str, typer.Option(help="Rows to explain: a file or builtin:NAME.")],
+    rows: Annotated[
+        str, typer.Option(help="Row range START:STOP (0-based, stop excluded).")
+    ] = "0:10",
+    importance: Annotated[
+        bool, typer.Option(help="Also permutation importance (needs the target column).")
+    ] = True,
+) -> None:
+    """Per-row attributions (Integrated Gradients for deep models, exact
+    contributions for linear models and trees) and permutation importance."""
+    from tailorml.audit.explain import explain_rows, permutation_importance
+    from tailorml.report.explain import write_explanations
+    from tailorml.runs.run import read_rows
+
+    trained = tailorml.load(run)
+    frame, _ = read_rows(data, trained.config.data)
+    start, stop = row_range(rows, len(frame))
+    explanations = explain_rows(trained, frame.iloc[start:stop])
+    ranking = None
+    if importance and trained.bundle.features.target.name in frame.columns:
+        ranking = permutation_importance(trained, frame.iloc[: min(len(frame), 2000)])
+    page = write_explanations(run, explanations, ranking)
+    for item in explanations:
+        top = sorted(item["features"].items(), key=lambda kv: -abs(kv[1]["score"]))[:3]
+        shown = ", ".join(f"{name} {entry['score']:+.3f}" for name, entry in top)
+        out.print(f"row {item['row']}: {item['prediction']}  ({shown})", markup=False)
+    out.print(f"explanations written to {run / 'explanations.json'} and {page}")
+
+
+def row_range(text: str, length: int) -> tuple[int, int]:
+    """``START:STOP`` within ``length`` rows, or a clear error."""
+    try:
+        start_text, stop_text = text.split(":")
+        start, stop = int(start_text or 0), int(stop_text or length)
+    except ValueError:
+        raise TailorError(f"--rows takes START:STOP such as 0:10, not {text!r}.") from None
+    if not 0 <= start < stop <= length:
+        raise TailorError(f"--rows {text} is outside the {length} rows of the data.")
+    return start, stop
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],

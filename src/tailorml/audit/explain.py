@@ -1,0 +1,634 @@
+"""Why a model decided as it did: per-row attributions, permutation importance,
+and a deletion test of how faithful image attributions are.
+
+Deep models are explained with Captum's Integrated Gradients, over every input
+of a row at once so that its attributions add up to its output minus the
+baseline's (up to the reported convergence delta). Float inputs are integrated
+from zero: a black image, the training mean of a z-scored number. Token and
+category ids have no gradient, so for them the path runs through the output of
+the feature's ``nn.Embedding``, as Captum's LayerIntegratedGradients does:
+forward hooks replace each embedding's output with the interpolated vectors
+while the ids themselves still drive padding masks and packed lengths. Text
+starts from the padding token's vectors, a category from the mean vector of
+its vocabulary (the analogue of a number's training mean).
+
+Classical models are explained exactly: linear models by coefficient × design
+value, summed per input feature (a text token's weight shared among its
+occurrences); LightGBM by its own TreeSHAP (``pred_contrib``).
+
+Attributions point toward the decided class: its logit for a multi-class
+model, its log-odds for a model with one output (the logit, negated when the
+negative class is decided), the standardised output for regression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from captum.attr import IntegratedGradients
+from torch import nn
+
+from tailorml.errors import DataError, TailorError
+from tailorml.features import Encoded, FeatureMeta, Preprocessor
+from tailorml.models import TailorModel
+from tailorml.models.classical.design import dense_design, sparse_design, token_counts
+from tailorml.models.classical.lightgbm import LightGBMModel
+from tailorml.models.classical.linear import LinearModel
+from tailorml.models.model import module_key
+from tailorml.runs.run import Run
+
+CONVERGED = 0.05  # |delta| below this share of |output|: the integral has converged
+POINTS_PER_PASS = 2048  # rows × steps through the network in one forward/backward
+FLOAT_TYPES = ("image", "number", "binary")
+
+
+@dataclass
+class Attributed:
+    """Attributions of a batch of rows toward each row's decided class.
+
+    Attributes:
+        features: per input feature, ``(N, *shape)``: image ``(N, C, H, W)``,
+            number/binary ``(N, 1)``, category ``(N,)``, text ``(N, T)`` per position.
+        output: ``(N,)`` the explained output (logit, log-odds or value).
+        baseline: ``(N,)`` the same output at the baseline (or the bias).
+        delta: ``(N,)`` sum of attributions minus (output − baseline); None when exact.
+        method: ``integrated_gradients``, ``linear`` or ``tree_shap``.
+    """
+
+    features: dict[str, np.ndarray]
+    output: np.ndarray
+    baseline: np.ndarray
+    delta: np.ndarray | None
+    method: str
+
+
+def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[dict[str, Any]]:
+    """Attribute each row's decision to its input features.
+
+    Args:
+        run: a trained deep, linear or LightGBM model.
+        rows: the rows to explain (the target column may be absent).
+        n_steps: Integrated Gradients steps (deep models only).
+
+    Returns:
+        One dict per row: ``row``, ``prediction`` (label, or value for
+        regression), ``target`` (the decided class index; None for
+        regression), ``output``, ``baseline_output``, ``convergence_delta``
+        (None when exact), ``method`` and ``features``: per input feature its
+        ``type`` and total ``score``; plus ``value`` (number, binary,
+        category), ``tokens`` and ``scores`` (text), ``map`` (H × W, summed
+        over channels) and ``image`` (H × W, channel mean) for images.
+
+    Raises:
+        DataError: no rows, or a column is missing.
+        TailorError: a model family that cannot be explained.
+    """
+    rows = rows.reset_index(drop=True)
+    encoded, attributed, decided = attribute(run, rows, n_steps)
+    predicted = predictions(run, attributed, decided)
+    explanations = []
+    for i in range(len(rows)):
+        delta = None if attributed.delta is None else float(attributed.delta[i])
+        explanations.append(
+            {
+                "row": i,
+                "prediction": predicted[i],
+                "target": None if decided is None else int(decided[i]),
+                "output": float(attributed.output[i]),
+                "baseline_output": float(attributed.baseline[i]),
+                "convergence_delta": delta,
+                "method": attributed.method,
+                "features": row_features(run, rows, encoded, attributed, i),
+            }
+        )
+    return explanations
+
+
+def predictions(run: Run, attributed: Attributed, decided: np.ndarray | None) -> list[Any]:
+    """Decided labels, or for regression the output in the target's units."""
+    target = run.bundle.features.target
+    if decided is None:
+        scaled = torch.from_numpy(attributed.output.astype(np.float32)).reshape(-1, 1)
+        return [float(v) for v in target.values(scaled)]
+    return [target.labels[int(c)] for c in decided]
+
+
+def attribute(
+    run: Run, rows: pd.DataFrame, n_steps: int
+) -> tuple[Encoded, Attributed, np.ndarray | None]:
+    """Encode the rows, decide them as the run does, and attribute the decisions.
+
+    Returns:
+        The encoded rows, their attributions and the decided class ids (None
+        for regression).
+    """
+    if len(rows) == 0:
+        raise DataError("there are no rows to explain.")
+    features = run.bundle.features
+    encoded = features.encode(rows, "explanation", with_target=False)
+    out = run.outputs(encoded).detach().float()
+    decided = None
+    if features.target.task == "classification":
+        decided = run.decide(features.target.probabilities(out), rows)
+    return encoded, attribute_outputs(run, encoded, out.shape[1], decided, n_steps), decided
+
+
+def attribute_outputs(
+    run: Run, encoded: Encoded, width: int, decided: np.ndarray | None, n_steps: int
+) -> Attributed:
+    """The method that fits the model: Integrated Gradients, or exact contributions."""
+    model = run.bundle.model
+    if isinstance(model, TailorModel):
+        columns, signs = direction(width, decided, len(encoded))
+        return integrated_gradients(model, encoded.inputs, columns, signs, n_steps)
+    if isinstance(model, LinearModel):
+        return linear_contributions(model, encoded.inputs, decided)
+    if isinstance(model, LightGBMModel):
+        return tree_contributions(model, encoded.inputs, decided)
+    raise TailorError(f"cannot explain a '{run.bundle.family}' model.")
+
+
+def direction(width: int, decided: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which output column explains each row's decision, and with which sign.
+
+    Args:
+        width: outputs of the model: K class scores, or 1 (binary logit, value).
+        decided: the decided class per row, None for regression.
+        n: rows.
+
+    Returns:
+        Column ids ``(N,)`` and signs ``(N,)``: a single logit is negated for
+        rows decided as class 0, so attributions always favour the decision.
+    """
+    if decided is None:
+        return np.zeros(n, dtype=np.int64), np.ones(n)
+    if width == 1:
+        return np.zeros(n, dtype=np.int64), np.where(decided == 1, 1.0, -1.0)
+    return np.asarray(decided, dtype=np.int64), np.ones(n)
+
+
+# ---------------------------------------------------------------- deep models
+
+
+def integrated_gradients(
+    model: TailorModel,
+    inputs: dict[str, torch.Tensor],
+    columns: np.ndarray,
+    signs: np.ndarray,
+    n_steps: int,
+) -> Attributed:
+    """Integrated Gradients of every row, in batches of ``POINTS_PER_PASS`` points.
+
+    Args:
+        model: the network.
+        inputs: the encoded rows.
+        columns: ``(N,)`` the output column to explain per row.
+        signs: ``(N,)`` ±1 multiplying that column (see :func:`direction`).
+        n_steps: steps of the integral.
+    """
+    size = max(1, POINTS_PER_PASS // n_steps)
+    parts = []
+    with evaluating(model):
+        for start in range(0, len(columns), size):
+            part = slice(start, start + size)
+            batch = {k: v[part] for k, v in inputs.items()}
+            column = torch.from_numpy(columns[part])
+            sign = torch.from_numpy(signs[part]).float()
+            parts.append(integrate_batch(model, batch, column, sign, n_steps))
+    return Attributed(
+        {name: np.concatenate([p.features[name] for p in parts]) for name in inputs},
+        np.concatenate([p.output for p in parts]),
+        np.concatenate([p.baseline for p in parts]),
+        np.concatenate([np.asarray(p.delta) for p in parts]),
+        "integrated_gradients",
+    )
+
+
+def integrate_batch(
+    model: TailorModel,
+    inputs: dict[str, torch.Tensor],
+    column: torch.Tensor,
+    sign: torch.Tensor,
+    n_steps: int,
+) -> Attributed:
+    """One batch: float inputs and embedding outputs integrated together."""
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    column, sign = column.to(device), sign.to(device)
+    layers = embedding_layers(model, inputs)
+    path = EmbeddingPath(model, layers)
+    starts, baselines = path_ends(model.names, inputs, layers)
+    ids = tuple(inputs[name] for name in path.embedded)
+    with path.hooked():
+        attributions, delta = IntegratedGradients(path).attribute(
+            starts, baselines, target=column, additional_forward_args=ids,
+            n_steps=n_steps, return_convergence_delta=True,
+        )  # fmt: skip
+        with torch.no_grad():
+            output = path(*starts, *ids).gather(1, column.unsqueeze(1)).squeeze(1)
+            baseline = path(*baselines, *ids).gather(1, column.unsqueeze(1)).squeeze(1)
+    features = {}
+    for name, values in zip(model.names, attributions, strict=True):
+        if name in layers:
+            values = values.sum(-1)  # (B, E) → (B,), (B, T, E) → (B, T)
+        per_row = sign.reshape(-1, *[1] * (values.dim() - 1))
+        features[name] = (values * per_row).detach().cpu().numpy()
+    return Attributed(
+        features,
+        (output * sign).cpu().numpy(),
+        (baseline * sign).cpu().numpy(),
+        (delta * sign).detach().cpu().numpy(),
+        "integrated_gradients",
+    )
+
+
+class EmbeddingPath:
+    """The model as a function of floats: the raw float inputs, and the outputs
+    of each id feature's embedding layer (swapped in by forward hooks).
+
+    Called as ``path(*points, *ids)``: one point per input feature in the
+    model's order, then the ids of each embedded feature in ``embedded`` order.
+    """
+
+    def __init__(self, model: TailorModel, layers: dict[str, nn.Embedding]):
+        self.model = model
+        self.layers = layers
+        self.embedded = [name for name in model.names if name in layers]
+        self.vectors: dict[str, torch.Tensor] = {}
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        names = self.model.names
+        points = dict(zip(names, args[: len(names)], strict=True))
+        ids = dict(zip(self.embedded, args[len(names) :], strict=True))
+        self.vectors = {name: points[name] for name in self.embedded}
+        return self.model({**points, **ids})  # (B, K)
+
+    @contextmanager
+    def hooked(self) -> Iterator[None]:
+        """Swap each embedding's output for the current point while inside."""
+        handles = [
+            layer.register_forward_hook(self.swap(name)) for name, layer in self.layers.items()
+        ]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def swap(self, name: str) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
+        def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+            return self.vectors[name]
+
+        return hook
+
+
+def embedding_layers(
+    model: TailorModel, inputs: dict[str, torch.Tensor]
+) -> dict[str, nn.Embedding]:
+    """The ``nn.Embedding`` that looks up each id feature's ids."""
+    return {
+        name: ids_embedding(model.encoders[module_key(name)], ids, name)
+        for name, ids in inputs.items()
+        if not ids.is_floating_point()
+    }
+
+
+def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedding:
+    """The embedding layer of ``encoder`` that receives the ids themselves.
+
+    Found by watching a forward pass, so that a transformer's position table
+    is never mistaken for its token table.
+
+    Raises:
+        TailorError: the encoder has no such layer.
+    """
+    probe = ids[:1]
+    seen: list[nn.Embedding] = []
+    embeddings = [m for m in encoder.modules() if isinstance(m, nn.Embedding)]
+
+    def spot(module: nn.Embedding, args: tuple[Any, ...]) -> None:
+        if args and args[0] is probe:
+            seen.append(module)
+
+    handles = [m.register_forward_pre_hook(spot) for m in embeddings]
+    try:
+        with torch.no_grad():
+            encoder(probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not seen:
+        raise TailorError(f"cannot explain '{name}': its encoder has no embedding for its ids.")
+    return seen[0]
+
+
+def path_ends(
+    names: list[str], inputs: dict[str, torch.Tensor], layers: dict[str, nn.Embedding]
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """The float points of the rows and of their baselines, in ``names`` order.
+
+    Baselines: zero for float inputs, the padding vectors for text, the mean
+    vocabulary vector for a category.
+    """
+    starts, baselines = [], []
+    with torch.no_grad():
+        for name in names:
+            values = inputs[name]
+            layer = layers.get(name)
+            if layer is None:
+                starts.append(values.float())
+                baselines.append(torch.zeros_like(values, dtype=torch.float32))
+            elif values.dim() == 2:  # text (B, T): pad every position
+                starts.append(layer(values))
+                baselines.append(layer(torch.zeros_like(values)))
+            else:  # category (B,)
+                starts.append(layer(values))
+                baselines.append(layer.weight.mean(0).expand(len(values), -1).clone())
+    return tuple(starts), tuple(baselines)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout) inside, the caller's mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+# ---------------------------------------------------------------- classical models
+
+
+def linear_contributions(
+    model: LinearModel, inputs: dict[str, torch.Tensor], decided: np.ndarray | None
+) -> Attributed:
+    """Exact contributions of a linear model: coefficient × design value."""
+    x = sparse_design(inputs, model.metas, model.idf)  # (N, D)
+    columns, signs = direction(model.coef.shape[0], decided, x.shape[0])
+    contrib = row_products(x, model.coef, columns, signs)  # (N, D)
+    bias = model.intercept[columns] * signs
+    features, start = {}, 0
+    for name, meta in model.metas.items():
+        width = design_width(meta)
+        block = sp.csr_matrix(contrib[:, start : start + width])
+        features[name] = linear_block(meta, block, inputs[name].numpy())
+        start += width
+    output = np.asarray(contrib.sum(1)).reshape(-1) + bias
+    return Attributed(features, output, bias, None, "linear")
+
+
+def row_products(
+    x: sp.csr_matrix, coef: np.ndarray, columns: np.ndarray, signs: np.ndarray
+) -> sp.csr_matrix:
+    """Row i of ``x`` times coefficient row ``columns[i]`` and ``signs[i]``, kept
+    sparse: a dense (N, D) would not fit for long vocabularies."""
+    total = sp.csr_matrix(x.shape)
+    for column in np.unique(columns):
+        pick = sp.diags((columns == column) * signs)  # (N, N)
+        total = total + pick @ sp.csr_matrix(x.multiply(coef[column : column + 1]))
+    return sp.csr_matrix(total)
+
+
+def design_width(meta: FeatureMeta) -> int:
+    """Columns a feature takes in the linear design matrix."""
+    if meta.type in ("category", "text"):
+        return int(meta.vocab_size or 0)
+    return int(np.prod(meta.shape))
+
+
+def linear_block(meta: FeatureMeta, block: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
+    """A feature's design-column contributions back in its input's shape."""
+    n = block.shape[0]
+    if meta.type == "category":
+        return np.asarray(block.sum(1)).reshape(-1)  # (N,)
+    if meta.type == "text":
+        # a token id's contribution is shared among its positions in the row
+        counts = token_counts(values, block.shape[1])  # (N, V)
+        rows, values = np.arange(n)[:, None], np.array(values)  # scipy indexes writable arrays
+        shared = block[rows, values].toarray() / np.maximum(counts[rows, values].toarray(), 1)
+        return np.where(values != 0, shared, 0.0)  # (N, T)
+    return block.toarray().reshape(n, *meta.shape)  # image (N, C, H, W), number (N, 1)
+
+
+def tree_contributions(
+    model: LightGBMModel, inputs: dict[str, torch.Tensor], decided: np.ndarray | None
+) -> Attributed:
+    """TreeSHAP contributions of LightGBM, in raw-score (logit) units."""
+    x, _ = dense_design(inputs, model.metas)  # (N, F)
+    n, f = x.shape
+    contrib = np.asarray(model.booster.predict(x, pred_contrib=True)).reshape(n, -1, f + 1)
+    columns, signs = direction(contrib.shape[1], decided, n)
+    chosen = contrib[np.arange(n), columns] * signs[:, None]  # (N, F + 1), last: expected value
+    features = {}
+    for j, (name, meta) in enumerate(model.metas.items()):
+        features[name] = chosen[:, j] if meta.type == "category" else chosen[:, j : j + 1]
+    return Attributed(features, chosen.sum(1), chosen[:, -1], None, "tree_shap")
+
+
+# ---------------------------------------------------------------- one row as JSON
+
+
+def row_features(
+    run: Run, rows: pd.DataFrame, encoded: Encoded, attributed: Attributed, i: int
+) -> dict[str, dict[str, Any]]:
+    """Every input feature's attribution in row ``i``, as JSON values."""
+    return {
+        pre.name: feature_entry(
+            pre,
+            rows[pre.name].iloc[i],
+            encoded.inputs[pre.name][i].numpy(),
+            attributed.features[pre.name][i],
+        )
+        for pre in run.bundle.features.inputs
+    }
+
+
+def feature_entry(
+    pre: Preprocessor, raw: Any, encoded: np.ndarray, attribution: np.ndarray
+) -> dict[str, Any]:
+    """One feature of one row: its total score and what it is made of.
+
+    Args:
+        pre: the feature's fitted preprocessor.
+        raw: the row's value in the table.
+        encoded: the row's encoded value: ``(C, H, W)``, ``(T,)`` ids, ``(1,)``, ``()``.
+        attribution: in the shape of ``encoded``.
+    """
+    entry: dict[str, Any] = {"type": pre.type, "score": float(attribution.sum())}
+    if pre.type == "image":
+        entry["map"] = significant(attribution.sum(0))  # (H, W)
+        entry["image"] = significant(encoded.mean(0))  # (H, W)
+    elif pre.type == "text":
+        real = encoded != 0
+        vocab = pre.state["vocab"]
+        entry["tokens"] = [vocab[int(t)] for t in encoded[real]]
+        entry["scores"] = significant(attribution[real])
+    else:
+        entry["value"] = json_value(raw)
+    return entry
+
+
+def significant(values: np.ndarray, digits: int = 5) -> list[Any]:
+    """Nested lists of floats rounded to ``digits`` significant digits (smaller JSON)."""
+    rounded = np.vectorize(lambda v: float(f"{v:.{digits}g}"), otypes=[object])
+    return list(rounded(np.asarray(values, dtype=np.float64)).tolist())
+
+
+def json_value(value: Any) -> Any:
+    """A table cell as a JSON value: None for missing, Python scalars, else text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+# ---------------------------------------------------------------- importance and faithfulness
+
+
+def permutation_importance(
+    run: Run, rows: pd.DataFrame, *, repeats: int = 5, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """The drop in the headline metric when one input column is shuffled.
+
+    The headline is accuracy (with the run's decision rule), or −MAE for
+    regression, so a larger drop always means a more important feature.
+    Each feature's shuffles come from its own seeded generator.
+
+    Args:
+        run: any trained model.
+        rows: labelled rows (held-out rows measure what generalises).
+        repeats: shuffles per feature.
+        seed: seed of the shuffles.
+
+    Returns:
+        Per input feature: ``mean`` and ``std`` of the drop over the repeats.
+    """
+    if repeats < 1:
+        raise TailorError(f"permutation importance needs repeats ≥ 1, got {repeats}.")
+    rows = rows.reset_index(drop=True)
+    reference = headline(run, rows)
+    importance = {}
+    for index, pre in enumerate(run.bundle.features.inputs):
+        rng = np.random.default_rng([seed, index])
+        drops = [reference - headline(run, shuffled(rows, pre.name, rng)) for _ in range(repeats)]
+        importance[pre.name] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
+    return importance
+
+
+def headline(run: Run, rows: pd.DataFrame) -> float:
+    """Accuracy, or −MAE: higher is better."""
+    scores = run.score_rows(rows, "permutation")
+    value = float(scores[scores["headline"]])
+    return -value if scores["headline"] == "mae" else value
+
+
+def shuffled(rows: pd.DataFrame, column: str, rng: np.random.Generator) -> pd.DataFrame:
+    """A copy of the rows with one column's values permuted (dtype kept)."""
+    copy = rows.copy()
+    copy[column] = rows[column].iloc[rng.permutation(len(rows))].set_axis(rows.index)
+    return copy
+
+
+def faithfulness(
+    run: Run,
+    rows: pd.DataFrame,
+    fraction: float = 0.1,
+    seed: int = 0,
+    *,
+    n_steps: int = 50,
+    feature: str | None = None,
+) -> dict[str, Any]:
+    """Do the most-attributed pixels matter? A deletion test against chance.
+
+    Sets the ``fraction`` of pixels with the highest attribution to 0 (all
+    channels) and, separately, as many pixels drawn at random; a faithful
+    attribution lowers the decided class's probability more.
+
+    Args:
+        run: a classifier with an image input.
+        rows: the rows to test.
+        fraction: share of each image's pixels removed.
+        seed: seed of the random pixels.
+        n_steps: Integrated Gradients steps.
+        feature: the image feature; None for the only one.
+
+    Returns:
+        ``feature``, ``rows``, ``pixels_removed``, ``probability`` (mean
+        decided-class probability), ``top_drop`` and ``random_drop`` (mean
+        drops in it) and ``converged_share`` (rows with |delta| < 0.05 ×
+        |output|; None for exact methods).
+
+    Raises:
+        TailorError: no image feature, a regression model, or a bad fraction.
+    """
+    name = image_feature(run, feature)
+    if run.bundle.features.target.task != "classification":
+        raise TailorError("faithfulness compares class probabilities; this model is a regression.")
+    if not 0 < fraction < 1:
+        raise TailorError(f"fraction must lie between 0 and 1, got {fraction}.")
+    rows = rows.reset_index(drop=True)
+    encoded, attributed, decided = attribute(run, rows, n_steps)
+    assert decided is not None
+    scores = torch.from_numpy(attributed.features[name].sum(1)).flatten(1)  # (N, H·W)
+    k = max(1, round(fraction * scores.shape[1]))
+    top = scores.argsort(dim=1, descending=True)[:, :k]
+    generator = torch.Generator().manual_seed(seed)
+    chance = torch.rand(scores.shape, generator=generator).argsort(dim=1)[:, :k]
+    before = decided_probability(run, encoded, decided)
+    top_drop = before - decided_probability(run, without(encoded, name, top), decided)
+    random_drop = before - decided_probability(run, without(encoded, name, chance), decided)
+    return {
+        "feature": name,
+        "rows": len(rows),
+        "fraction": fraction,
+        "pixels_removed": k,
+        "probability": float(before.mean()),
+        "top_drop": float(top_drop.mean()),
+        "random_drop": float(random_drop.mean()),
+        "converged_share": converged_share(attributed),
+    }
+
+
+def image_feature(run: Run, feature: str | None) -> str:
+    images = [p.name for p in run.bundle.features.inputs if p.type == "image"]
+    if feature is not None and feature in images:
+        return feature
+    if feature is None and len(images) == 1:
+        return images[0]
+    raise TailorError(
+        f"faithfulness needs one image feature; the model has {images or 'none'}"
+        + (f", not '{feature}'." if feature else ": name one with feature=.")
+    )
+
+
+def without(encoded: Encoded, name: str, pixels: torch.Tensor) -> Encoded:
+    """The encoded rows with the given pixels ``(N, k)`` of one image set to 0."""
+    images = encoded.inputs[name]  # (N, C, H, W)
+    n, _, h, w = images.shape
+    removed = torch.zeros(n, h * w, dtype=torch.bool).scatter_(1, pixels, True)
+    kept = images * (~removed).reshape(n, 1, h, w)
+    return Encoded({**encoded.inputs, name: kept}, None)
+
+
+def decided_probability(run: Run, encoded: Encoded, decided: np.ndarray) -> np.ndarray:
+    proba = run.bundle.features.target.probabilities(run.outputs(encoded).detach())
+    return np.asarray(proba[np.arange(len(decided)), decided])  # (N,)
+
+
+def converged_share(attributed: Attributed) -> float | None:
+    """Share of rows whose |convergence delta| is under 5% of |output|."""
+    if attributed.delta is None:
+        return None
+    return float(np.mean(np.abs(attributed.delta) < CONVERGED * np.abs(attributed.output)))

@@ -132,6 +132,8 @@ def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, dic
     metrics["quality"] = {"metric": headline, "value": metrics.get(str(headline)),
                           "low": metric.get("low"), "high": metric.get("high")}  # fmt: skip
     metrics |= cost_figures(run, folder, scenario, rows)
+    privacy = run.bundle.params.get("privacy")
+    metrics["epsilon"] = privacy["epsilon"] if privacy else None
     metrics["train_seconds"] = train_seconds
     metrics["train_cost"] = measure.training_cost(
         train_seconds, scenario.economics.price_per_cpu_hour

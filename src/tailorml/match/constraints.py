@@ -52,6 +52,8 @@ def check_constraints(scenario: Scenario, m: dict[str, Any]) -> dict[str, Check]
     for fair in c.fairness:
         gap = (m.get("fairness") or {}).get(fair.attribute, {}).get(fair.metric)
         checks[f"max_{SHORT[fair.metric]}:{fair.attribute}"] = upper(gap, fair.max)
+    if c.max_epsilon is not None:
+        checks["max_epsilon"] = upper(m.get("epsilon"), c.max_epsilon)
     if c.explanations == "required":
         explained = bool(m.get("explainable"))
         checks["explanations"] = {"value": explained, "limit": "required", "pass": explained}

@@ -47,7 +47,9 @@ def match(
     started = time.monotonic()
     data = prepare(spec)
     rows = len(data.frames["train"])
-    portfolio, reasons = build_portfolio(data.features.metas(), rows, spec.budget.seconds)
+    portfolio, reasons = build_portfolio(
+        data.features.metas(), rows, spec.budget.seconds, spec.constraints.max_epsilon
+    )
     metric = default_metric(spec)
     with SearchTable(portfolio, quiet) as table:
         finalists, log = search(data, portfolio, run_dir, metric, table.update)

@@ -45,15 +45,43 @@ def modality(metas: dict[str, FeatureMeta]) -> str:
 
 
 def build_portfolio(
-    metas: dict[str, FeatureMeta], rows: int, budget_s: float
+    metas: dict[str, FeatureMeta], rows: int, budget_s: float, max_epsilon: float | None = None
 ) -> tuple[list[Candidate], list[str]]:
     """Candidates for this data and budget, and the reasons in words."""
     kind = modality(metas)
     chooser = {"table": _table, "text": _text, "image": _image}[kind]
-    candidates, reasons = chooser(rows, budget_s)
+    candidates, reasons = chooser(rows, max(budget_s, 60) if max_epsilon else budget_s)
+    if max_epsilon is not None:
+        candidates, reasons = private_only(candidates, reasons, max_epsilon)
     head = f"{rows:,} training rows of {kind} data, {budget_s:g} s budget"
     names = ", ".join(c.name for c in candidates)
     return candidates, [f"{head}: {names}.", *reasons]
+
+
+def private_only(
+    candidates: list[Candidate], reasons: list[str], epsilon: float
+) -> tuple[list[Candidate], list[str]]:
+    """Only deep candidates, trained with DP-SGD at the scenario's ε.
+
+    DP-SGD wants larger batches, a higher learning rate and more epochs than
+    plain training, so the candidates' training settings change with it.
+    """
+    private = []
+    for c in candidates:
+        if c.family != "deep":
+            continue
+        privacy = {"epsilon": epsilon, "delta": 1e-5, "max_grad_norm": 1.0}
+        epochs = max(8, c.params["training"]["epochs"])
+        training = {
+            **c.params["training"], "batch_size": 256, "learning_rate": 2e-3, "epochs": epochs,
+            "early_stopping_patience": None, "privacy": privacy,
+        }  # fmt: skip
+        private.append(Candidate(f"{c.name}_dp", "deep", {**c.params, "training": training}))
+    dropped = [c.name for c in candidates if c.family != "deep"]
+    note = (f"max_epsilon {epsilon:g}: only deep candidates trained with DP-SGD enter; "
+            f"{', '.join(dropped)} have no differentially private variant here "
+            "and are excluded.")  # fmt: skip
+    return private, [*reasons, note]
 
 
 def _table(rows: int, budget: float) -> tuple[list[Candidate], list[str]]:

@@ -56,11 +56,11 @@ def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int)
         config = deep_config(data.config, candidate.params, seed)
         torch.manual_seed(seed)
         model = TailorModel(config, metas, target.n_outputs)
-        Trainer(model, target.kind, config.training, quiet=True).fit(
-            train, data.encoded["validation"]
-        )
+        trainer = Trainer(model, target.kind, config.training, quiet=True)
+        trainer.fit(train, data.encoded["validation"])
         model.eval()
-        return Bundle(config, data.features, model)
+        spent = {"privacy": trainer.privacy} if trainer.privacy else {}
+        return Bundle(config, data.features, model, params=spent)
     classical = CLASSICAL[candidate.family](
         candidate.params, metas, target.kind, len(target.labels) or 1
     )

@@ -154,7 +154,11 @@ def collect_metrics(
     dropped: int,
     wall: float,
 ) -> dict[str, Any]:
-    """metrics.json: evaluation per split plus training figures."""
+    """metrics.json: evaluation per split plus training figures.
+
+    A private run adds ``privacy``: the ε actually spent at δ, the target ε, the
+    per-sample clip norm, the noise multiplier and the sampling rate.
+    """
     cfg = run.config
     target = run.bundle.features.target
     train_seconds = sum(h["seconds"] for h in history)
@@ -178,6 +182,8 @@ def collect_metrics(
             "final_loss": history[-1]["train_loss"] if history else None,
         },
     }
+    if trainer.privacy is not None:
+        metrics["privacy"] = trainer.privacy
     for split in ("validation", "test"):
         if split in frames and not (
             split == "validation" and cfg.data.split.validation_data == "test"

@@ -11,7 +11,9 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -20,6 +22,9 @@ from tailorml.config import TrainingConfig
 from tailorml.features import Encoded
 from tailorml.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from tailorml.train.progress import TrainingProgress
+
+if TYPE_CHECKING:
+    from tailorml.train.privacy import PrivateTraining
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BAR_EVERY = 10  # steps between loss read-outs on the bar
@@ -52,21 +57,28 @@ def lr_at(epoch: int, cfg: TrainingConfig) -> float:
     return base
 
 
-def make_loss(kind: str, name: str) -> LossFn:
-    """The loss for an output kind; ``auto`` picks the usual one."""
+def make_loss(kind: str, name: str, reduction: str = "mean") -> LossFn:
+    """The loss for an output kind; ``auto`` picks the usual one.
+
+    Args:
+        kind: output kind (category | binary | number).
+        name: the configured loss, or ``auto``.
+        reduction: ``mean`` over the batch, or ``none`` for one loss per row.
+    """
     if name == "auto":
         name = {"category": "cross_entropy", "binary": "binary_cross_entropy"}.get(kind, "mse")
     if name == "cross_entropy":
-        return nn.functional.cross_entropy
+        return partial(nn.functional.cross_entropy, reduction=reduction)
     if name == "binary_cross_entropy":
-        return lambda out, y: nn.functional.binary_cross_entropy_with_logits(out.reshape(-1), y)
-    regression: dict[str, LossFn] = {
+        bce = nn.functional.binary_cross_entropy_with_logits
+        return lambda out, y: bce(out.reshape(-1), y, reduction=reduction)
+    regression: dict[str, Callable[..., torch.Tensor]] = {
         "mse": nn.functional.mse_loss,
         "mae": nn.functional.l1_loss,
         "huber": nn.functional.huber_loss,
     }
     loss = regression[name]
-    return lambda out, y: loss(out.reshape(-1), y)
+    return lambda out, y: loss(out.reshape(-1), y, reduction=reduction)
 
 
 def count_correct(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -137,12 +149,19 @@ def frozen_heap() -> Iterator[None]:
 class Trainer:
     """Fits a model on encoded splits, with checkpoints and early stopping.
 
+    With ``cfg.privacy`` set it trains with DP-SGD (see ``train/privacy.py``) on
+    an Opacus-compatible copy of the model, ``net``, and copies the weights back
+    into ``model`` at the end; ``privacy`` then holds the ε spent and the noise.
+
     Args:
         model: the network.
         kind: output kind (category | binary | number).
         cfg: training settings.
         checkpoint_dir: where to write a checkpoint after every epoch, or None.
         quiet: no progress bar.
+
+    Raises:
+        ConfigError: privacy is asked for with settings or layers DP-SGD cannot train.
     """
 
     def __init__(
@@ -159,7 +178,15 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.quiet = quiet
         self.loss_fn = make_loss(kind, cfg.loss)
-        self.optimizer = make_optimizer(model, cfg)
+        self.net = model  # what trains: the model itself unless privacy needs a copy
+        self.private: PrivateTraining | None = None
+        self.privacy: dict[str, Any] | None = None
+        if cfg.privacy is not None:
+            from tailorml.train import privacy  # imports Opacus, only when asked for
+
+            privacy.check_settings(cfg)
+            self.net = privacy.compatible_copy(model)
+        self.optimizer = make_optimizer(self.net, cfg)
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.state = TrainState(epoch=0, history=[], best_loss=None, best_epoch=0, stale_epochs=0)
         self.best: dict[str, torch.Tensor] | None = None
@@ -169,13 +196,15 @@ class Trainer:
         if self.checkpoint_dir is None or not (self.checkpoint_dir / "state.json").exists():
             return False
         self.state, self.best = load_checkpoint(
-            self.checkpoint_dir, self.model, self.optimizer, self.order
+            self.checkpoint_dir, self.net, self.optimizer, self.order
         )
         return True
 
     def fit(self, train: Encoded, validation: Encoded | None) -> list[dict[str, float]]:
         """Train until the epochs run out or validation loss stops improving."""
         steps = math.ceil(len(train) / self.cfg.batch_size)
+        if self.cfg.privacy is not None:
+            steps = len(self._make_private(train).loader)
         with frozen_heap(), TrainingProgress(self.cfg.epochs, steps, self.quiet) as bar:
             while self.state.epoch < self.cfg.epochs and not self._should_stop():
                 summary = self._run_epoch(train, validation, bar)
@@ -185,8 +214,22 @@ class Trainer:
                 bar.end_epoch(summary)
                 self._checkpoint()
         if self.best is not None:
-            self.model.load_state_dict(self.best)
+            self.net.load_state_dict(self.best)
+        if self.private is not None:
+            self.privacy = self.private.figures()
+            self.model.load_state_dict(self.net.state_dict())
         return self.state.history
+
+    def _make_private(self, train: Encoded) -> PrivateTraining:
+        """Set up DP-SGD once; on resume, count the epochs already trained."""
+        if self.private is None:
+            from tailorml.train.privacy import make_private
+
+            self.private = make_private(
+                self.net, self.optimizer, train, self.kind, self.cfg, self.order
+            )
+            self.private.account_for(self.state.epoch)
+        return self.private
 
     def _run_epoch(
         self, train: Encoded, validation: Encoded | None, bar: TrainingProgress
@@ -196,21 +239,27 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         bar.start_epoch(epoch + 1)
-        self.model.train()
+        self.net.train()
         start = time.perf_counter()
-        loss_sum, correct = self._train_steps(train, bar, start)
+        if self.private is None:
+            loss_sum, correct = self._train_steps(train, bar, start)
+            rows = len(train)
+        else:
+            loss_sum, correct, rows = self._private_steps(self.private, bar, start)
         seconds = time.perf_counter() - start
         summary = {
             "epoch": float(epoch + 1),
-            "train_loss": float(loss_sum) / len(train),
+            "train_loss": float(loss_sum) / max(rows, 1),
             "lr": lr,
             "seconds": seconds,
-            "samples_per_s": len(train) / seconds,
+            "samples_per_s": rows / seconds,
         }
         if self.kind != "number":
-            summary["train_accuracy"] = float(correct) / len(train)
+            summary["train_accuracy"] = float(correct) / max(rows, 1)
+        if self.private is not None:
+            summary["epsilon"] = self.private.epsilon()
         if validation is not None:
-            scores = evaluate_loss(self.model, validation, self.kind, self.loss_fn, self.cfg)
+            scores = evaluate_loss(self.net, validation, self.kind, self.loss_fn, self.cfg)
             summary.update({f"val_{k}": v for k, v in scores.items()})
         return summary
 
@@ -224,12 +273,12 @@ class Trainer:
         for step, begin in enumerate(range(0, n, size)):
             inputs, y = take(train, order[begin : begin + size])
             with autocast(self.cfg.precision):
-                out = self.model(inputs)
+                out = self.net(inputs)
                 loss = self.loss_fn(out.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.gradient_clipping is not None:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.gradient_clipping)
+                nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.gradient_clipping)
             self.optimizer.step()
             loss_sum.add_(loss.detach(), alpha=len(y))
             correct.add_(count_correct(self.kind, out.detach(), y))
@@ -240,6 +289,25 @@ class Trainer:
                 bar.step()
         return loss_sum, correct
 
+    def _private_steps(
+        self, private: PrivateTraining, bar: TrainingProgress, start: float
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One epoch of DP-SGD over Poisson-sampled batches; also returns the rows seen."""
+        loss_sum = torch.zeros(())
+        correct = torch.zeros((), dtype=torch.int64)
+        rows = 0
+        for step, (inputs, y) in enumerate(private.loader):
+            loss, out = private.step(inputs, y)
+            if len(y):  # a Poisson batch can be empty
+                loss_sum.add_(loss, alpha=len(y))
+                correct.add_(count_correct(self.kind, out, y))
+                rows += len(y)
+            if step % BAR_EVERY == 0:
+                bar.step(float(loss), rows / (time.perf_counter() - start))
+            else:
+                bar.step()
+        return loss_sum, correct, rows
+
     def _track_best(self, summary: dict[str, float]) -> None:
         if self.cfg.early_stopping_patience is None or "val_loss" not in summary:
             return
@@ -248,7 +316,7 @@ class Trainer:
             self.state.best_loss = loss
             self.state.best_epoch = int(summary["epoch"])
             self.state.stale_epochs = 0
-            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         else:
             self.state.stale_epochs += 1
 
@@ -259,5 +327,5 @@ class Trainer:
     def _checkpoint(self) -> None:
         if self.checkpoint_dir is not None:
             save_checkpoint(
-                self.checkpoint_dir, self.model, self.optimizer, self.order, self.best, self.state
+                self.checkpoint_dir, self.net, self.optimizer, self.order, self.best, self.state
             )

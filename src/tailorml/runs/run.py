@@ -131,23 +131,14 @@ class Run:
         return Outcome(target.class_ids(encoded.target), proba, self.decide(proba, rows))
 
     def score_rows(self, rows: pd.DataFrame, split: str) -> dict[str, Any]:
-        features = self.bundle.features
-        encoded = features.encode(rows, split)
-        assert encoded.target is not None
-        out = self.outputs(encoded)
-        target = features.target
-        if target.task == "regression":
-            truth = target.values(encoded.target.unsqueeze(1))
-            return score("regression", truth, target.values(out), seed=self.config.training.seed)
-        proba = target.probabilities(out)
-        return score(
-            "classification",
-            target.class_ids(encoded.target),
-            proba,
-            labels=target.labels,
-            seed=self.config.training.seed,
-            predicted=self.decide(proba, rows),
-        )
+        """Metrics of the model's decisions on labelled rows."""
+        result = self.outcome(rows, split)
+        seed = self.config.training.seed
+        if result.proba is None:
+            return score("regression", result.y_true, result.decided, seed=seed)
+        labels = self.bundle.features.target.labels
+        return score("classification", result.y_true, result.proba, labels=labels, seed=seed,
+                     predicted=result.decided)  # fmt: skip
 
     def predict(self, data: DataLike) -> pd.DataFrame:
         """One row per input row, in order: ``prediction`` and, for

@@ -87,3 +87,23 @@ def test_audit_needs_a_binary_classifier(tmp_path: Path) -> None:
     frames["group"] = ["a", "b"] * 50
     with pytest.raises(DataError, match="binary"):
         audit(run, pd.DataFrame(frames), ["group"])
+
+
+def test_reweighed_training_halves_the_gap_and_the_audit_compares_it(  # type: ignore[no-untyped-def]
+    adult_run: Path, cli, tmp_path: Path
+) -> None:
+    reweighed = tmp_path / "reweighed"
+    tailorml.train(ROOT / "examples" / "adult_mlp_reweighed.yaml", reweighed, quiet=True)
+    cells = json.loads((reweighed / "metrics.json").read_text())["fairness"]["cells"]
+    assert {c["group"] for c in cells} == {"sex=Female", "sex=Male"} and len(cells) == 4
+    args = ["--data", "builtin:adult", "--sensitive", "sex", "--baseline", str(adult_run)]
+    result = cli("audit", str(reweighed), *args)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((reweighed / "audit.json").read_text())
+    before = saved["before"]["attributes"]["sex"]["demographic_parity_difference"]
+    after = saved["after"]["attributes"]["sex"]["demographic_parity_difference"]
+    assert after < 0.7 * before
+    assert saved["after"]["accuracy"] > saved["before"]["accuracy"] - 0.03
+    assert saved["baseline"]["training"]["method"] == "reweigh"
+    page = (reweighed / "audit.html").read_text()
+    assert "Before and after mitigation" in page and "trained with reweigh by sex" in page

@@ -161,3 +161,32 @@ def test_image_folder_trains(tmp_path: Path, cli) -> None:  # type: ignore[no-un
 def test_missing_run_folder(tmp_path: Path, cli, command: str) -> None:  # type: ignore[no-untyped-def]
     result = cli(command, str(tmp_path / "nope"), "--data", "builtin:mnist")
     assert_user_error(result, "does not exist")
+
+
+def test_reweighing_needs_an_existing_sensitive_column(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    text = TABLE_CONFIG.format(source=table_csv(tmp_path / "t.csv"), extra="")
+    text = text.replace("{epochs: 1}", "{epochs: 1, fairness: {sensitive: [bb]}}")
+    result = cli(
+        "train", str(write_config(tmp_path, "", text=text)), "--output", str(tmp_path / "r")
+    )
+    assert_user_error(result, "sensitive column 'bb' does not exist", "did you mean 'b'?")
+
+
+def test_reweighing_and_privacy_together_are_refused(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    text = TABLE_CONFIG.format(source=table_csv(tmp_path / "t.csv"), extra="")
+    both = "{epochs: 1, fairness: {sensitive: [b]}, privacy: {epsilon: 1}}"
+    text = text.replace("{epochs: 1}", both)
+    result = cli(
+        "train", str(write_config(tmp_path, "", text=text)), "--output", str(tmp_path / "r")
+    )
+    assert_user_error(result, "training.privacy and training.fairness cannot be combined")
+
+
+def test_reweighing_a_regression_is_refused(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    text = TABLE_CONFIG.format(source=table_csv(tmp_path / "t.csv"), extra="")
+    text = text.replace("{epochs: 1}", "{epochs: 1, fairness: {sensitive: [b]}}")
+    text = text.replace("{name: y, type: category}", "{name: a2, type: number}")
+    text = text.replace("target: y", "target: a2")
+    config = write_config(tmp_path, "", text=text)
+    result = cli("train", str(config), "--output", str(tmp_path / "r"))
+    assert_user_error(result, "needs a classification output")

@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from torch import nn
 
 import tailorml
 from tailorml.config import ModelConfig, parse_config
@@ -20,6 +21,7 @@ from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.features.meta import FeatureMeta
 from tailorml.models import TailorModel
+from tailorml.models.model import module_key
 from tailorml.models.registry import ENCODERS, build_encoder
 from tailorml.train import Trainer, privacy
 
@@ -250,11 +252,32 @@ def test_batch_norm_is_refused_naming_the_encoder() -> None:
         Trainer(model, "category", cfg.training, quiet=True)
 
 
-def test_transformer_with_a_batch_wide_position_table_is_refused() -> None:
+def test_transformer_trains_privately_with_per_example_positions() -> None:
+    model, data, cfg = tiny("text", {"name": "transformer", "pooling": "mean", "dropout": 0.0})
+    trainer = Trainer(model, "category", cfg.training, quiet=True)
+    trainer.fit(data, None)
+    assert trainer.privacy is not None and 0 < trainer.privacy["epsilon"] <= 8 + 1e-6
+
+
+def test_a_batch_wide_position_table_is_refused() -> None:
     model, data, cfg = tiny("text", {"name": "transformer", "pooling": "mean"})
+    encoder = model.encoders[module_key("x")]
+    shared = encoder.positions
+    encoder.positions = SharedRows(shared)  # the old layout: one (T,) table for the batch
     trainer = Trainer(model, "category", cfg.training, quiet=True)
     with pytest.raises(ConfigError, match="'transformer' encoder .* wrong per-sample gradients"):
         trainer.fit(data, None)
+
+
+class SharedRows(nn.Module):
+    """Looks up only the first row of positions and broadcasts it over the batch."""
+
+    def __init__(self, table: nn.Embedding):
+        super().__init__()
+        self.table = table
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        return self.table(positions[0])
 
 
 def test_lstm_trains_privately_and_saves_as_a_plain_lstm() -> None:

@@ -84,9 +84,17 @@ def audit_cmd(
         str | None,
         typer.Option(help="Rows to tune thresholds on (default: the run's validation split)."),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="An unmitigated run of the same task, audited as 'before'."),
+    ] = None,
 ) -> None:
     """Bias audit: per-group rates with 95% intervals, parity and odds gaps;
-    optionally mitigate with per-group thresholds (saved to RUN/mitigated)."""
+    optionally mitigate with per-group thresholds (saved to RUN/mitigated).
+
+    With --baseline, the table compares that run (before) with RUN (after),
+    e.g. a plain model with one trained with training.fairness reweighing.
+    """
     from tailorml.audit.fairness import audit
     from tailorml.audit.fairness import mitigate as mitigate_run
     from tailorml.report.audit import write_audit
@@ -95,8 +103,11 @@ def audit_cmd(
 
     trained = tailorml.load(run)
     rows, _ = read_rows(data, trained.config.data)
+    reference = tailorml.load(baseline) if baseline is not None else trained
     result: dict[str, Any] = {"run": str(run), "data": data,
-                              "before": audit(trained, rows, sensitive)}  # fmt: skip
+                              "before": audit(reference, rows, sensitive)}  # fmt: skip
+    if baseline is not None:
+        result["baseline"] = {"run": str(baseline), "training": trained.metrics.get("fairness")}
     if mitigate is not None:
         metrics = {"demographic_parity": "demographic_parity_difference",
                    "equalized_odds": "equalized_odds_difference"}  # fmt: skip
@@ -106,8 +117,9 @@ def audit_cmd(
             )
         tune = tuning_rows(trained, tune_data)
         result["mitigation"] = mitigate_run(trained, tune, sensitive[0], metrics[mitigate], max_gap)  # type: ignore[arg-type]
-        result["after"] = audit(trained, rows, sensitive)
         save_bundle(trained.bundle, run / "mitigated")
+    if baseline is not None or mitigate is not None:
+        result["after"] = audit(trained, rows, sensitive)
     page = write_audit(run, result)
     show_audit(result)
     out.print(f"audit written to {run / 'audit.json'} and {page}")

@@ -219,6 +219,20 @@ class PrivacyConfig(Strict):
     max_grad_norm: float = Field(default=1.0, gt=0, description="Per-sample gradient clip.")
 
 
+class FairnessTraining(Strict):
+    """Bias mitigation during training: Kamiran–Calders reweighing.
+
+    Each training row is weighted by P(group) · P(label) / P(group, label), so
+    that in the weighted data the label is independent of the sensitive
+    groups (all combinations of the listed columns' values).
+    """
+
+    method: Literal["reweigh"] = "reweigh"
+    sensitive: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Sensitive columns of the data (need not be inputs)."
+    )
+
+
 class TrainingConfig(Strict):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(default=1e-3, gt=0)
@@ -237,6 +251,18 @@ class TrainingConfig(Strict):
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
     privacy: PrivacyConfig | None = None
+    fairness: FairnessTraining | None = None
+
+    @model_validator(mode="after")
+    def _private_or_reweighed(self) -> TrainingConfig:
+        if self.privacy is not None and self.fairness is not None:
+            raise PydanticCustomError(
+                "privacy_and_reweigh",
+                "training.privacy and training.fairness cannot be combined: DP-SGD's "
+                "accounting assumes every row counts the same; mitigate a private model "
+                "with decision thresholds instead (tailor audit --mitigate)",
+            )
+        return self
 
 
 # ---------------------------------------------------------------- data
@@ -313,6 +339,13 @@ class ModelConfig(Strict):
                 "data.target '{t}' differs from the output feature '{o}'; they must name "
                 "the same column",
                 {"t": self.data.target, "o": out},
+            )
+        if self.training.fairness is not None and self.output.type == "number":
+            raise PydanticCustomError(
+                "reweigh_regression",
+                "training.fairness reweighs rows by group and label, so it needs a "
+                "classification output; '{o}' is a number",
+                {"o": out},
             )
         if out in {f.name for f in self.input_features}:
             raise PydanticCustomError(

@@ -17,10 +17,12 @@ from tailorml.features.target import Target
 
 @dataclass
 class Encoded:
-    """A split as tensors: one per input feature, and the targets (or None)."""
+    """A split as tensors: one per input feature, the targets (or None), and
+    per-row training weights (None: every row counts the same)."""
 
     inputs: dict[str, torch.Tensor]
     target: torch.Tensor | None
+    weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))

@@ -68,8 +68,7 @@ def private_only(
     """
     private = []
     for c in candidates:
-        # the from-scratch Transformer's shared position table breaks per-sample gradients
-        if c.family != "deep" or c.params.get("encoder", {}).get("name") == "transformer":
+        if c.family != "deep":
             continue
         privacy = {"epsilon": epsilon, "delta": 1e-5, "max_grad_norm": 1.0}
         epochs = max(8, c.params["training"]["epochs"])

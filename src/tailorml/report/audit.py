@@ -53,7 +53,23 @@ def _comparison(result: dict[str, Any]) -> str:
             new = after["attributes"][attribute].get(gap)
             cells = (html.escape(attribute), gap, format_value(report.get(gap)), format_value(new))
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return "<h2>Before and after mitigation</h2><table>" + "".join(rows) + "</table>"
+    heading = f"<h2>Before and after mitigation</h2><p>{html.escape(describe(result))}</p>"
+    return heading + "<table>" + "".join(rows) + "</table>"
+
+
+def describe(result: dict[str, Any]) -> str:
+    """What 'before' and 'after' are, in one sentence."""
+    steps = []
+    baseline = result.get("baseline")
+    training = (baseline or {}).get("training")
+    if training:
+        steps.append(f"trained with {training['method']} by {', '.join(training['sensitive'])}")
+    mitigation = result.get("mitigation")
+    if mitigation:
+        decision = mitigation["decision"]
+        steps.append(f"decided with per-group thresholds on '{decision.get('group_attribute')}'")
+    before = f"run {baseline['run']}" if baseline else "the run's own decisions"
+    return f"Before: {before}. After: {result.get('run')}, {' and '.join(steps) or 'as saved'}."
 
 
 def _table(report: dict[str, Any], after: dict[str, Any] | None) -> str:

@@ -128,6 +128,7 @@ def train(
     frames, dropped = read_splits(cfg)
     features = FeatureSet.fit(cfg, frames["train"])
     encoded = {name: features.encode(frame, name) for name, frame in frames.items()}
+    reweighing = reweigh_training(cfg, frames["train"], encoded["train"], features)
     model = TailorModel(cfg, features.metas(), features.target.n_outputs)
     checkpoints = run_dir / "checkpoint" if run_dir is not None else None
     if checkpoints is not None and not resume and checkpoints.exists():
@@ -140,9 +141,34 @@ def train(
     wall = time.perf_counter() - started
     run = Run(Bundle(cfg, features, model), run_dir, history)
     run.metrics = collect_metrics(run, frames, encoded, history, trainer, dropped, wall)
+    if reweighing is not None:
+        run.metrics["fairness"] = reweighing
     if run_dir is not None:
         save_run(run_dir, run)
     return run
+
+
+def reweigh_training(
+    config: ModelConfig, rows: pd.DataFrame, train: Encoded, features: FeatureSet
+) -> dict[str, Any] | None:
+    """Set Kamiran–Calders weights on the training rows when the config asks.
+
+    Returns what ``metrics.json`` records under ``fairness``: the method, the
+    sensitive columns and every (group, label) cell with its rows and weight.
+    """
+    fairness = config.training.fairness
+    if fairness is None:
+        return None
+    from tailorml.audit.reweigh import joint_groups, reweigh
+
+    assert train.target is not None
+    groups = joint_groups(rows, fairness.sensitive)
+    weights, cells = reweigh(groups, train.target.long().numpy())
+    names = features.target.labels
+    for cell in cells:
+        cell["label"] = names[cell["label"]]
+    train.weights = torch.from_numpy(weights.astype(np.float32))
+    return {"method": fairness.method, "sensitive": fairness.sensitive, "cells": cells}
 
 
 def collect_metrics(

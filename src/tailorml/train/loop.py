@@ -96,6 +96,12 @@ def take(data: Encoded, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], t
     return inputs, data.target.index_select(0, index)
 
 
+def weighted(loss_fn: LossFn, weights: torch.Tensor, index: torch.Tensor) -> LossFn:
+    """The batch's mean of per-row losses times the rows' weights."""
+    batch_weights = weights.index_select(0, index)
+    return lambda out, y: (loss_fn(out, y) * batch_weights).mean()
+
+
 def autocast(precision: str) -> AbstractContextManager[object]:
     if precision == "bf16":
         return torch.autocast("cpu", dtype=torch.bfloat16)
@@ -178,6 +184,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.quiet = quiet
         self.loss_fn = make_loss(kind, cfg.loss)
+        self.row_loss_fn = make_loss(kind, cfg.loss, reduction="none")
         self.net = model  # what trains: the model itself unless privacy needs a copy
         self.private: PrivateTraining | None = None
         self.privacy: dict[str, Any] | None = None
@@ -271,10 +278,14 @@ class Trainer:
         loss_sum = torch.zeros(())
         correct = torch.zeros((), dtype=torch.int64)
         for step, begin in enumerate(range(0, n, size)):
-            inputs, y = take(train, order[begin : begin + size])
+            index = order[begin : begin + size]
+            inputs, y = take(train, index)
+            loss_fn = self.loss_fn
+            if train.weights is not None:
+                loss_fn = weighted(self.row_loss_fn, train.weights, index)
             with autocast(self.cfg.precision):
                 out = self.net(inputs)
-                loss = self.loss_fn(out.float(), y)
+                loss = loss_fn(out.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.gradient_clipping is not None:

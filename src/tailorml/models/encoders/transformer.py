@@ -121,7 +121,8 @@ class TransformerEncoder(Encoder):
         """
         mask = x != 0  # (B, T)
         mask[:, 0] = True  # an empty row reads one pad token rather than nothing
-        positions = torch.arange(x.shape[1], device=x.device)  # (T,)
+        # one row of positions per example: DP-SGD's per-sample gradients need a batch axis
+        positions = torch.arange(x.shape[1], device=x.device).expand_as(x).contiguous()  # (B, T)
         h = self.tokens(x) + self.positions(positions)  # (B, T, D)
         if self.cls is not None:
             h = torch.cat([self.cls.expand(x.shape[0], 1, -1), h], dim=1)  # (B, 1 + T, D)

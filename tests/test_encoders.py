@@ -57,7 +57,8 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
                 {"filters": 6, "kernel_size": 2, "padding": "same", "activation": "tanh"},
             ],
             "output": "global_avg",
-        }
+        },
+        {"conv_layers": [{"filters": 8, "kernel_size": 3, "group_norm": True, "pool_size": 2}]},
     ],
     "rnn": [
         {"cell": "gru", "bidirectional": True, "num_layers": 2, "dropout": 0.1},

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 from safetensors.torch import load_file
 from torch import nn
 
@@ -250,6 +252,37 @@ def test_batch_norm_is_refused_naming_the_encoder() -> None:
     model, _, cfg = tiny("image", {"name": "cnn", "conv_layers": [layer]})
     with pytest.raises(ConfigError, match="'cnn' encoder of input feature 'x' uses BatchNorm2d"):
         Trainer(model, "category", cfg.training, quiet=True)
+
+
+def test_tailor_train_swaps_batch_norm_for_group_norm_and_says_so(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(20):
+            pixels = rng.integers(0, 255, size=(12, 12), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    layer = {"filters": 4, "kernel_size": 3, "batch_norm": True}
+    encoder = {"name": "cnn", "conv_layers": [layer]}
+    run = tailorml.train(
+        {
+            "data": {
+                "source": str(tmp_path / "images"),
+                "target": "label",
+                "split": {"method": "random", "validation_fraction": 0.0},
+            },
+            "input_features": [{"name": "image", "type": "image", "encoder": encoder}],
+            "output_features": [{"name": "label", "type": "category"}],
+            "training": {"epochs": 1, "batch_size": 16, "privacy": {"epsilon": 8}},
+        },
+        tmp_path / "run",
+        quiet=True,
+    )
+    saved = run.config.input_features[0].encoder.conv_layers[0]  # type: ignore[union-attr]
+    assert saved.group_norm and not saved.batch_norm
+    assert "BatchNorm → GroupNorm(4 groups)" in run.metrics["privacy"]["changes"][0]
+    reloaded = tailorml.load(tmp_path / "run")
+    assert any(isinstance(m, nn.GroupNorm) for m in reloaded.bundle.model.modules())  # type: ignore[union-attr]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in reloaded.bundle.model.modules())  # type: ignore[union-attr]
 
 
 def test_transformer_trains_privately_with_per_example_positions() -> None:

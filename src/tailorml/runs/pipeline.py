@@ -122,7 +122,7 @@ def train(
     Returns:
         The trained run, with metrics on the validation and test splits.
     """
-    cfg = as_config(config)
+    cfg, swapped = private_layers(as_config(config))
     seed_everything(cfg.training.seed)
     run_dir = Path(output) if output is not None else None
     frames, dropped = read_splits(cfg)
@@ -143,9 +143,20 @@ def train(
     run.metrics = collect_metrics(run, frames, encoded, history, trainer, dropped, wall)
     if reweighing is not None:
         run.metrics["fairness"] = reweighing
+    if swapped:
+        run.metrics["privacy"]["changes"] = swapped
     if run_dir is not None:
         save_run(run_dir, run)
     return run
+
+
+def private_layers(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
+    """Under DP-SGD, the config with layers it cannot train swapped for ones it can."""
+    if config.training.privacy is None:
+        return config, []
+    from tailorml.train.privacy import swap_batch_norm
+
+    return swap_batch_norm(config)
 
 
 def reweigh_training(

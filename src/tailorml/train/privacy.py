@@ -9,8 +9,10 @@ to the caller is handled here:
 * Layers are made compatible with ``ModuleValidator.fix`` on a copy of the
   network, and only where the fixed layer holds the same weights under the same
   names (LSTM/GRU → DPLSTM/DPGRU): the trained weights load back into the plain
-  model, so the saved bundle is an ordinary ``TailorModel``. A replacement that
-  changes the weights (BatchNorm → GroupNorm) is refused with a ``ConfigError``.
+  model, so the saved bundle is an ordinary ``TailorModel``. BatchNorm, whose
+  replacement (GroupNorm) holds other weights, is swapped in the config before
+  the model is built (:func:`swap_batch_norm`, done by ``tailor train``); a
+  network handed over with BatchNorm still in it is refused with a ``ConfigError``.
 * Opacus attributes a packed sequence's per-sample gradients to rows in
   length-sorted order; they are put back into batch order before clipping.
 * Each encoder's per-sample gradients are checked against row-by-row autograd on
@@ -42,7 +44,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.data import DataLoader, Dataset
 
-from tailorml.config import PrivacyConfig, TrainingConfig
+from tailorml.config import ModelConfig, PrivacyConfig, TrainingConfig
 from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.models.model import module_key
@@ -128,6 +130,27 @@ def check_settings(cfg: TrainingConfig) -> None:
         )
 
 
+def swap_batch_norm(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
+    """The config with every cnn BatchNorm replaced by GroupNorm, and what changed.
+
+    BatchNorm mixes the rows of a batch, so per-sample gradients do not exist
+    for it; GroupNorm normalises each image on its own (Opacus's own fix). The
+    swap is made in the config, so the saved model is the one that trained.
+    """
+    raw = config.model_dump(mode="json")
+    changes = []
+    for feature in raw["input_features"]:
+        encoder = feature.get("encoder") or {}
+        for i, layer in enumerate(encoder.get("conv_layers") or []):
+            if encoder.get("name") == "cnn" and layer.get("batch_norm"):
+                layer["batch_norm"], layer["group_norm"] = False, True
+                changes.append(
+                    f"input feature '{feature['name']}': cnn conv_layers[{i}] BatchNorm → "
+                    f"GroupNorm({min(32, layer['filters'])} groups)"
+                )
+    return (ModelConfig.model_validate(raw) if changes else config), changes
+
+
 def describe(model: nn.Module, module_name: str) -> str:
     """Name the encoder (and its input feature) that holds a submodule."""
     parts = module_name.split(".")
@@ -166,7 +189,8 @@ def compatible_copy(model: nn.Module) -> nn.Module:
         raise ConfigError(
             f"training.privacy: {describe(model, name)} uses {old}, which DP-SGD cannot "
             "train (Opacus would swap it for a different layer). Remove it from the "
-            "encoder (for cnn: batch_norm: false)."
+            "encoder (for cnn: group_norm: true instead of batch_norm; tailor train "
+            "makes that swap itself)."
         )
     return fixed
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from tailorml.config import EncoderConfig
@@ -23,7 +23,7 @@ from tailorml.models.registry import Encoder, register_encoder
 
 
 class ConvLayer(BaseModel):
-    """One conv → [batch norm] → activation → [max-pool] → [dropout] block."""
+    """One conv → [batch or group norm] → activation → [max-pool] → [dropout] block."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,7 +40,22 @@ class ConvLayer(BaseModel):
     batch_norm: bool = Field(
         default=False, description="BatchNorm before the activation; the conv then has no bias."
     )
+    group_norm: bool = Field(
+        default=False,
+        description="GroupNorm (min(32, filters) groups) before the activation: normalises "
+        "each image on its own, so it trains under DP-SGD; the conv then has no bias.",
+    )
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout after the block.")
+
+    @model_validator(mode="after")
+    def _one_norm(self) -> ConvLayer:
+        if self.batch_norm and self.group_norm:
+            raise ValueError("batch_norm and group_norm exclude each other; pick one")
+        return self
+
+    @property
+    def normalised(self) -> bool:
+        return self.batch_norm or self.group_norm
 
 
 class CNNOptions(EncoderConfig):
@@ -87,10 +102,12 @@ def conv_block(
         raise ConfigError(
             f"cnn conv_layers[{index}]: kernel_size {k} is larger than its {height}x{width} input."
         )
-    modules.append(nn.Conv2d(channels, layer.filters, k, stride=s, bias=not layer.batch_norm))
+    modules.append(nn.Conv2d(channels, layer.filters, k, stride=s, bias=not layer.normalised))
     height, width = (height - k) // s + 1, (width - k) // s + 1
     if layer.batch_norm:
         modules.append(nn.BatchNorm2d(layer.filters))
+    if layer.group_norm:
+        modules.append(nn.GroupNorm(min(32, layer.filters), layer.filters))
     modules.append(ACTIVATIONS[layer.activation]())
     if layer.pool_size is not None:
         if min(height, width) < layer.pool_size:

@@ -98,6 +98,7 @@ def audit_cmd(
     from tailorml.audit.fairness import audit
     from tailorml.audit.fairness import mitigate as mitigate_run
     from tailorml.report.audit import write_audit
+    from tailorml.report.card import write_model_card
     from tailorml.runs.bundle import save_bundle
     from tailorml.runs.run import read_rows
 
@@ -121,6 +122,7 @@ def audit_cmd(
     if baseline is not None or mitigate is not None:
         result["after"] = audit(trained, rows, sensitive)
     page = write_audit(run, result)
+    write_model_card(run)
     show_audit(result)
     out.print(f"audit written to {run / 'audit.json'} and {page}")
 
@@ -200,6 +202,7 @@ def explain_cmd(
     """Per-row attributions (Integrated Gradients for deep models, exact
     contributions for linear models and trees) and permutation importance."""
     from tailorml.audit.explain import explain_rows, permutation_importance
+    from tailorml.report.card import write_model_card
     from tailorml.report.explain import write_explanations
     from tailorml.runs.run import read_rows
 
@@ -211,6 +214,7 @@ def explain_cmd(
     if importance and trained.bundle.features.target.name in frame.columns:
         ranking = permutation_importance(trained, frame.iloc[: min(len(frame), 2000)])
     page = write_explanations(run, explanations, ranking)
+    write_model_card(run)
     for item in explanations:
         top = sorted(item["features"].items(), key=lambda kv: -abs(kv[1]["score"]))[:3]
         shown = ", ".join(f"{name} {entry['score']:+.3f}" for name, entry in top)

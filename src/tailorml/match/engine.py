@@ -20,6 +20,7 @@ from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import SearchLog, search
 from tailorml.match.select import Selection, select
 from tailorml.match.trial import TrialResult
+from tailorml.report.card import write_model_card
 from tailorml.report.match import write_match_report
 from tailorml.runs.run import Run
 
@@ -48,8 +49,9 @@ def match(
     data = prepare(spec)
     rows = len(data.frames["train"])
     portfolio, reasons = build_portfolio(
-        data.features.metas(), rows, spec.budget.seconds, spec.constraints.max_epsilon
-    )
+        data.features.metas(), rows, spec.budget.seconds, spec.constraints.max_epsilon,
+        spec.constraints.fairness, data.features.target.kind == "binary",
+    )  # fmt: skip
     metric = default_metric(spec)
     with SearchTable(portfolio, quiet) as table:
         finalists, log = search(data, portfolio, run_dir, metric, table.update)
@@ -59,6 +61,8 @@ def match(
     if selection.recommended is not None:
         result["test"] = ship(run_dir, selection.recommended, data, entries)
     atomic_write_json(run_dir / "match.json", result)
+    if selection.recommended is not None:
+        write_model_card(run_dir / "recommended", result)
     write_match_report(run_dir)
     return result
 

@@ -11,7 +11,12 @@ number of training rows and the time budget:
 - text gets an LSTM (``rnn``) from 60 s and a from-scratch Transformer from
   180 s of budget; no trees (bag-of-words trees are slow and rarely win);
 - images get CNNs (small from any budget, the seed layout from 60 s); no
-  trees on raw pixels.
+  trees on raw pixels;
+- a binary table task with a fairness limit also gets mitigated candidates:
+  fairlearn's ExponentiatedGradient around the linear model and LightGBM
+  (under the limit's own constraint) and, from 60 s, the small MLP trained
+  with Kamiran–Calders reweighing by the limited attribute;
+- ``max_epsilon`` keeps only deep candidates, trained with DP-SGD.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tailorml.config.scenario import FairnessConstraint
 from tailorml.features.meta import FeatureMeta
 
 
@@ -31,7 +37,7 @@ class Candidate:
     """
 
     name: str
-    family: str  # linear | lightgbm | deep
+    family: str  # linear | lightgbm | fair_reductions | deep
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,14 +51,18 @@ def modality(metas: dict[str, FeatureMeta]) -> str:
 
 
 def build_portfolio(
-    metas: dict[str, FeatureMeta], rows: int, budget_s: float, max_epsilon: float | None = None
-) -> tuple[list[Candidate], list[str]]:
+    metas: dict[str, FeatureMeta], rows: int, budget_s: float, max_epsilon: float | None = None,
+    fairness: list[FairnessConstraint] | None = None, binary: bool = False,
+) -> tuple[list[Candidate], list[str]]:  # fmt: skip
     """Candidates for this data and budget, and the reasons in words."""
     kind = modality(metas)
     chooser = {"table": _table, "text": _text, "image": _image}[kind]
     candidates, reasons = chooser(rows, max(budget_s, 60) if max_epsilon else budget_s)
     if max_epsilon is not None:
         candidates, reasons = private_only(candidates, reasons, max_epsilon)
+    elif fairness and binary and kind == "table":
+        extra, why = mitigated(fairness[0], budget_s)
+        candidates, reasons = cheap_first([*candidates, *extra]), [*reasons, why]
     head = f"{rows:,} training rows of {kind} data, {budget_s:g} s budget"
     names = ", ".join(c.name for c in candidates)
     return candidates, [f"{head}: {names}.", *reasons]
@@ -83,6 +93,37 @@ def private_only(
             f"{', '.join(dropped)} have no differentially private variant here "
             "and are excluded.")  # fmt: skip
     return private, [*reasons, note]
+
+
+def cheap_first(candidates: list[Candidate]) -> list[Candidate]:
+    """Classical candidates before networks, so a tight budget still tries them."""
+    return sorted(candidates, key=lambda c: c.family == "deep")  # stable: order kept within
+
+
+def mitigated(limit: FairnessConstraint, budget: float) -> tuple[list[Candidate], str]:
+    """Candidates trained under the (first) fairness limit, and why they enter.
+
+    ExponentiatedGradient's bound is half the limit: it holds on training
+    rows, and the validation and test gaps come out larger.
+    """
+    constraint = limit.metric.removesuffix("_difference")
+    shared = {"constraint": constraint, "difference_bound": limit.max / 2}
+    out = [
+        Candidate("linear_eg", "fair_reductions", {"base": "linear", "C": 1.0, **shared}),
+        Candidate("lightgbm_eg", "fair_reductions",
+                  {"base": "lightgbm", "num_leaves": 15, "n_estimators": 100, **shared}),
+    ]  # fmt: skip
+    names = "linear_eg, lightgbm_eg"
+    if budget >= 60:
+        params = mlp([64], epochs=8)
+        params["training"]["fairness"] = {"method": "reweigh", "sensitive": [limit.attribute]}
+        out.append(Candidate("mlp_reweighed", "deep", params))
+        names += " and mlp_reweighed (Kamiran–Calders reweighing)"
+    why = (f"Fairness limit on {limit.metric} of '{limit.attribute}': mitigated candidates "
+           f"enter: {names} (ExponentiatedGradient, {constraint} within "
+           f"{limit.max / 2:g} on training rows); every candidate may still get per-group "
+           "thresholds.")  # fmt: skip
+    return out, why
 
 
 def _table(rows: int, budget: float) -> tuple[list[Candidate], list[str]]:

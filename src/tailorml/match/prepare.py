@@ -27,16 +27,23 @@ class Prepared:
     encoded: dict[str, Encoded]
     dropped_rows: int
 
-    def subset(self, fraction: float, seed: int) -> Encoded:
-        """A seeded sample of the training rows (successive-halving rungs)."""
-        train = self.encoded["train"]
+    def subset_index(self, fraction: float, seed: int) -> np.ndarray:
+        """Positions of a seeded sample of the training rows (successive-halving rungs)."""
+        n = len(self.encoded["train"])
         if fraction >= 1:
-            return train
-        n = len(train)
-        keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(n * fraction))])
+            return np.arange(n)
+        return np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(n * fraction))])
+
+    def subset(self, fraction: float, seed: int) -> tuple[Encoded, pd.DataFrame]:
+        """The sample as encoded tensors, and as the raw rows they came from."""
+        train, rows = self.encoded["train"], self.frames["train"]
+        if fraction >= 1:
+            return train, rows
+        keep = self.subset_index(fraction, seed)
         index = torch.from_numpy(keep)
         target = train.target.index_select(0, index) if train.target is not None else None
-        return Encoded({k: v.index_select(0, index) for k, v in train.inputs.items()}, target)
+        inputs = {k: v.index_select(0, index) for k, v in train.inputs.items()}
+        return Encoded(inputs, target), rows.iloc[keep].reset_index(drop=True)
 
 
 def model_config(scenario: Scenario, columns: pd.DataFrame) -> ModelConfig:

@@ -1,7 +1,9 @@
 """Successive halving over the portfolio, within the budget, resumable.
 
 Every rung trains the surviving candidates on a larger seeded share of the
-training rows and promotes the best third by validation quality. Decisions
+training rows and promotes the best third by validation quality (when
+decisions may not use per-group thresholds, candidates whose own decisions
+keep the fairness limits rank ahead of those that do not). Decisions
 use measured quality only, never timings; the budget only decides how far
 the schedule gets. Each finished trial is appended to
 ``RUN/search/trials.jsonl``, so a rerun (or ``--resume`` after an
@@ -60,8 +62,14 @@ def rung_fractions(n_candidates: int) -> list[float]:
 
 
 def promote(finished: list[Candidate], log: SearchLog, rung: int) -> list[Candidate]:
-    """The best third by quality; ties go to the earlier candidate."""
-    order = sorted(finished, key=lambda c: -log.results[(c.name, rung)].quality)
+    """The best third: candidates within the fairness limits first (see
+    ``trial.within_fairness``), then by quality; ties go to the earlier one."""
+
+    def rank(c: Candidate) -> tuple[bool, float]:
+        result = log.results[(c.name, rung)]
+        return (not result.within_fairness, -result.quality)
+
+    order = sorted(finished, key=rank)
     return order[: max(1, math.ceil(len(order) / ETA))]
 
 

@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
-from tailorml.config import ModelConfig
+from tailorml.audit import measure
+from tailorml.audit.fairness import check_sensitive
+from tailorml.config import ModelConfig, Scenario
+from tailorml.features import Encoded
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
 from tailorml.models import ENCODERS, TailorModel
 from tailorml.models.classical import CLASSICAL
 from tailorml.runs.bundle import Bundle, save_bundle
+from tailorml.runs.pipeline import reweigh_training
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
 
@@ -28,6 +34,7 @@ class TrialResult:
     rung: int
     quality: float  # higher is better (errors are negated)
     train_seconds: float
+    within_fairness: bool = True  # argmax decisions meet the limits (when thresholds are shared)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -48,12 +55,16 @@ def deep_config(base: ModelConfig, params: dict[str, Any], seed: int) -> ModelCo
 
 def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
     """Train the candidate on a seeded ``fraction`` of the training rows."""
-    train = data.subset(fraction, seed)
-    assert train.target is not None
+    train, rows = data.subset(fraction, seed)
+    y = train.target
+    assert y is not None
     target = data.features.target
     metas = data.features.metas()
     if candidate.family == "deep":
         config = deep_config(data.config, candidate.params, seed)
+        if config.training.fairness is not None:  # a copy: the shared split keeps no weights
+            train = Encoded(train.inputs, y)
+            reweigh_training(config, rows, train, data.features)
         torch.manual_seed(seed)
         model = TailorModel(config, metas, target.n_outputs)
         trainer = Trainer(model, target.kind, config.training, quiet=True)
@@ -64,8 +75,17 @@ def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int)
     classical = CLASSICAL[candidate.family](
         candidate.params, metas, target.kind, len(target.labels) or 1
     )
-    classical.fit(train.inputs, train.target, seed)
+    classical.fit(train.inputs, y, seed, sensitive_labels(data, rows))
     return Bundle(data.config, data.features, classical, candidate.family, dict(candidate.params))
+
+
+def sensitive_labels(data: Prepared, rows: pd.DataFrame) -> np.ndarray | None:
+    """The first fairness limit's attribute on the training rows, if any."""
+    limits = data.scenario.constraints.fairness
+    if not limits:
+        return None
+    attribute = limits[0].attribute
+    return check_sensitive(rows, [attribute])[attribute]
 
 
 def quality_of(metrics: dict[str, Any], metric: str) -> float:
@@ -83,10 +103,29 @@ def run_trial(
     started = time.perf_counter()
     bundle = fit_bundle(candidate, data, fraction, seed)
     seconds = time.perf_counter() - started
-    scores = Run(bundle).score_rows(data.frames["validation"], "validation")
+    run, validation = Run(bundle), data.frames["validation"]
+    scores = run.score_rows(validation, "validation")
     if save_to is not None:
         save_bundle(bundle, save_to)
-    return TrialResult(candidate.name, rung, quality_of(scores, metric), seconds)
+    fair = within_fairness(run, data.scenario, validation)
+    return TrialResult(candidate.name, rung, quality_of(scores, metric), seconds, fair)
+
+
+def within_fairness(run: Run, scenario: Scenario, rows: pd.DataFrame) -> bool:
+    """Whether argmax decisions on ``rows`` keep every fairness limit.
+
+    Only asked when decisions may not use per-group thresholds: a threshold
+    shared by all groups moves every group's rate together and closes a gap
+    only at a large cost, so the model itself must be fair. With group
+    thresholds any model can be made to meet the limit, so it is always True.
+    """
+    limits = scenario.constraints.fairness
+    if not limits or scenario.decisions.group_thresholds:
+        return True
+    outcome = run.outcome(rows)
+    groups = check_sensitive(rows, sorted({limit.attribute for limit in limits}))
+    report = measure.fairness_report(outcome.y_true, outcome.decided, groups)
+    return all(report[f.attribute][f.metric] <= f.max for f in limits)
 
 
 def set_threads(workers: int) -> None:

@@ -21,16 +21,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 import yaml
 
 from tailorml.errors import TailorError
 from tailorml.io import atomic_write_text
 from tailorml.report.charts import Series, confusion_chart, line_chart
+from tailorml.report.render import render
 
 REPORT_NAME = "report.html"
-_TEMPLATES = Path(__file__).parent / "templates"
 _SPLITS = ("validation", "test")
 _METRIC_ORDER = {
     "classification": [
@@ -84,15 +83,7 @@ def render_report(run_dir: Path) -> str:
     config, config_text = _read_config(run_dir / "config.yaml")
     history = _read_history(run_dir / "history.csv")
     context = _build_context(run_dir, metrics, config, config_text, history)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,  # the template ends in .j2, so select_autoescape would miss it
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = format_value
-    return env.get_template("report.html.j2").render(**context)
+    return render("report.html.j2", context, {"fmt": format_value})
 
 
 def format_value(value: Any, small: str = ".4f") -> str:

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import jinja2
 import numpy as np
 import yaml
 from matplotlib.axes import Axes
@@ -32,9 +31,9 @@ from matplotlib.figure import Figure
 from tailorml.io import atomic_write_text
 from tailorml.report.charts import CURVE_SIZE, to_svg
 from tailorml.report.html import REPORT_NAME, format_value, read_json_object
+from tailorml.report.render import render
 
 MATCH_NAME = "match.json"
-_TEMPLATES = Path(__file__).parent / "templates"
 _LOG_SPREAD = 20.0  # latency ratio beyond which the Pareto plot's x axis turns logarithmic
 _GAP_NAMES = {"demographic_parity_difference": "DPD", "equalized_odds_difference": "EOD"}
 _SEARCH_NAMES = {
@@ -77,15 +76,7 @@ def render_match_report(run_dir: Path) -> str:
     """
     run_dir = Path(run_dir)
     match = _read_match(run_dir / MATCH_NAME)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,  # the template ends in .j2, so select_autoescape would miss it
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["fmt"] = format_number
-    return env.get_template("match.html.j2").render(**_build_context(run_dir, match))
+    return render("match.html.j2", _build_context(run_dir, match), {"fmt": format_number})
 
 
 def format_number(value: Any) -> str:

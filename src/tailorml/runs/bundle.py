@@ -7,6 +7,9 @@ Layout of a bundle folder (``RUN/model/``)::
     model.safetensors   deep models: the network's weights
     linear.safetensors  linear models: coefficients (and IDF weights)
     lightgbm.txt        gradient-boosted trees in LightGBM's own text format
+    reductions.*        fair_reductions mixtures: stacked linear members in
+                        safetensors, or one LightGBM text file per member,
+                        with the mixture weights
 
 No pickle anywhere: loading a bundle never executes code from the file.
 """

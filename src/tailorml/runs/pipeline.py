@@ -22,6 +22,7 @@ from tailorml.features import Encoded, FeatureSet
 from tailorml.io import atomic_write_json, atomic_write_text
 from tailorml.models import TailorModel
 from tailorml.report import write_report
+from tailorml.report.card import write_model_card
 from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
@@ -237,6 +238,7 @@ def save_run(run_dir: Path, run: Run) -> None:
     atomic_write_json(run_dir / "metrics.json", run.metrics)
     atomic_write_text(run_dir / "history.csv", history_csv(run.history))
     write_report(run_dir)
+    write_model_card(run_dir)
 
 
 def history_csv(history: list[dict[str, float]]) -> str:

@@ -35,7 +35,18 @@ class ClassicalModel:
         self.kind = kind
         self.n_classes = n_classes
 
-    def fit(self, inputs: Inputs, target: torch.Tensor, seed: int) -> None:
+    def fit(
+        self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
+    ) -> None:
+        """Fit on the encoded training rows.
+
+        Args:
+            inputs: the encoded input features, (N, ...) each.
+            target: (N,) class ids, or standardised values for regression.
+            seed: the family's random seed.
+            sensitive: (N,) labels of a sensitive attribute, for families that
+                train under a fairness constraint; the others ignore it.
+        """
         raise NotImplementedError
 
     def predict_raw(self, inputs: Inputs) -> np.ndarray:

@@ -23,7 +23,10 @@ class LightGBMModel(ClassicalModel):
 
     family = "lightgbm"
 
-    def fit(self, inputs: Inputs, target: torch.Tensor, seed: int) -> None:
+    def fit(
+        self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
+    ) -> None:
+        """Fit on the training rows; ``sensitive`` is not used."""
         x, categorical = dense_design(inputs, self.metas)
         y = class_ids(target, self.kind)
         params = {**DEFAULTS, **self.params}

@@ -22,7 +22,10 @@ class LinearModel(ClassicalModel):
 
     family = "linear"
 
-    def fit(self, inputs: Inputs, target: torch.Tensor, seed: int) -> None:
+    def fit(
+        self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
+    ) -> None:
+        """Fit on the training rows; ``sensitive`` is not used."""
         self.idf = fit_idf(inputs, self.metas)
         x = sparse_design(inputs, self.metas, self.idf)
         y = class_ids(target, self.kind)

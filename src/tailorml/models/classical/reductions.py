@@ -1,0 +1,302 @@
+"""Fairness-constrained binary classifiers: fairlearn's ExponentiatedGradient
+(Agarwal et al., 2018) around a logistic-regression or LightGBM base learner.
+
+The fitted model is a randomized mixture of deterministic classifiers h_j with
+weights w_j. ``predict_raw`` returns its probability mass function,
+p(positive | x) = Σ_j w_j · h_j(x) (fairlearn's ``_pmf_predict``), so a decision
+threshold of 0.5 on p is the deterministic counterpart of fairlearn's
+randomized ``predict``.
+
+Saved without pickle: a linear mixture as stacked coefficients, intercepts,
+weights (and IDF weights) in ``reductions.safetensors``; a LightGBM mixture as
+one booster per member in ``reductions_{j}.txt`` (LightGBM's text format) plus
+``reductions.json`` with the weights. A member that fairlearn replaced by a
+constant classifier (every reduced label equal) is saved as a linear member
+with zero coefficients, or as ``{"constant": c}`` in the JSON.
+
+The sensitive attribute is needed at training time only; it is not an input.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import torch
+from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from tailorml.errors import ConfigError
+from tailorml.features.meta import FeatureMeta
+from tailorml.io import atomic_write_json, atomic_write_text, load_tensors, read_json, save_tensors
+from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
+from tailorml.models.classical.design import dense_design, fit_idf, sparse_design
+
+CONSTRAINTS = {"demographic_parity": DemographicParity, "equalized_odds": EqualizedOdds}
+SHARED = {
+    "base": "linear",
+    "constraint": "demographic_parity",
+    "difference_bound": 0.01,
+    "eps": 0.01,
+    "max_iter": 50,
+}
+BASE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "linear": {"C": 1.0},
+    # modest: ExponentiatedGradient refits the base learner up to max_iter times
+    "lightgbm": {
+        "n_estimators": 100,
+        "learning_rate": 0.1,
+        "num_leaves": 31,
+        "min_child_samples": 20,
+    },
+}
+TABLE_TYPES = ("number", "binary", "category")
+Member = lgb.Booster | int  # a LightGBM member: a booster, or a constant 0/1 classifier
+
+
+def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The family's params with defaults filled in, checked.
+
+    Raises:
+        ConfigError: an unknown base, constraint or key, naming the nearest valid one.
+    """
+    base = str(params.get("base", SHARED["base"]))
+    check_choice("base", base, list(BASE_DEFAULTS))
+    constraint = str(params.get("constraint", SHARED["constraint"]))
+    check_choice("constraint", constraint, list(CONSTRAINTS))
+    allowed = {**SHARED, **BASE_DEFAULTS[base]}
+    for key in params:
+        check_choice("key", key, list(allowed), f" (base '{base}')")
+    return {**allowed, **params}
+
+
+def check_choice(what: str, value: str, valid: list[str], where: str = "") -> None:
+    """Raise a ConfigError naming the bad value and the nearest valid one."""
+    if value in valid:
+        return
+    near = difflib.get_close_matches(value, valid, n=1)
+    hint = f" — did you mean '{near[0]}'?" if near else ""
+    raise ConfigError(
+        f"fair_reductions: unknown {what} '{value}'{where}{hint} Valid: {', '.join(valid)}."
+    )
+
+
+def check_table_features(metas: dict[str, FeatureMeta]) -> None:
+    """Raises ConfigError for any text or image input (tables only)."""
+    for name, meta in metas.items():
+        if meta.type not in TABLE_TYPES:
+            raise ConfigError(
+                f"the 'fair_reductions' model family takes table features only "
+                f"({', '.join(TABLE_TYPES)}); input feature '{name}' is {meta.type}."
+            )
+
+
+def base_estimator(params: dict[str, Any], categorical: list[int], seed: int) -> Any:
+    """The unfitted base learner that ExponentiatedGradient clones and refits."""
+    if params["base"] == "linear":
+        return LogisticRegression(C=float(params["C"]), max_iter=1000, random_state=seed)
+    options: dict[str, Any] = {
+        "n_estimators": int(params["n_estimators"]),
+        "learning_rate": float(params["learning_rate"]),
+        "num_leaves": int(params["num_leaves"]),
+        "min_child_samples": int(params["min_child_samples"]),
+        "random_state": seed,
+        "deterministic": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+    if categorical:
+        # a constructor param under the alias ``categorical_column``, because
+        # fairlearn calls fit(X, y, sample_weight=...) and passes nothing else
+        options["categorical_column"] = categorical
+    return lgb.LGBMClassifier(**options)
+
+
+@register_classical
+class FairReductionsModel(ClassicalModel):
+    """ExponentiatedGradient on table features, binary targets only.
+
+    Params: ``base`` (``linear`` | ``lightgbm``), ``constraint``
+    (``demographic_parity`` | ``equalized_odds``), ``difference_bound``
+    (0.01), ``eps`` (EG's L1 bound on the multipliers, 0.01), ``max_iter``
+    (50); the linear base takes ``C`` (1.0), the LightGBM base
+    ``n_estimators`` (100), ``learning_rate`` (0.1), ``num_leaves`` (31) and
+    ``min_child_samples`` (20). Category columns go to LightGBM as
+    categorical features; the linear base sees them one-hot.
+
+    After ``fit`` (not after loading) ``mitigator`` holds fairlearn's fitted
+    object, for comparison with its own ``_pmf_predict``.
+    """
+
+    family = "fair_reductions"
+    explainable = False  # a mixture of hard classifiers has no exact contributions
+
+    def fit(
+        self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
+    ) -> None:
+        """Fit the mixture under the fairness constraint.
+
+        Args:
+            inputs: encoded table features, (N,) each.
+            target: (N,) class ids, 1 = positive.
+            seed: seed of the base learner.
+            sensitive: (N,) the sensitive attribute's labels, one per row.
+
+        Raises:
+            ConfigError: no sensitive labels, a target that is not binary, a
+                text or image feature, or bad params.
+        """
+        params = self.checked()
+        if sensitive is None:
+            raise ConfigError(
+                "the 'fair_reductions' model family needs the sensitive attribute's labels "
+                "at training time; none were given."
+            )
+        if len(sensitive) != len(target):
+            raise ConfigError(
+                f"fair_reductions: {len(sensitive)} sensitive labels for {len(target)} rows."
+            )
+        if params["base"] == "linear":
+            self.idf = fit_idf(inputs, self.metas)
+        x, categorical = self.design(inputs)
+        constraint = CONSTRAINTS[params["constraint"]](
+            difference_bound=float(params["difference_bound"])
+        )
+        self.mitigator = ExponentiatedGradient(
+            base_estimator(params, categorical, seed), constraint,
+            eps=float(params["eps"]), max_iter=int(params["max_iter"]),
+        )  # fmt: skip
+        y = class_ids(target, self.kind)
+        # one BLAS thread, like the single-threaded LightGBM: the dense
+        # logistic regressions ran 8x slower with two threads on two busy cores
+        with threadpool_limits(limits=1):
+            self.mitigator.fit(x, y, sensitive_features=np.asarray(sensitive).astype(str))
+        self.keep_members(self.mitigator, x.shape[1])
+
+    @property
+    def base(self) -> str:
+        """``linear`` or ``lightgbm``."""
+        return str(resolved_params(self.params)["base"])
+
+    def checked(self) -> dict[str, Any]:
+        """Resolved params, after checking the target kind and the features."""
+        if self.kind != "binary":
+            raise ConfigError(
+                f"the 'fair_reductions' model family is for binary classification; "
+                f"this target is {self.kind}."
+            )
+        check_table_features(self.metas)
+        return resolved_params(self.params)
+
+    def design(self, inputs: Inputs) -> tuple[np.ndarray, list[int]]:
+        """The dense (N, D) matrix the base learner sees, and its category columns."""
+        if self.base == "linear":
+            # fairlearn needs dense data; a table's one-hot design is narrow
+            return sparse_design(inputs, self.metas, self.idf).toarray(), []
+        return dense_design(inputs, self.metas)
+
+    def keep_members(self, mitigator: ExponentiatedGradient, width: int) -> None:
+        """Take the members with nonzero weight out of the fitted mixture."""
+        index = [j for j in mitigator.weights_.index if mitigator.weights_[j] > 0]
+        self.weights = np.asarray([mitigator.weights_[j] for j in index], dtype=np.float64)
+        predictors = [mitigator.predictors_[j] for j in index]
+        if self.base == "linear":
+            self.coef, self.intercept = stack_linear(predictors, width)
+        else:
+            self.members = [lightgbm_member(p) for p in predictors]
+
+    def predict_raw(self, inputs: Inputs) -> np.ndarray:
+        """(N, 2): p(negative), p(positive) = Σ_j w_j · h_j(x)."""
+        x, _ = self.design(inputs)
+        hard = self.member_votes(x)  # (N, J) of 0/1
+        p = hard @ self.weights
+        return np.stack([1.0 - p, p], axis=1)
+
+    def member_votes(self, x: np.ndarray) -> np.ndarray:
+        """(N, J) hard 0/1 decisions of each member, as its own predict gives them."""
+        if self.base == "linear":
+            scores = x @ self.coef.T + self.intercept  # (N, J)
+            return (scores > 0).astype(np.float64)  # LogisticRegression.predict
+        votes = [lightgbm_votes(member, x) for member in self.members]
+        return np.stack(votes, axis=1).astype(np.float64)
+
+    def save(self, folder: Path) -> None:
+        if self.base == "linear":
+            tensors = {
+                "coef": torch.from_numpy(self.coef),
+                "intercept": torch.from_numpy(self.intercept),
+                "weights": torch.from_numpy(self.weights),
+            }
+            tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in self.idf.items()}
+            save_tensors(folder / "reductions.safetensors", tensors)
+            return
+        described: list[dict[str, Any]] = []
+        for j, (member, weight) in enumerate(zip(self.members, self.weights, strict=True)):
+            if isinstance(member, int):
+                described.append({"weight": float(weight), "constant": member})
+                continue
+            atomic_write_text(folder / f"reductions_{j}.txt", member.model_to_string())
+            described.append({"weight": float(weight), "trees": f"reductions_{j}.txt"})
+        atomic_write_json(folder / "reductions.json", {"members": described})
+
+    def load_state(self, folder: Path) -> None:
+        if self.base == "linear":
+            tensors = load_tensors(folder / "reductions.safetensors")
+            self.coef = tensors["coef"].numpy()
+            self.intercept = tensors["intercept"].numpy()
+            self.weights = tensors["weights"].numpy()
+            self.idf = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("idf.")}
+            return
+        described = read_json(folder / "reductions.json")["members"]
+        self.weights = np.asarray([m["weight"] for m in described], dtype=np.float64)
+        self.members = [
+            int(m["constant"]) if "constant" in m
+            else lgb.Booster(model_str=(folder / f"reductions_{j}.txt").read_text())
+            for j, m in enumerate(described)
+        ]  # fmt: skip
+
+    def parameters(self) -> int:
+        """Mixture weights plus coefficients and intercepts, or tree nodes."""
+        if self.base == "linear":
+            return int(self.weights.size + self.coef.size + self.intercept.size)
+        nodes = 0
+        for member in self.members:
+            if not isinstance(member, int):
+                nodes += sum(t["num_leaves"] * 2 - 1 for t in member.dump_model()["tree_info"])
+        return int(self.weights.size + nodes)
+
+
+def stack_linear(predictors: list[Any], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (J, D) and intercepts (J,) of fitted logistic regressions; a
+    constant member c becomes zero coefficients and intercept +1 (c = 1) or -1."""
+    coef = np.zeros((len(predictors), width), dtype=np.float64)
+    intercept = np.zeros(len(predictors), dtype=np.float64)
+    for j, predictor in enumerate(predictors):
+        if isinstance(predictor, DummyClassifier):
+            intercept[j] = 1.0 if int(predictor.constant) == 1 else -1.0
+        else:
+            coef[j] = predictor.coef_.reshape(-1)
+            intercept[j] = float(predictor.intercept_[0])
+    return coef, intercept
+
+
+def lightgbm_member(predictor: Any) -> Member:
+    """A fitted LGBMClassifier's booster, or a constant classifier's 0/1."""
+    if isinstance(predictor, DummyClassifier):
+        return int(predictor.constant)
+    booster: lgb.Booster = predictor.booster_
+    return booster
+
+
+def lightgbm_votes(member: Member, x: np.ndarray) -> np.ndarray:
+    """(N,) 0/1 decisions of one member, as LGBMClassifier.predict makes them
+    (argmax over [1 - p, p], so p = 0.5 is negative)."""
+    if isinstance(member, int):
+        return np.full(len(x), member, dtype=np.int64)
+    p = np.asarray(member.predict(x))
+    return (p > 1.0 - p).astype(np.int64)

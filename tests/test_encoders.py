@@ -218,6 +218,19 @@ def test_text_encoders_ignore_padding(name: str, overrides: dict[str, Any]) -> N
             torch.testing.assert_close(batched[row : row + 1], alone, rtol=1e-5, atol=1e-5)
 
 
+# ---------------------------------------------------------------- rnn
+
+
+@pytest.mark.parametrize("overrides", option_sets("rnn"), ids=str)
+def test_rnn_export_path_matches_the_packed_one(overrides: dict[str, Any]) -> None:
+    """``forward_padded`` (taken under torch.export) computes what packing does."""
+    meta = next(m for m in METAS if m.type == "text")
+    encoder = build("rnn", meta, overrides).eval()
+    with torch.no_grad():
+        for x in (sample_input(meta), text_batch([12, 3, 7, 1, 5, 0]), text_batch([4])):
+            torch.testing.assert_close(encoder.forward_padded(x), encoder(x), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- cnn
 
 

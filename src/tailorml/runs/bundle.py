@@ -12,10 +12,15 @@ Layout of a bundle folder (``RUN/model/``)::
                         with the mixture weights
 
 No pickle anywhere: loading a bundle never executes code from the file.
+
+``format_version`` counts changes to this layout. A bundle written by an older
+tailorml is brought up to date on load by ``MIGRATIONS``; the bundles in
+``tests/fixtures/bundle_v*`` must keep loading and predicting the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,11 @@ from tailorml.models.classical import CLASSICAL, ClassicalModel
 
 FORMAT_VERSION = 1
 Model = TailorModel | ClassicalModel
+Manifest = dict[str, Any]
+
+# MIGRATIONS[v] turns a version-v model.json into a version v + 1 one. A change
+# to the format bumps FORMAT_VERSION and registers the step from the old version.
+MIGRATIONS: dict[int, Callable[[Manifest], Manifest]] = {}
 
 
 @dataclass
@@ -82,20 +92,48 @@ def load_bundle(folder: Path) -> Bundle:
     manifest_path = folder / "model.json"
     if not manifest_path.is_file():
         raise TailorError(f"'{folder}' is not a tailorml model bundle (no model.json in it).")
-    manifest = read_json(manifest_path)
-    version = int(manifest.get("format_version", 0))
-    if version > FORMAT_VERSION:
-        raise TailorError(
-            f"the bundle in '{folder}' has format_version {version}; this tailorml reads up "
-            f"to {FORMAT_VERSION}. Upgrade tailorml to load it."
-        )
+    manifest = migrate(read_json(manifest_path), folder)
     config = ModelConfig.model_validate(manifest["config"])
     features = FeatureSet.from_dict(manifest["features"])
     family = str(manifest.get("family", "deep"))
     params = dict(manifest.get("params") or {})
     decision = Decision.from_dict(manifest["decision"]) if manifest.get("decision") else None
-    model = load_model(folder, family, params, config, features)
+    try:
+        model = load_model(folder, family, params, config, features)
+    except FileNotFoundError as err:
+        missing = Path(err.filename).name if err.filename else str(err)
+        raise TailorError(
+            f"the bundle in '{folder}' is incomplete: its {family} model needs '{missing}', "
+            "which is missing. Copy the whole bundle folder, or train the model again."
+        ) from None
     return Bundle(config, features, model, family, params, decision)
+
+
+def migrate(manifest: Manifest, folder: Path) -> Manifest:
+    """Bring a manifest from its ``format_version`` up to ``FORMAT_VERSION``.
+
+    A manifest without a version is version 0 (before versioning).
+
+    Raises:
+        TailorError: the bundle is newer than this tailorml, or no migration
+            exists from its version.
+    """
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int) or version < 0:
+        raise TailorError(f"the bundle in '{folder}' has an invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise TailorError(
+            f"the bundle in '{folder}' has format_version {version}; this tailorml reads up "
+            f"to {FORMAT_VERSION}. Upgrade tailorml to load it."
+        )
+    for step in range(version, FORMAT_VERSION):
+        if step not in MIGRATIONS:
+            raise TailorError(
+                f"the bundle in '{folder}' has format_version {step}, which this tailorml "
+                f"cannot convert to {FORMAT_VERSION}; train the model again."
+            )
+        manifest = {**MIGRATIONS[step](manifest), "format_version": step + 1}
+    return manifest
 
 
 def load_model(

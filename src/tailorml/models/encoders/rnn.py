@@ -1,7 +1,9 @@
 """Recurrent encoder for text: token embedding → LSTM/GRU → padding-aware pooling.
 
 Sequences are packed by their true lengths, so padding never enters the
-recurrence: a row encodes the same alone as inside any padded batch.
+recurrence: a row encodes the same alone as inside any padded batch. Export
+(``torch.export``, hence ONNX) cannot trace packing, so there the encoder takes
+:meth:`RNNEncoder.forward_padded`, which computes the same without it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import ConfigDict, Field
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -114,6 +117,8 @@ class RNNEncoder(Encoder):
         Returns:
             ``(B, output_size)``.
         """
+        if torch.compiler.is_exporting():
+            return self.forward_padded(x)
         lengths = (x != 0).sum(1).clamp(min=1)  # (B,); an empty row reads one pad token
         h = self.dropout(self.embed(x))  # (B, T, E)
         packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -123,3 +128,52 @@ class RNNEncoder(Encoder):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D)
         mask = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)  # (B, T)
         return masked_pool(out, mask, self.pooling)  # (B, output_size)
+
+    def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without packed sequences, for export.
+
+        Each layer runs each direction over the whole padded batch. Padding
+        sits after a row's real tokens, so the forward direction reads it only
+        after them; the backward direction runs on each row reversed within its
+        length, so it too starts at a real token. Outputs at padding positions
+        are never read.
+
+        Args:
+            x: token ids ``(B, T)`` int64, right-padded with 0.
+
+        Returns:
+            ``(B, output_size)``, equal to :meth:`forward` up to float rounding.
+        """
+        lengths = (x != 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1)
+        steps = torch.arange(x.shape[1], device=x.device)  # (T,)
+        mask = steps < lengths  # (B, T)
+        flip = torch.where(mask, lengths - 1 - steps, steps)  # (B, T); its own inverse
+        h = self.dropout(self.embed(x))  # (B, T, E)
+        for layer in range(self.rnn.num_layers):
+            if layer > 0:
+                h = F.dropout(h, self.rnn.dropout, self.training)
+            out = [self.run_direction(h, layer, "")]  # (B, T, H)
+            if self.rnn.bidirectional:
+                out.append(reverse(self.run_direction(reverse(h, flip), layer, "_reverse"), flip))
+            h = torch.cat(out, dim=2)  # (B, T, dirs * H)
+        if self.pooling != "last":
+            return masked_pool(h, mask, self.pooling)  # (B, output_size)
+        last = h.gather(1, (lengths - 1).unsqueeze(2).expand(-1, 1, h.shape[2])).squeeze(1)
+        if not self.rnn.bidirectional:
+            return last  # (B, H)
+        size = self.rnn.hidden_size  # forward ends at the last real token, backward at the first
+        return torch.cat([last[:, :size], h[:, 0, size:]], dim=1)  # (B, 2 * H)
+
+    def run_direction(self, h: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+        """One direction of one layer over ``h`` ``(B, T, D)``; returns ``(B, T, H)``."""
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        weights = [getattr(self.rnn, f"{name}_l{layer}{suffix}") for name in names]
+        zeros = h.new_zeros(1, h.shape[0], self.rnn.hidden_size)  # (1, B, H)
+        if isinstance(self.rnn, nn.LSTM):
+            return torch.lstm(h, (zeros, zeros), weights, True, 1, 0.0, False, False, True)[0]
+        return torch.gru(h, zeros, weights, True, 1, 0.0, False, False, True)[0]
+
+
+def reverse(h: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Reorder the time steps of ``h`` ``(B, T, D)`` by ``flip`` ``(B, T)``."""
+    return h.gather(1, flip.unsqueeze(2).expand(-1, -1, h.shape[2]))

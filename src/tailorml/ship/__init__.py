@@ -1,0 +1,1 @@
+"""Shipping a trained model: ONNX export (``tailorml.ship.onnx``)."""

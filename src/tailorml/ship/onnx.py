@@ -1,0 +1,400 @@
+"""ONNX export of a deep model's network, and ONNX Runtime to run it.
+
+Only the network goes to ONNX. Preprocessing stays in Python, driven by the
+bundle's JSON state, so the graph takes the encoded tensors (one input per input
+feature, named after it, with a dynamic batch axis) and returns the raw outputs
+``TailorModel`` gives: logits ``(B, K)``, or ``(B, 1)`` for binary and number.
+Written beside the ONNX file (by default in the bundle folder ``RUN/model/``):
+
+    model.onnx        the fp32 network
+    model.int8.onnx   with ``quantize="int8"``: weights dynamically quantized
+    onnx.json         inputs (ONNX name, feature, dtype, shape), opset, and the
+                      parity and accuracy figures measured at export
+
+The exporter is ``torch.export``'s (``dynamo=True``): the legacy TorchScript one
+is deprecated and fails on a unidirectional LSTM's packed sequences.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import torch
+from torch import nn
+
+from tailorml import __version__
+from tailorml.errors import TailorError
+from tailorml.features import FeatureMeta, Target
+from tailorml.io import atomic_write_bytes, atomic_write_json, read_json
+from tailorml.models import TailorModel
+from tailorml.models.model import module_key
+from tailorml.runs.pipeline import read_splits
+from tailorml.runs.run import Run, load
+from tailorml.train import predict_outputs
+
+OPSET = 18
+OUTPUT = "outputs"
+REPORT = "onnx.json"
+PARITY_ROWS = 100
+PARITY_TOLERANCE = 1e-4
+ACCURACY_ROWS = 1000
+QUANTIZATIONS = ("int8",)
+DYNAMIC = ["MatMul", "Gemm", "LSTM", "GRU", "Attention"]  # op types int8 quantizes
+
+Spec = dict[str, Any]  # one graph input: name, feature, dtype, shape
+
+
+def export_onnx(
+    run_dir: Path, quantize: str | None = None, output: Path | None = None
+) -> dict[str, Any]:
+    """Export a run's network to ONNX, checked against PyTorch on its test rows.
+
+    Args:
+        run_dir: a run folder, or a bare bundle folder.
+        quantize: ``"int8"`` also writes ``<name>.int8.onnx`` with int8 weights
+            and reports its accuracy change on up to 1,000 test rows.
+        output: the ONNX file; default ``model.onnx`` in the bundle folder.
+
+    Returns:
+        What ``onnx.json`` (beside the ONNX file) holds, plus ``folder``.
+
+    Raises:
+        TailorError: not a deep model; an encoder that cannot be exported;
+            outputs more than 1e-4 from PyTorch's on 100 test rows (then
+            nothing is written); an unknown ``quantize``.
+    """
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise TailorError(f"--quantize takes {', '.join(QUANTIZATIONS)}, not {quantize!r}.")
+    run = load(run_dir)
+    model = deep_model(run)
+    path = output or (run_dir / "model" if run.path is not None else run_dir) / "model.onnx"
+    started = time.perf_counter()
+    encoders = {f.name: getattr(f.encoder, "name", "?") for f in run.config.input_features}
+    network, specs = export_network(model, run.bundle.features.metas(), encoders)
+    seconds = time.perf_counter() - started
+    rows = held_out_rows(run, ACCURACY_ROWS if quantize else PARITY_ROWS)
+    encoded = run.bundle.features.encode(rows, "test")
+    parity = check_parity(model, new_session(network), specs, encoded.inputs)
+    (path.parent / REPORT).unlink(missing_ok=True)  # no report until every file is in place
+    atomic_write_bytes(path, network)
+    report: dict[str, Any] = {
+        "file": path.name, "format": "onnx", "opset": OPSET,
+        "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
+        "tailorml_version": __version__, "export_seconds": round(seconds, 2),
+        "inputs": specs, "output": output_spec(run), "parity": parity,
+    }  # fmt: skip
+    int8_path = path.with_name(f"{path.stem}.int8.onnx")
+    int8_path.unlink(missing_ok=True)  # a stale one would not match this model
+    if quantize:
+        assert encoded.target is not None
+        quantize_int8(path, int8_path)
+        change = quantization_change(
+            path, int8_path, specs, encoded.inputs, encoded.target, run.bundle.features.target
+        )
+        report["int8"] = {"file": int8_path.name, **change}
+    atomic_write_json(path.parent / REPORT, report)
+    return {**report, "folder": str(path.parent)}
+
+
+def deep_model(run: Run) -> TailorModel:
+    """The run's network; classical families have no network to export."""
+    model = run.bundle.model
+    if not isinstance(model, TailorModel):
+        raise TailorError(
+            f"ONNX export is for deep models; this run is a '{run.bundle.family}' model."
+        )
+    return model.eval()
+
+
+def held_out_rows(run: Run, limit: int) -> pd.DataFrame:
+    """The first ``limit`` rows of the run's own test split."""
+    frames, _ = read_splits(run.config)
+    if "test" not in frames:
+        raise TailorError("this run's data has no test split to check the export on.")
+    return frames["test"].iloc[:limit].reset_index(drop=True)
+
+
+def output_spec(run: Run) -> Spec:
+    width = run.bundle.features.target.n_outputs
+    meaning = "values, standardised" if run.bundle.features.target.kind == "number" else "logits"
+    return {"name": OUTPUT, "dtype": "float32", "shape": ["batch", width], "meaning": meaning}
+
+
+# ---------------------------------------------------------------- export
+
+
+class Positional(nn.Module):
+    """The model with one positional input per feature, as ONNX graphs take them."""
+
+    def __init__(self, model: TailorModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(dict(zip(self.model.names, inputs, strict=True)))  # (B, K)
+
+
+def export_network(
+    model: TailorModel, metas: Mapping[str, FeatureMeta], encoders: Mapping[str, str]
+) -> tuple[bytes, list[Spec]]:
+    """The network as a serialised ONNX model, and its inputs in order.
+
+    Args:
+        model: the network, in eval mode.
+        metas: shape and dtype of each input feature.
+        encoders: the encoder name of each input feature, for error messages.
+
+    Raises:
+        TailorError: naming the first encoder that cannot be exported, and why.
+    """
+    names = onnx_names(model.names)
+    specs = [
+        {"name": names[feature], "feature": feature, "dtype": metas[feature].dtype,
+         "shape": ["batch", *metas[feature].shape]}
+        for feature in model.names
+    ]  # fmt: skip
+    try:
+        network = to_onnx(Positional(model), [metas[f] for f in model.names], list(names.values()))
+    except Exception as err:
+        raise export_failure(model, metas, encoders, err) from err
+    return network, specs
+
+
+def onnx_names(features: Sequence[str]) -> dict[str, str]:
+    """Feature name → graph input name: letters, digits and ``_``, unique."""
+    names: dict[str, str] = {}
+    for feature in features:
+        base = re.sub(r"\W", "_", feature, flags=re.ASCII)
+        base = base if base and not base[0].isdigit() else f"input_{base}"
+        name, n = base, 2
+        while name in names.values() or name == OUTPUT:
+            name, n = f"{base}_{n}", n + 1
+        names[feature] = name
+    return names
+
+
+def to_onnx(module: nn.Module, metas: Sequence[FeatureMeta], names: list[str]) -> bytes:
+    """Export ``module`` taking one batch per meta, with a shared dynamic batch axis."""
+    # Two rows: a batch of one would be specialised into the graph.
+    example = tuple(torch.zeros(2, *m.shape, dtype=getattr(torch, m.dtype)) for m in metas)
+    batch = torch.export.Dim("batch", min=1)
+    dynamic = tuple({0: batch} for _ in metas)
+    with quiet_exporter():
+        program = torch.onnx.export(
+            module, example, input_names=names, output_names=[OUTPUT], opset_version=OPSET,
+            # Positional takes *inputs: torch.export reads it as one tuple argument
+            dynamic_shapes=(dynamic,) if isinstance(module, Positional) else dynamic,
+            dynamo=True, verbose=False,
+        )  # fmt: skip
+    assert program is not None
+    return bytes(program.model_proto.SerializeToString())
+
+
+def advice(record: logging.LogRecord) -> bool:
+    """False for the quantizer's advice to pre-process, logged on the root logger."""
+    return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+@contextmanager
+def quiet_exporter() -> Iterator[None]:
+    """Keep the exporter's warnings, and the graphs it prints when it fails, out of
+    the user's terminal: a failure becomes one TailorError naming its cause."""
+    torch_logger = logging.getLogger("torch")  # torch.* loggers inherit its level
+    level = torch_logger.level
+    torch_logger.setLevel(logging.ERROR)
+    logging.getLogger().addFilter(advice)
+    try:
+        with (
+            warnings.catch_warnings(),
+            redirect_stdout(io.StringIO()),
+            redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        torch_logger.setLevel(level)
+        logging.getLogger().removeFilter(advice)
+
+
+def export_failure(
+    model: TailorModel,
+    metas: Mapping[str, FeatureMeta],
+    encoders: Mapping[str, str],
+    error: Exception,
+) -> TailorError:
+    """Export each encoder alone to name the one that fails."""
+    for feature in model.names:
+        try:
+            to_onnx(model.encoders[module_key(feature)], [metas[feature]], ["x"])
+        except Exception as err:
+            return TailorError(
+                f"the '{encoders.get(feature, '?')}' encoder of input feature '{feature}' "
+                f"cannot be exported to ONNX: {reason(err)}"
+            )
+    return TailorError(f"this model cannot be exported to ONNX: {reason(error)}")
+
+
+def reason(error: BaseException) -> str:
+    """The root cause's type and first line: exporter messages run to pages."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_parity(
+    model: TailorModel,
+    session: ort.InferenceSession,
+    specs: list[Spec],
+    inputs: Mapping[str, torch.Tensor],
+) -> dict[str, Any]:
+    """Largest |ONNX − PyTorch| output on the first 100 rows.
+
+    Raises:
+        TailorError: it exceeds 1e-4 (or is not finite).
+    """
+    rows = {name: tensor[:PARITY_ROWS] for name, tensor in inputs.items()}
+    expected = predict_outputs(model, rows, PARITY_ROWS, "fp32").numpy()
+    diff = float(np.max(np.abs(run_session(session, specs, rows) - expected)))
+    if not diff <= PARITY_TOLERANCE:
+        raise TailorError(
+            f"the ONNX model's outputs differ from PyTorch's by up to {diff:.3g} on "
+            f"{len(expected)} test rows, more than {PARITY_TOLERANCE:g}; nothing was written."
+        )
+    return {"rows": len(expected), "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE}
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic quantization: int8 weights, activations quantized on the fly.
+
+    Convolutions stay fp32: ONNX Runtime's CPU ConvInteger ran 10× slower
+    than the fp32 Conv on the seed CNN, and dense layers hold most weights.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    staging = target.with_name(f".{target.name}.tmp")
+    with quiet_exporter():
+        quantize_dynamic(source, staging, weight_type=QuantType.QInt8, op_types_to_quantize=DYNAMIC)
+    staging.replace(target)
+
+
+def quantization_change(
+    fp32: Path, int8: Path, specs: list[Spec], inputs: Mapping[str, torch.Tensor],
+    target: torch.Tensor, kind: Target,
+) -> dict[str, Any]:  # fmt: skip
+    """Quality of the fp32 and int8 models on the same rows, and the change."""
+    outputs = {
+        name: run_session(new_session(path), specs, inputs) for name, path in
+        (("fp32", fp32), ("int8", int8))
+    }  # fmt: skip
+    metric = "mae" if kind.kind == "number" else "accuracy"
+    scores = {name: quality(kind, out, target) for name, out in outputs.items()}
+    return {
+        "rows": len(target), "metric": metric, **scores,
+        "change": scores["int8"] - scores["fp32"],
+        "max_abs_diff": float(np.max(np.abs(outputs["int8"] - outputs["fp32"]))),
+    }  # fmt: skip
+
+
+def quality(target: Target, outputs: np.ndarray, truth: torch.Tensor) -> float:
+    """Argmax accuracy for classification, mean absolute error in target units."""
+    out = torch.from_numpy(outputs)
+    if target.kind == "number":
+        return float(np.mean(np.abs(target.values(out) - target.values(truth.reshape(-1, 1)))))
+    predicted = target.probabilities(out).argmax(axis=1)
+    return float(np.mean(predicted == target.class_ids(truth)))
+
+
+# ---------------------------------------------------------------- runtime
+
+
+class OnnxModel:
+    """A network exported by :func:`export_onnx`, run by ONNX Runtime on the CPU.
+
+    Args:
+        folder: where ``onnx.json`` and the ONNX file are (a run's ``model/``).
+        threads: ONNX Runtime's intra-op threads; None: as many as PyTorch
+            uses (``torch.get_num_threads()``).
+        quantized: run the int8 model instead of the fp32 one.
+
+    Raises:
+        TailorError: no export in the folder, or no int8 one when asked.
+    """
+
+    def __init__(self, folder: Path, threads: int | None = None, quantized: bool = False):
+        if not (folder / REPORT).is_file():
+            raise TailorError(f"no ONNX export in '{folder}'; run `tailor export` first.")
+        self.report: dict[str, Any] = read_json(folder / REPORT)
+        if quantized and "int8" not in self.report:
+            raise TailorError(f"no int8 model in '{folder}'; export with --quantize int8.")
+        file = self.report["int8"]["file"] if quantized else self.report["file"]
+        self.specs: list[Spec] = self.report["inputs"]
+        self.session = new_session(folder / file, threads)
+
+    @property
+    def features(self) -> list[str]:
+        """The input features the model takes, in graph order."""
+        return [spec["feature"] for spec in self.specs]
+
+    def outputs(
+        self, inputs: Mapping[str, np.ndarray | torch.Tensor], batch_size: int = 1024
+    ) -> np.ndarray:
+        """Raw outputs, as ``TailorModel`` gives for the same encoded inputs.
+
+        Args:
+            inputs: feature name → encoded batch (``Encoded.inputs``), as
+                arrays or CPU tensors.
+            batch_size: rows per ONNX Runtime call.
+
+        Returns:
+            ``(N, K)`` float32 logits, or ``(N, 1)``.
+        """
+        return run_session(self.session, self.specs, inputs, batch_size)
+
+
+def new_session(model: bytes | Path, threads: int | None = None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def run_session(
+    session: ort.InferenceSession,
+    specs: list[Spec],
+    inputs: Mapping[str, np.ndarray | torch.Tensor],
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Feed each feature's batch to its graph input, ``batch_size`` rows at a time."""
+    missing = [spec["feature"] for spec in specs if spec["feature"] not in inputs]
+    if missing:
+        raise TailorError(f"the ONNX model needs input feature(s) {', '.join(map(repr, missing))}.")
+    feeds = {
+        spec["name"]: np.ascontiguousarray(inputs[spec["feature"]], dtype=spec["dtype"])
+        for spec in specs
+    }
+    rows = len(next(iter(feeds.values())))
+    if rows == 0:
+        raise TailorError("no rows to run the ONNX model on.")
+    chunks = [
+        session.run([OUTPUT], {k: v[i : i + batch_size] for k, v in feeds.items()})[0]
+        for i in range(0, rows, batch_size)
+    ]
+    return np.concatenate(chunks)

@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install lint bench clean
+# The playground's browser test drives Debian's Chromium through ChromeDriver;
+# installed here (as root, or with sudo) when missing, so CI needs nothing else.
+BROWSER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +26,17 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests bench examples tools
 	$(VENV)/bin/mypy
 
-test: lint
+$(BROWSER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
+test: lint $(BROWSER)
 	$(VENV)/bin/pytest -q
 
 bench: install
 	$(PY) bench/seed_cnn.py
+	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+	$(PY) bench/serve.py
 
 clean:
 	rm -rf $(VENV) runs build dist src/*.egg-info

@@ -259,6 +259,81 @@ def predict_cmd(
     out.print(f"{len(frame)} predictions written to {output}")
 
 
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder (or a bare model bundle folder).")],
+    fmt: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    quantize: Annotated[
+        str | None, typer.Option(help="int8: also write model.int8.onnx with int8 weights.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="ONNX file to write (default RUN/model/model.onnx)."),
+    ] = None,
+) -> None:
+    """Export a deep model's network to ONNX, checked against PyTorch on 100 test rows.
+
+    Preprocessing stays outside the graph: onnx.json, beside the file, maps graph
+    inputs to features and records the parity (and the int8 accuracy change).
+    """
+    from tailorml.ship.onnx import export_onnx
+
+    if fmt != "onnx":
+        raise TailorError(f"--format takes onnx, not {fmt!r}.")
+    report = export_onnx(run, quantize=quantize, output=output)
+    folder, parity = Path(report["folder"]), report["parity"]
+    out.print(
+        f"ONNX model written to {folder / report['file']} (opset {report['opset']}); max |ONNX - "
+        f"PyTorch| = {parity['max_abs_diff']:.2g} on {parity['rows']} test rows"
+    )
+    if "int8" in report:
+        q = report["int8"]
+        out.print(
+            f"int8 model written to {folder / q['file']}: {q['metric']} {q['fp32']:.4f} → "
+            f"{q['int8']:.4f} ({q['change']:+.4f}) on {q['rows']} test rows"
+        )
+    out.print(f"report: {folder / 'onnx.json'}")
+
+
+@app.command("serve")
+def serve_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder (or a bare model bundle folder).")],
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every interface).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes, each with the model.")] = 1,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding the API key requests must send."),
+    ] = None,
+    max_batch_size: Annotated[int, typer.Option(help="Most rows per model call.")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option(help="Longest a request waits to share a batch (ms).")
+    ] = 5.0,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body; bigger ones get 413.")
+    ] = 4 * 1024 * 1024,
+    backend: Annotated[
+        str, typer.Option(help="auto (ONNX Runtime if the bundle has model.onnx), onnx or torch.")
+    ] = "auto",
+) -> None:
+    """Serve predictions over HTTP: POST /predict and /explain, a playground at /,
+    /health, /ready, /metrics (Prometheus), the OpenAPI document at /openapi.json.
+
+    Requests are batched adaptively; SIGTERM or Ctrl-C lets requests in flight finish.
+    """
+    from tailorml.serve import ServeSettings, serve
+    from tailorml.serve.settings import key_from_env
+
+    settings = ServeSettings(
+        host=host, port=port, workers=workers, api_key=key_from_env(api_key_env),
+        api_key_env=api_key_env, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+        max_body_bytes=max_body_bytes, backend=backend,  # type: ignore[arg-type]
+    )  # fmt: skip
+    serve(run, settings)
+
+
 @app.command("init")
 def init_cmd(
     data: Annotated[str, typer.Argument(help="A table (CSV, Parquet) or builtin:NAME.")],

@@ -144,18 +144,34 @@ class Run:
         """One row per input row, in order: ``prediction`` and, for
         classification, ``probability_<label>`` per class."""
         rows, _ = read_rows(data, self.config.data)
-        features = self.bundle.features
-        out = self.outputs(features.encode(rows, "prediction", with_target=False))
-        target = features.target
+        out = self.outputs(self.bundle.features.encode(rows, "prediction", with_target=False))
+        return self.predictions(out, rows)
+
+    def predictions(self, out: torch.Tensor, rows: pd.DataFrame) -> pd.DataFrame:
+        """What ``predict`` returns, from the model's raw outputs for these rows.
+
+        Args:
+            out: raw outputs (N, K), or (N, 1) for binary / number, from
+                ``outputs`` or any backend that computes the same network.
+            rows: the N input rows (per-group thresholds read their group column).
+        """
+        predicted, proba = self.decisions(out, rows)
+        columns: dict[str, np.ndarray] = {"prediction": predicted}
+        if proba is not None:
+            labels = self.bundle.features.target.labels
+            columns |= {f"probability_{label}": proba[:, i] for i, label in enumerate(labels)}
+        return pd.DataFrame(columns)
+
+    def decisions(
+        self, out: torch.Tensor, rows: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per row, the decided label (or value, for regression), and the class
+        probabilities (N, K) (None for regression), from raw model outputs."""
+        target = self.bundle.features.target
         if target.task == "regression":
-            return pd.DataFrame({"prediction": target.values(out)})
+            return target.values(out), None
         proba = target.probabilities(out)
-        labels = target.labels
-        chosen = self.decide(proba, rows)
-        frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[chosen]})
-        for i, label in enumerate(labels):
-            frame[f"probability_{label}"] = proba[:, i]
-        return frame
+        return np.asarray(target.labels, dtype=object)[self.decide(proba, rows)], proba
 
 
 def load(path: str | Path) -> Run:

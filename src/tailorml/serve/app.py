@@ -1,0 +1,250 @@
+"""The prediction service as a FastAPI app: ``create_app(run_dir, settings)``.
+
+Routes: ``POST /predict``, ``POST /explain``, ``GET /health`` (alive),
+``GET /ready`` (taking requests), ``GET /metrics`` (Prometheus), ``GET /``
+(the playground) and the OpenAPI document at ``/openapi.json``. There is no
+Swagger ``/docs`` page: FastAPI's loads its script from a CDN, and nothing this
+service serves may reach outside.
+The request bodies are read raw and validated by ``RowReader`` (pydantic's JSON
+parser, numpy for pixels) rather than by FastAPI's own body handling, which
+would validate every pixel twice; their schemas still go into OpenAPI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
+
+import tailorml
+from tailorml.serve.batching import Batcher, Chunk
+from tailorml.serve.guard import GuardMiddleware
+from tailorml.serve.metrics import Metrics, MetricsMiddleware
+from tailorml.serve.playground import page_config, playground_html
+from tailorml.serve.predictor import Predictor, explainable
+from tailorml.serve.rows import ApiError, RowReader
+from tailorml.serve.schema import (
+    components,
+    example_row,
+    input_fields,
+    request_type,
+    response_types,
+)
+from tailorml.serve.settings import ServeSettings
+
+
+def bundle_folder(run_dir: Path) -> Path:
+    """``RUN/model`` for a run folder, the folder itself for a bare bundle."""
+    return run_dir / "model" if (run_dir / "model" / "model.json").is_file() else run_dir
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    try:
+        data = json.dumps(body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
+    except ValueError:  # NaN or infinity from values the model cannot take
+        error = ApiError(422, "the result is not finite: the input values are too large.")
+        return json_response(error.body(), error.status)
+    return Response(data, status, media_type="application/json")
+
+
+def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> FastAPI:
+    """The service for one run folder (or bare bundle folder).
+
+    Args:
+        run_dir: what ``tailor train`` wrote (or ``RUN/model``).
+        settings: limits, batching and the API key; defaults as ``tailor serve``.
+
+    Raises:
+        TailorError: the folder holds no model, or ``backend="onnx"`` without
+            an ONNX export.
+    """
+    settings = settings or ServeSettings()
+    run_dir = Path(run_dir)
+    run = tailorml.load(run_dir)
+    fields = input_fields(run)
+    predictor = Predictor(run, fields, bundle_folder(run_dir), settings.backend)
+    reader = RowReader(fields)
+    metrics = Metrics(predictor.backend, run.bundle.family)
+    batcher = Batcher(
+        predictor.predict,
+        max_rows=settings.max_batch_size,
+        max_wait=settings.max_wait_ms / 1000,
+        max_queue_rows=settings.max_queue_rows,
+        on_batch=metrics.observe_batch,
+    )
+    warm_up(predictor, reader, fields)
+    can_explain = explainable(run)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.close()  # the server has drained its requests; finish the queue
+
+    app = FastAPI(
+        title=f"tailorml: predict '{run.bundle.features.target.name}'",
+        version=tailorml.__version__,
+        description=api_description(settings),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.predictor = predictor
+    add_routes(app, reader, batcher, metrics, predictor, can_explain)
+    page = playground_html(page_config(run, fields, can_explain, settings.api_key is not None))
+
+    @app.get("/", include_in_schema=False)
+    async def playground() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    schemas = components({"PredictRequest": request_type(fields), **response_types(run)})
+    app.openapi = lambda: openapi(app, schemas, example_row(fields), settings)  # type: ignore[method-assign]
+    app.add_middleware(GuardMiddleware, api_key=settings.api_key,
+                       max_body_bytes=settings.max_body_bytes)  # fmt: skip
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def warm_up(predictor: Predictor, reader: RowReader, fields: list[Any]) -> None:
+    """One prediction at start-up: a broken bundle fails now, not on the first request."""
+    rows = reader.read(json.dumps({"rows": [example_row(fields)]}).encode())
+    result = predictor.predict([Chunk(rows)])[0]
+    if isinstance(result, Exception):
+        raise result
+
+
+def add_routes(
+    app: FastAPI,
+    reader: RowReader,
+    batcher: Batcher,
+    metrics: Metrics,
+    predictor: Predictor,
+    can_explain: bool,
+) -> None:
+    body_doc = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/PredictRequest"}}}}}  # fmt: skip
+
+    @app.post("/predict", openapi_extra=body_doc, responses=documented("PredictResponse"),
+              summary="Predict rows", response_model=None)  # fmt: skip
+    async def predict(request: Request) -> Response:
+        """Predict each row: its label and class probabilities, or its value for a
+        regression model. Rows are batched with other requests' rows."""
+        try:
+            rows = reader.read(await request.body())
+            return json_response({"predictions": await batcher.submit(rows)})
+        except ApiError as err:
+            return json_response(err.body(), err.status)
+
+    if can_explain:
+
+        @app.post("/explain", openapi_extra=body_doc, responses=documented("ExplainResponse"),
+                  summary="Explain rows", response_model=None)  # fmt: skip
+        async def explain(request: Request) -> Response:
+            """Attribute each row's decision to its input features (Integrated
+            Gradients for deep models, exact contributions for linear models and
+            trees)."""
+            try:
+                rows = reader.read(await request.body())
+                explanations = []
+                for start in range(0, len(rows), batcher.max_rows):
+                    part = rows[start : start + batcher.max_rows]
+                    explanations += await batcher.call(predictor.explain, part, start)
+                return json_response({"explanations": explanations})
+            except ApiError as err:
+                return json_response(err.body(), err.status)
+
+    @app.get("/health", responses=documented("Health", errors=()), summary="Liveness",
+             response_model=None)  # fmt: skip
+    async def health() -> Response:
+        """200 while the process is up (no API key needed)."""
+        return json_response({"status": "ok"})
+
+    @app.get("/ready", responses=documented("Ready", errors=(503,)), summary="Readiness",
+             response_model=None)  # fmt: skip
+    async def ready() -> Response:
+        """200 while the model takes requests; 503 once shutting down (no API key
+        needed)."""
+        state = "draining" if batcher.closing else "ready"
+        body = {"status": state, "backend": predictor.backend, "family": predictor.family}
+        return json_response(body, 503 if batcher.closing else 200)
+
+    text = {"content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format."}  # fmt: skip
+
+    @app.get("/metrics", summary="Prometheus metrics", response_model=None,
+             responses={**documented("", errors=(401,)), 200: text})  # fmt: skip
+    async def prometheus() -> Response:
+        """Requests and errors by path and status, latency and batch sizes."""
+        data, kind = metrics.exposition()
+        return Response(data, media_type=kind)
+
+
+ERRORS = {
+    401: "Missing or wrong API key (when the service has one).",
+    413: "The body is larger than the service's limit.",
+    422: "A field is missing, unknown, of the wrong type or shape, or not finite; the "
+    "message names the row and the field.",
+    503: "Shutting down, or too many rows waiting.",
+}
+
+
+def documented(name: str, errors: tuple[int, ...] = (401, 413, 422, 503)) -> dict[int | str, Any]:
+    """OpenAPI responses: ``name`` for 200 and the error body for each error."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    responses: dict[int | str, Any] = {
+        200: {"description": "OK", "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{name}"}}}},
+    }  # fmt: skip
+    for status in errors:
+        responses[status] = {"description": ERRORS[status], "content": error}
+    return responses
+
+
+def api_description(settings: ServeSettings) -> str:
+    key = (
+        "Every route except `/health`, `/ready`, `/` and `/openapi.json` needs the "
+        "API key, as `X-API-Key: KEY` or `Authorization: Bearer KEY`. "
+        if settings.api_key
+        else ""
+    )
+    return (
+        "Predictions from a tailorml model, batched adaptively across requests. "
+        f"{key}Bodies above {settings.max_body_bytes:,} bytes get 413; invalid rows get 422 "
+        "with a message naming the row and the field."
+    )
+
+
+def openapi(
+    app: FastAPI, schemas: dict[str, Any], example: dict[str, Any], settings: ServeSettings
+) -> dict[str, Any]:
+    """FastAPI's document plus the generated request and response schemas."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    for path in ("/predict", "/explain"):
+        operation = document["paths"].get(path, {}).get("post")
+        if operation is not None:
+            content = operation["requestBody"]["content"]["application/json"]
+            content["example"] = {"rows": [example]}
+    if settings.api_key:
+        document["components"]["securitySchemes"] = {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "Bearer": {"type": "http", "scheme": "bearer"},
+        }
+        for path, item in document["paths"].items():
+            if path not in ("/health", "/ready"):
+                for operation in item.values():
+                    operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
+    app.openapi_schema = document
+    return document

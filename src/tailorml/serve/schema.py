@@ -1,0 +1,295 @@
+"""Request and response types generated from a run's input features.
+
+One ``InputField`` per column a request row must carry: the model's input
+features, plus the group column when the model decides with per-group
+thresholds. From them come the pydantic types that both validate requests and
+document them in OpenAPI, so the documentation cannot drift from what the
+service accepts. Image pixels are validated by pydantic only for their
+structure and range; ``rows.py`` turns them into arrays with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired, Union
+
+import numpy as np
+from annotated_types import Len
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, with_config
+from typing_extensions import TypedDict
+
+from tailorml.features import Preprocessor
+from tailorml.runs.run import Run
+
+REF = "#/components/schemas/{model}"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+PIXEL_LIMIT = 1e9  # far beyond any image, far below what overflows a network's float32
+
+Kind = Literal["number", "category", "binary", "text", "image", "group"]
+Number = Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+Pixel = Annotated[float, Strict(), Field(ge=-PIXEL_LIMIT, le=PIXEL_LIMIT)]
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One column of a request row.
+
+    Attributes:
+        name: the column name, as in the training data.
+        kind: the feature type, or ``group`` for the decision's group column.
+        nullable: whether null is accepted (the preprocessing fills it in).
+        description: what the value means and which values the model knows.
+        choices: known categories, the two binary values, or the groups.
+        image: (height, width, channels) the model takes, for images.
+        resize: whether images of other sizes are resized (else rejected).
+        default: a valid value, for examples and the playground's form.
+    """
+
+    name: str
+    kind: Kind
+    nullable: bool
+    description: str
+    choices: tuple[str, ...] = ()
+    image: tuple[int, int, int] | None = None
+    resize: bool = False
+    default: Any = None
+
+
+def input_fields(run: Run) -> list[InputField]:
+    """The columns a request row must hold, in the model's feature order."""
+    fields = [field_for(pre) for pre in run.bundle.features.inputs]
+    decision = run.bundle.decision
+    column = decision.group_attribute if decision and decision.group_thresholds else None
+    if decision is not None and column and column not in {f.name for f in fields}:
+        groups = tuple(sorted(decision.group_thresholds))
+        fields.append(
+            InputField(
+                column,
+                "group",
+                False,
+                f"Group for the per-group decision thresholds: {listing(groups)}; other "
+                f"values use the global threshold {decision.threshold:g}.",
+                groups,
+                default=groups[0],
+            )
+        )
+    return fields
+
+
+def field_for(pre: Preprocessor) -> InputField:
+    """The request column of one input feature, described from its fitted state."""
+    state, options = pre.state, pre.options
+    if pre.type == "number":
+        mean = state["mean"]
+        how = options["missing"]
+        fill = "is rejected" if how == "fail" else f"gets the training {how}"
+        return InputField(
+            pre.name, "number", options["missing"] != "fail",
+            f"A number (training range {state['min']:g} to {state['max']:g}, mean {mean:g}); "
+            f"null {fill}.",
+            default=float(f"{mean:.4g}"),
+        )  # fmt: skip
+    if pre.type == "category":
+        known = tuple(state["vocab"][1:])
+        return InputField(
+            pre.name, "category", options["missing"] != "fail",
+            f"A category (text or a number): {listing(known)}; any other value counts as "
+            "unknown.",
+            known, default=known[0] if known else "",
+        )  # fmt: skip
+    if pre.type == "binary":
+        values = tuple(state["values"])
+        return InputField(
+            pre.name, "binary", options["missing"] != "fail",
+            f"One of {listing(values)}; '{state['positive']}' is the positive value"
+            + ("." if options["missing"] == "fail" else ", null counts as the other one."),
+            values, default=state["positive"],
+        )  # fmt: skip
+    if pre.type == "text":
+        unit = "characters" if options["tokenizer"] == "char" else "words"
+        return InputField(
+            pre.name, "text", True,
+            f"Free text; its first {options['max_length']} {unit} are used (null: no text).",
+            default="",
+        )  # fmt: skip
+    return image_field(pre)
+
+
+def image_field(pre: Preprocessor) -> InputField:
+    h, w, c = pre.state["height"], pre.state["width"], pre.state["channels"]
+    size = "any size (resized to " if pre.options["resize"] else "exactly "
+    channels = "1 to 4" if c == 1 else f"1 or {c}"
+    return InputField(
+        pre.name, "image", False,
+        f"An image of {size}{h}×{w}{')' if pre.options['resize'] else ''} pixels: a nested "
+        f"list H×W (or H×W×C with C = {channels}) of pixel values, which are divided by "
+        f"{pre.options['scale']:g}; or a base64-encoded PNG or JPEG.",
+        image=(h, w, c), resize=bool(pre.options["resize"]),
+        default=[[0.0] * w for _ in range(h)],
+    )  # fmt: skip
+
+
+def listing(values: tuple[str, ...], most: int = 20) -> str:
+    """``'a', 'b', … (N in all)`` for descriptions."""
+    shown = ", ".join(repr(v) for v in values[:most])
+    return shown + (f", … ({len(values)} in all)" if len(values) > most else "")
+
+
+# ---------------------------------------------------------------- pydantic types
+
+
+def value_type(field: InputField) -> Any:
+    """The pydantic annotation that validates one column's values."""
+    base: Any
+    if field.kind == "number":
+        base = Number
+    elif field.kind in ("category", "group"):
+        base = first_match(Annotated[str, Strict()] | Number)
+    elif field.kind == "binary":
+        base = Literal[tuple(binary_values(field.choices))]
+    elif field.kind == "text":
+        base = Annotated[str, Strict()]
+    else:
+        base = first_match(Annotated[str, Strict()] | pixel_lists(field))
+    if field.nullable:
+        base = base | None
+    return Annotated[base, Field(description=field.description)]
+
+
+def first_match(union: Any) -> Any:
+    """A union that takes its first matching member: pydantic's default "smart"
+    mode validates every member, which for a 28×28 image is 4× slower."""
+    return Annotated[union, Field(union_mode="left_to_right")]
+
+
+def binary_values(values: tuple[str, ...]) -> list[Any]:
+    """The JSON values that mean each training value: '1' may come as 1, 'True' as true."""
+    accepted: list[Any] = list(values)
+    for value in values:
+        if value.lstrip("-").isdigit():
+            accepted.append(int(value))
+        if value in ("True", "False"):
+            accepted.append(value == "True")
+    return accepted
+
+
+def pixel_lists(field: InputField) -> Any:
+    """Nested lists H×W, or H×W×C with the same C for every pixel, of finite
+    numbers, sized as the model takes them."""
+    assert field.image is not None
+    h, w, c = field.image
+    rows, cols = (Len(1), Len(1)) if field.resize else (Len(h, h), Len(w, w))
+    gray = Annotated[list[Annotated[list[Pixel], cols]], rows]
+    colors = [
+        Annotated[list[Annotated[list[Annotated[list[Pixel], Len(k, k)]], cols]], rows]
+        for k in ((1, 2, 3, 4) if c == 1 else (1, c))
+    ]
+    return Union[gray, *colors]  # noqa: UP007 (built from a list)
+
+
+def typed_dict(name: str, fields: dict[str, Any]) -> Any:
+    """A TypedDict made at run time: its keys are column names, which need
+    not be Python identifiers."""
+    make: Any = TypedDict
+    return make(name, fields)
+
+
+def request_type(fields: list[InputField]) -> Any:
+    """``{"rows": [PredictRow, …]}`` where PredictRow has one key per field."""
+    row = typed_dict("PredictRow", {f.name: value_type(f) for f in fields})
+    row = with_config(ConfigDict(extra="forbid", allow_inf_nan=False))(row)
+    rows = Annotated[list[row], Field(min_length=1, description="The rows to predict.")]  # type: ignore[valid-type]
+    request = typed_dict("PredictRequest", {"rows": rows})
+    return with_config(ConfigDict(extra="forbid"))(request)
+
+
+def response_types(run: Run) -> dict[str, Any]:
+    """The documented response bodies, by component name."""
+    target = run.bundle.features.target
+    if target.task == "regression":
+        value = Annotated[float, Field(description=f"The predicted '{target.name}'.")]
+        prediction = typed_dict("Prediction", {"value": value})
+    else:
+        labels = tuple(target.labels)
+        probability = Annotated[float, Field(description="Probability between 0 and 1.")]
+        label = Annotated[
+            Literal[labels],  # type: ignore[valid-type]
+            Field(description="The decided label (with the model's thresholds)."),
+        ]
+        probabilities = typed_dict("Probabilities", dict.fromkeys(labels, probability))
+        prediction = typed_dict("Prediction", {"label": label, "probabilities": probabilities})
+    predictions = Annotated[list[prediction], Field(description="One per row, in order.")]  # type: ignore[valid-type]
+    return {
+        "PredictResponse": typed_dict("PredictResponse", {"predictions": predictions}),
+        "ExplainResponse": ExplainResponse,
+        "ErrorResponse": ErrorResponse,
+        "Health": Health,
+        "Ready": Ready,
+    }
+
+
+class FeatureAttribution(TypedDict):
+    """One input feature's share of a row's decision."""
+
+    type: str
+    score: float
+    value: NotRequired[Any]
+    tokens: NotRequired[list[str]]
+    scores: NotRequired[list[float]]
+    map: NotRequired[list[list[float]]]
+    image: NotRequired[list[list[float]]]
+
+
+class Explanation(TypedDict):
+    """Attributions of one row (see ``tailorml.audit.explain.explain_rows``)."""
+
+    row: int
+    prediction: str | float
+    target: int | None
+    output: float
+    baseline_output: float
+    convergence_delta: float | None
+    method: str
+    features: dict[str, FeatureAttribution]
+
+
+class ExplainResponse(TypedDict):
+    explanations: list[Explanation]
+
+
+class ErrorItem(TypedDict):
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorResponse(TypedDict):
+    """What went wrong, in one sentence naming the field (``detail``), and
+    every problem found (``errors``)."""
+
+    detail: str
+    errors: list[ErrorItem]
+
+
+class Health(TypedDict):
+    status: str
+
+
+class Ready(TypedDict):
+    status: str
+    backend: str
+    family: str
+
+
+def components(types: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI component schemas of these types and everything they use."""
+    schemas: dict[str, Any] = {}
+    for name, kind in types.items():
+        schema = TypeAdapter(kind).json_schema(ref_template=REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return schemas
+
+
+def example_row(fields: list[InputField]) -> dict[str, Any]:
+    """A valid row of default values."""
+    return {f.name: f.default for f in fields}

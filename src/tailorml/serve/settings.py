@@ -1,0 +1,99 @@
+"""How the prediction service runs: address, limits, batching and the API key."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from tailorml.errors import TailorError
+
+Backend = Literal["auto", "onnx", "torch"]
+BACKENDS: tuple[str, ...] = ("auto", "onnx", "torch")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Options of ``tailor serve``; the defaults are the command's defaults.
+
+    Attributes:
+        host: address to bind; 127.0.0.1 keeps the service on this machine.
+        port: TCP port.
+        workers: server processes (each loads its own copy of the model).
+        api_key: the key requests must send (``X-API-Key`` or ``Authorization:
+            Bearer``); None serves without one. Never printed.
+        api_key_env: the environment variable the key was read from (for the
+            worker processes, which read it themselves).
+        max_batch_size: most rows the model sees at once.
+        max_wait_ms: longest a request waits for others to share its batch.
+        max_body_bytes: largest request body accepted (413 above it).
+        max_queue_rows: rows waiting for the model before new requests get 503.
+        backend: ``auto`` (ONNX Runtime when the bundle has model.onnx), ``onnx``
+            or ``torch``.
+        torch_threads: PyTorch intra-op threads per worker; None: the cores
+            left per worker after one for the server's event loop.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+    max_batch_size: int = 64
+    max_wait_ms: float = 5.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_queue_rows: int = 4096
+    backend: Backend = "auto"
+    torch_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        positive = {
+            "port": self.port,
+            "workers": self.workers,
+            "max_batch_size": self.max_batch_size,
+            "max_body_bytes": self.max_body_bytes,
+            "max_queue_rows": self.max_queue_rows,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise TailorError(f"serve option {name} must be at least 1, not {value}.")
+        if not 0 <= self.max_wait_ms <= 60_000:
+            raise TailorError(f"max_wait_ms must be between 0 and 60000, not {self.max_wait_ms}.")
+        if self.port > 65535:
+            raise TailorError(f"port must be at most 65535, not {self.port}.")
+        if self.backend not in BACKENDS:
+            raise TailorError(
+                f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}."
+            )
+        if self.api_key is not None and not self.api_key:
+            raise TailorError("the API key is empty.")
+
+    def threads(self) -> int:
+        """PyTorch threads per worker process."""
+        if self.torch_threads is not None:
+            return max(1, self.torch_threads)
+        cores = os.cpu_count() or 1
+        return max(1, min(8, cores // self.workers - 1))
+
+    def to_env(self) -> dict[str, Any]:
+        """Plain values for the worker processes, without the key itself."""
+        values = asdict(self)
+        values.pop("api_key")
+        return values
+
+
+def key_from_env(variable: str | None) -> str | None:
+    """The API key held in an environment variable (None when not asked for).
+
+    Raises:
+        TailorError: the variable is unset or empty.
+    """
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "")
+    if not key:
+        raise TailorError(
+            f"--api-key-env {variable}: the environment variable {variable} is not set or "
+            "empty; export the key in it first."
+        )
+    return key

@@ -1,17 +1,56 @@
-"""Shared fixtures: a helper to run the real CLI."""
+"""Shared fixtures: a helper to run the real CLI, and a tiny pretrained checkpoint.
+
+Tests never reach the network: the Hugging Face Hub is offline, and cached
+embeddings go to a folder of the test session.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-import tailorml  # noqa: F401  (registers encoders before configs are parsed)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TAILORML_CACHE", tempfile.mkdtemp(prefix="tailorml-test-cache-"))
+
+import tailorml  # noqa: E402, F401  (registers encoders before configs are parsed)
+from tailorml.features.checkpoint import bundled_minilm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_tiny_checkpoint(folder: Path, layers: int = 2, width: int = 32) -> Path:
+    """A small random BERT with all-MiniLM-L6-v2's tokenizer, saved as a
+    Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json)."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    minilm = bundled_minilm()
+    architecture = json.loads((minilm / "config.json").read_text())
+    architecture.update(
+        hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * width, max_position_embeddings=128,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(**architecture), add_pooling_layer=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"model_type": "bert"}))
+    shutil.copy(minilm / "tokenizer.json", folder / "tokenizer.json")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide BERT checkpoint folder (about 4 MB), built once per session."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def run_cli(

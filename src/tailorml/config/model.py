@@ -246,6 +246,9 @@ class TrainingConfig(Strict):
     lr_step_epochs: int = Field(default=1, ge=1, description="step schedule: epochs per step.")
     lr_gamma: float = Field(default=0.5, gt=0, le=1, description="step/exponential decay factor.")
     warmup_epochs: int = Field(default=0, ge=0)
+    warmup_steps: int = Field(
+        default=0, ge=0, description="Linear warm-up over the first optimizer steps."
+    )
     early_stopping_patience: int | None = Field(default=None, ge=1)
     gradient_clipping: float | None = Field(default=None, gt=0, description="Max gradient norm.")
     seed: int = 0

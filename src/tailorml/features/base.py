@@ -23,6 +23,7 @@ class Preprocessor:
     """
 
     type: ClassVar[str]
+    kind: ClassVar[str] = ""  # the registry key when a type has several preprocessors
 
     def __init__(self, name: str, options: dict[str, Any], state: dict[str, Any] | None = None):
         self.name = name
@@ -42,16 +43,17 @@ class Preprocessor:
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "options": self.options, "state": self.state}
+        data = {"type": self.type, "name": self.name, "options": self.options, "state": self.state}
+        return data | ({"kind": self.kind} if self.kind else {})
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Preprocessor:
-        cls = PREPROCESSORS[data["type"]]
+        cls = PREPROCESSORS[data.get("kind") or data["type"]]
         return cls(data["name"], data["options"], data["state"])
 
 
 def register_preprocessor(cls: type[Preprocessor]) -> type[Preprocessor]:
-    PREPROCESSORS[cls.type] = cls
+    PREPROCESSORS[cls.kind or cls.type] = cls
     return cls
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from tailorml.config import ModelConfig
+from tailorml.config import InputFeature, ModelConfig
 from tailorml.errors import DataError
 from tailorml.features.base import Preprocessor
 from tailorml.features.meta import FeatureMeta
@@ -41,17 +41,7 @@ class FeatureSet:
         if len(train) == 0:
             raise DataError("the training data is empty: no rows to learn from.")
         check_columns(train, config, "training")
-        inputs = [
-            Preprocessor.from_dict(
-                {
-                    "type": f.type,
-                    "name": f.name,
-                    "options": f.preprocessing.model_dump(),
-                    "state": {},
-                }
-            )
-            for f in config.input_features
-        ]
+        inputs = [preprocessor_for(f) for f in config.input_features]
         for pre in inputs:
             pre.fit(train[pre.name])
         out = config.output
@@ -84,6 +74,22 @@ class FeatureSet:
     def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
         inputs = [Preprocessor.from_dict(p) for p in data["inputs"]]
         return cls(inputs, Target.from_dict(data["target"]))
+
+
+def preprocessor_for(feature: InputFeature) -> Preprocessor:
+    """An unfitted preprocessor for one input feature.
+
+    Text read by a ``pretrained`` encoder is tokenized by that encoder's
+    checkpoint; every other feature by its type's own preprocessor.
+    """
+    options = feature.preprocessing.model_dump()
+    kind: str = feature.type
+    encoder = feature.encoder
+    if feature.type == "text" and encoder is not None and encoder.name == "pretrained":
+        kind = "text:pretrained"
+        options["checkpoint"] = getattr(encoder, "checkpoint")  # noqa: B009
+    data = {"type": feature.type, "kind": kind, "name": feature.name, "options": options}
+    return Preprocessor.from_dict(data | {"state": {}})
 
 
 def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:

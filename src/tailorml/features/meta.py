@@ -18,6 +18,9 @@ class FeatureMeta:
         dtype: ``float32`` or ``int64``.
         vocab_size: category/text: number of ids including padding (id 0 for
             text) and the unknown bucket; None otherwise.
+        architecture: text tokenized by a pretrained checkpoint: the
+            checkpoint's ``config.json``, so a saved model rebuilds its network
+            without the checkpoint folder; None otherwise.
     """
 
     name: str
@@ -25,6 +28,7 @@ class FeatureMeta:
     shape: tuple[int, ...]
     dtype: str
     vocab_size: int | None = None
+    architecture: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,3 +36,8 @@ class FeatureMeta:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureMeta:
         return cls(**{**data, "shape": tuple(data["shape"])})
+
+    @property
+    def pad_id(self) -> int:
+        """The id that pads text rows: 0, or the checkpoint's own padding id."""
+        return int((self.architecture or {}).get("pad_token_id") or 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from tailorml.config import EncoderConfig, register_options
@@ -19,10 +20,22 @@ class Encoder(nn.Module):
     """Maps one preprocessed feature batch to a vector per row.
 
     Subclasses take ``(meta, options)``, set ``self.output_size`` and implement
-    ``forward(x) -> (B, output_size)``.
+    ``forward(x) -> (B, output_size)``. Pretrained encoders also override the
+    three hooks below.
     """
 
     output_size: int
+
+    def load_pretrained(self) -> None:
+        """Put pretrained weights in (a new model; a saved one has its own)."""
+
+    def lengths(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Tokens per row ``(B,)`` when the encoder's cost grows with them."""
+        return None
+
+    def parameter_groups(self) -> list[tuple[list[nn.Parameter], float]]:
+        """Parameters that learn at rates of their own, with those rates."""
+        return []
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def load_model(
 ) -> Model:
     target = features.target
     if family == "deep":
-        model = TailorModel(config, features.metas(), target.n_outputs)
+        model = TailorModel(config, features.metas(), target.n_outputs, pretrained=False)
         model.load_state_dict(load_tensors(folder / "model.safetensors"))
         model.eval()
         return model

@@ -20,6 +20,7 @@ from tailorml.io import read_json
 from tailorml.models.classical import ClassicalModel
 from tailorml.runs.bundle import Bundle, load_bundle
 from tailorml.train import predict_outputs
+from tailorml.train.frozen import embed_frozen
 
 DataLike: TypeAlias = str | Path | pd.DataFrame
 
@@ -89,15 +90,20 @@ class Run:
     def config(self) -> ModelConfig:
         return self.bundle.config
 
-    def outputs(self, encoded: Encoded) -> torch.Tensor:
-        """Raw model outputs: logits (N, K), or (N, 1) for binary / number."""
+    def outputs(self, encoded: Encoded, cache: bool = False) -> torch.Tensor:
+        """Raw model outputs: logits (N, K), or (N, 1) for binary / number.
+
+        With ``cache``, frozen pretrained encoders read (and fill) the disk
+        cache of embeddings, as training does; evaluation uses it.
+        """
         model = self.bundle.model
         if isinstance(model, ClassicalModel):
             return model.outputs(encoded.inputs)
         train_cfg = self.config.training
-        return predict_outputs(
-            model, encoded.inputs, train_cfg.eval_batch_size, train_cfg.precision
+        inputs = (
+            embed_frozen(model, encoded.inputs, train_cfg.precision) if cache else encoded.inputs
         )
+        return predict_outputs(model, inputs, train_cfg.eval_batch_size, train_cfg.precision)
 
     def decide(self, proba: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
         """Class ids: the decision thresholds for a binary model, else argmax."""
@@ -123,7 +129,7 @@ class Run:
         features = self.bundle.features
         encoded = features.encode(rows, split)
         assert encoded.target is not None
-        out = self.outputs(encoded)
+        out = self.outputs(encoded, cache=True)
         target = features.target
         if target.task == "regression":
             return Outcome(target.values(encoded.target.unsqueeze(1)), None, target.values(out))

@@ -10,7 +10,7 @@ import gc
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,10 @@ from torch import nn
 
 from tailorml.config import TrainingConfig
 from tailorml.features import Encoded
+from tailorml.models.model import TailorModel
 from tailorml.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from tailorml.train.frozen import embed_frozen
+from tailorml.train.precision import autocast
 from tailorml.train.progress import TrainingProgress
 
 if TYPE_CHECKING:
@@ -28,10 +31,16 @@ if TYPE_CHECKING:
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BAR_EVERY = 10  # steps between loss read-outs on the bar
+BUCKET_POOL = 50  # batches sorted by length together (see ``bucketed``)
 
 
 def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    """The configured optimizer; each parameter group remembers its ``base_lr``,
+    which the schedule scales (pretrained encoders set their own rates)."""
+    params: list[dict[str, Any]] = [
+        {"params": group, "lr": rate, "base_lr": rate}
+        for group, rate in parameter_groups(model, cfg.learning_rate)
+    ]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -39,6 +48,12 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(
         params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
+
+
+def parameter_groups(model: nn.Module, rate: float) -> list[tuple[list[nn.Parameter], float]]:
+    if isinstance(model, TailorModel):
+        return model.parameter_groups(rate)
+    return [([p for p in model.parameters() if p.requires_grad], rate)]
 
 
 def lr_at(epoch: int, cfg: TrainingConfig) -> float:
@@ -96,31 +111,56 @@ def take(data: Encoded, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], t
     return inputs, data.target.index_select(0, index)
 
 
+def bucketed(
+    order: torch.Tensor, lengths: torch.Tensor, size: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Batches of rows of similar length, still in random order.
+
+    The shuffled rows are cut into pools of ``BUCKET_POOL`` batches; each pool
+    is sorted by length and cut into batches, and all batches are shuffled.
+    """
+    batches: list[torch.Tensor] = []
+    pool = size * BUCKET_POOL
+    for begin in range(0, len(order), pool):
+        rows = order[begin : begin + pool]
+        rows = rows[torch.argsort(lengths[rows], stable=True)]
+        batches += [rows[i : i + size] for i in range(0, len(rows), size)]
+    shuffle = torch.randperm(len(batches), generator=generator)
+    return [batches[int(i)] for i in shuffle]
+
+
 def weighted(loss_fn: LossFn, weights: torch.Tensor, index: torch.Tensor) -> LossFn:
     """The batch's mean of per-row losses times the rows' weights."""
     batch_weights = weights.index_select(0, index)
     return lambda out, y: (loss_fn(out, y) * batch_weights).mean()
 
 
-def autocast(precision: str) -> AbstractContextManager[object]:
-    if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 @torch.inference_mode()
 def predict_outputs(
     model: nn.Module, inputs: dict[str, torch.Tensor], batch_size: int, precision: str = "fp32"
 ) -> torch.Tensor:
-    """Raw model outputs for every row, in order, batched."""
+    """Raw model outputs for every row, in order, batched.
+
+    Rows of a model whose cost grows with text length go through in order of
+    length (each batch then pads little) and come back in their own order.
+    """
     model.eval()
     n = len(next(iter(inputs.values())))
+    lengths = model.lengths(inputs) if isinstance(model, TailorModel) else None
+    order = None if lengths is None else torch.argsort(lengths, stable=True)
     chunks = []
     for start in range(0, n, batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+        if order is None:
+            batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+        else:
+            index = order[start : start + batch_size]
+            batch = {k: v.index_select(0, index) for k, v in inputs.items()}
         with autocast(precision):
             chunks.append(model(batch).float())
-    return torch.cat(chunks)
+    out = torch.cat(chunks)
+    if order is None:
+        return out
+    return torch.empty_like(out).index_copy_(0, order, out)
 
 
 def evaluate_loss(
@@ -208,7 +248,13 @@ class Trainer:
         return True
 
     def fit(self, train: Encoded, validation: Encoded | None) -> list[dict[str, float]]:
-        """Train until the epochs run out or validation loss stops improving."""
+        """Train until the epochs run out or validation loss stops improving.
+
+        Frozen pretrained encoders embed both splits once, before the first
+        epoch (cached on disk, see ``train/frozen.py``).
+        """
+        train = self._embedded(train)
+        validation = self._embedded(validation) if validation is not None else None
         steps = math.ceil(len(train) / self.cfg.batch_size)
         if self.cfg.privacy is not None:
             steps = len(self._make_private(train).loader)
@@ -227,6 +273,10 @@ class Trainer:
             self.model.load_state_dict(self.net.state_dict())
         return self.state.history
 
+    def _embedded(self, data: Encoded) -> Encoded:
+        inputs = embed_frozen(self.net, data.inputs, self.cfg.precision)
+        return data if inputs is data.inputs else Encoded(inputs, data.target, data.weights)
+
     def _make_private(self, train: Encoded) -> PrivateTraining:
         """Set up DP-SGD once; on resume, count the epochs already trained."""
         if self.private is None:
@@ -243,8 +293,7 @@ class Trainer:
     ) -> dict[str, float]:
         epoch = self.state.epoch
         lr = lr_at(epoch, self.cfg)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self._scale_lr(lr / self.cfg.learning_rate)
         bar.start_epoch(epoch + 1)
         self.net.train()
         start = time.perf_counter()
@@ -270,15 +319,24 @@ class Trainer:
             summary.update({f"val_{k}": v for k, v in scores.items()})
         return summary
 
+    def _scale_lr(self, factor: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+
     def _train_steps(
         self, train: Encoded, bar: TrainingProgress, start: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        n, size = len(train), self.cfg.batch_size
-        order = torch.randperm(n, generator=self.order)
         loss_sum = torch.zeros(())
         correct = torch.zeros((), dtype=torch.int64)
-        for step, begin in enumerate(range(0, n, size)):
-            index = order[begin : begin + size]
+        batches = self._batches(train)
+        epoch_lr = lr_at(self.state.epoch, self.cfg) / self.cfg.learning_rate
+        done = 0
+        for step, index in enumerate(batches):
+            seen = self.state.epoch * len(batches) + step  # optimizer steps before this one
+            if seen < self.cfg.warmup_steps:
+                self._scale_lr(epoch_lr * (seen + 1) / (self.cfg.warmup_steps + 1))
+            elif seen == self.cfg.warmup_steps > 0:
+                self._scale_lr(epoch_lr)
             inputs, y = take(train, index)
             loss_fn = self.loss_fn
             if train.weights is not None:
@@ -293,12 +351,27 @@ class Trainer:
             self.optimizer.step()
             loss_sum.add_(loss.detach(), alpha=len(y))
             correct.add_(count_correct(self.kind, out.detach(), y))
+            done += len(y)
             if step % BAR_EVERY == 0:
-                rate = (begin + len(y)) / (time.perf_counter() - start)
+                rate = done / (time.perf_counter() - start)
                 bar.step(float(loss.detach()), rate)
             else:
                 bar.step()
         return loss_sum, correct
+
+    def _batches(self, train: Encoded) -> list[torch.Tensor]:
+        """This epoch's batches of row indices, from the seeded generator.
+
+        A random permutation cut into batches; for a model whose cost grows
+        with text length, rows of similar length are batched together first
+        (``bucketed``), so each batch pads little.
+        """
+        n, size = len(train), self.cfg.batch_size
+        order = torch.randperm(n, generator=self.order)
+        lengths = self.net.lengths(train.inputs) if isinstance(self.net, TailorModel) else None
+        if lengths is not None:
+            return bucketed(order, lengths, size, self.order)
+        return [order[begin : begin + size] for begin in range(0, n, size)]
 
     def _private_steps(
         self, private: PrivateTraining, bar: TrainingProgress, start: float

@@ -5,6 +5,7 @@ Each encoder is one file with ``@register_encoder(name, Options, types=...)``.
 
 from tailorml.models.encoders.cnn import CNNEncoder, CNNOptions, ConvLayer
 from tailorml.models.encoders.embed_mlp import EmbedMLPEncoder, EmbedMLPOptions
+from tailorml.models.encoders.pretrained import PretrainedEncoder, PretrainedOptions
 from tailorml.models.encoders.rnn import RNNEncoder, RNNOptions
 from tailorml.models.encoders.transformer import TransformerEncoder, TransformerOptions
 
@@ -14,6 +15,8 @@ __all__ = [
     "ConvLayer",
     "EmbedMLPEncoder",
     "EmbedMLPOptions",
+    "PretrainedEncoder",
+    "PretrainedOptions",
     "RNNEncoder",
     "RNNOptions",
     "TransformerEncoder",

@@ -1,0 +1,108 @@
+"""Frozen pretrained encoders: embeddings computed once per data set, cached on disk.
+
+A frozen encoder maps the same ids to the same vectors every epoch, so the
+training loop replaces its token ids by the pooled embeddings before the
+first epoch and only the decoder trains. The vectors are cached under
+``$TAILORML_CACHE/embeddings`` (default ``~/.cache/tailorml``), keyed by a
+digest of the encoder's weights and options, the precision and the token ids
+themselves: a changed checkpoint, text or tokenizer setting (truncation,
+``max_length``) gives other ids or weights and so another key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from torch import nn
+
+from tailorml.io import load_tensors, save_tensors
+from tailorml.models.model import TailorModel
+from tailorml.models.registry import Encoder
+from tailorml.train.precision import autocast
+
+EMBED_BATCH = 64  # texts per forward pass; larger batches ran slower on the CPU
+
+
+def cache_root() -> Path:
+    """Where cached embeddings live: ``$TAILORML_CACHE/embeddings``."""
+    base = os.environ.get("TAILORML_CACHE") or Path.home() / ".cache" / "tailorml"
+    return Path(base) / "embeddings"
+
+
+def embed_frozen(
+    model: nn.Module, inputs: dict[str, torch.Tensor], precision: str, cache: bool = True
+) -> dict[str, torch.Tensor]:
+    """``inputs`` with every frozen encoder's token ids ``(N, T)`` replaced by
+    its pooled embeddings ``(N, D)``, which the encoder passes through.
+
+    Args:
+        model: the network; anything but a TailorModel is left alone.
+        inputs: the split's tensors by feature.
+        precision: ``fp32`` or ``bf16`` (autocast), part of the cache key.
+        cache: read and write the disk cache (else compute only).
+    """
+    if not isinstance(model, TailorModel):
+        return inputs
+    out = dict(inputs)
+    for name in model.names:
+        encoder = model.encoder(name)
+        if getattr(encoder, "frozen", False) and not inputs[name].is_floating_point():
+            compute = cached_embeddings if cache else embed
+            out[name] = compute(encoder, inputs[name], precision)
+    return out
+
+
+def cached_embeddings(encoder: Encoder, ids: torch.Tensor, precision: str) -> torch.Tensor:
+    """The pooled embeddings of ``ids`` from the cache, computed on a miss."""
+    path = cache_root() / f"{cache_key(encoder, ids, precision)}.safetensors"
+    if path.is_file():
+        try:
+            return load_tensors(path)["embeddings"]
+        except (SafetensorError, KeyError, OSError):
+            pass  # unreadable: compute again and replace it
+    vectors = embed(encoder, ids, precision)
+    save_tensors(path, {"embeddings": vectors})
+    return vectors
+
+
+@torch.inference_mode()
+def embed(encoder: Encoder, ids: torch.Tensor, precision: str) -> torch.Tensor:
+    """Pooled embeddings ``(N, D)`` float32, in batches of texts of similar length."""
+    was_training = encoder.training
+    encoder.eval()
+    order = length_order(encoder, ids)
+    vectors = torch.empty(len(ids), encoder.output_size)
+    for start in range(0, len(ids), EMBED_BATCH):
+        index = order[start : start + EMBED_BATCH]
+        with autocast(precision):
+            vectors[index] = encoder(ids.index_select(0, index)).float()
+    encoder.train(was_training)
+    return vectors
+
+
+def length_order(encoder: Encoder, ids: torch.Tensor) -> torch.Tensor:
+    lengths = encoder.lengths(ids)
+    if lengths is None:
+        return torch.arange(len(ids))
+    return torch.argsort(lengths, stable=True)
+
+
+def cache_key(encoder: Encoder, ids: torch.Tensor, precision: str) -> str:
+    """A digest of everything the embeddings depend on."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(str(getattr(getattr(encoder, "options", None), "pooling", "")).encode())
+    digest.update(f"{precision}|{tuple(ids.shape)}".encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor_bytes(tensor))
+    digest.update(tensor_bytes(ids))
+    return digest.hexdigest()
+
+
+def tensor_bytes(tensor: torch.Tensor) -> bytes:
+    flat = tensor.detach().contiguous().reshape(-1)
+    return flat.view(torch.uint8).numpy().tobytes()

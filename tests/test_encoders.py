@@ -66,6 +66,8 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         {"pooling": "max", "bidirectional": True, "embedding_size": 8},
     ],
     "transformer": [{"pooling": "cls"}, {"pooling": "max", "num_heads": 2, "num_layers": 1}],
+    # all-MiniLM-L6-v2's architecture (random weights here): frozen by default
+    "pretrained": [{"mode": "finetune"}, {"mode": "finetune", "pooling": "cls"}],
 }
 
 
@@ -118,8 +120,8 @@ def sample_input(meta: FeatureMeta) -> torch.Tensor:
 
 
 def check_gradients(encoder: Encoder, x: torch.Tensor) -> None:
-    """Every parameter (and a float input) gets a gradient; every embedding row looked up
-    gets one, the padding row none."""
+    """Every trainable parameter (and a float input) gets a gradient; every row of a
+    trainable embedding looked up gets one, the padding row none."""
     seen: dict[nn.Embedding, torch.Tensor] = {}
 
     def record(module: nn.Module, args: tuple[Any, ...], _out: Any) -> None:
@@ -132,6 +134,11 @@ def check_gradients(encoder: Encoder, x: torch.Tensor) -> None:
         x = x.clone().requires_grad_(True)  # also covers encoders without parameters
     encoder.train()
     out = encoder(x)
+    if not out.requires_grad:  # a frozen pretrained encoder: nothing in it learns
+        for hook in hooks:
+            hook.remove()
+        assert not any(p.requires_grad for p in encoder.parameters())
+        return
     # Random weights: a plain sum has zero gradient through a final LayerNorm.
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
     (out * weights).sum().backward()
@@ -141,9 +148,14 @@ def check_gradients(encoder: Encoder, x: torch.Tensor) -> None:
     if x.requires_grad:
         assert x.grad is not None and x.grad.abs().sum() > 0, "no gradient reached the input"
     for name, param in encoder.named_parameters():
+        if not param.requires_grad:  # a frozen pretrained network
+            assert param.grad is None, f"frozen {name} got a gradient"
+            continue
         assert param.grad is not None, f"{name} got no gradient"
         assert param.grad.abs().sum() > 0, f"{name} got an all-zero gradient"
     for module, ids in seen.items():
+        if not module.weight.requires_grad:
+            continue
         assert module.weight.grad is not None
         rows = module.weight.grad.abs().sum(1)  # (num_embeddings,)
         used = ids.unique()

@@ -23,6 +23,7 @@ from tailorml.io import load_tensors, save_tensors
 from tailorml.models.model import TailorModel
 from tailorml.models.registry import Encoder
 from tailorml.train.precision import autocast
+from tailorml.train.progress import counting
 
 EMBED_BATCH = 64  # texts per forward pass; larger batches ran slower on the CPU
 
@@ -34,7 +35,11 @@ def cache_root() -> Path:
 
 
 def embed_frozen(
-    model: nn.Module, inputs: dict[str, torch.Tensor], precision: str, cache: bool = True
+    model: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    precision: str,
+    cache: bool = True,
+    quiet: bool = True,
 ) -> dict[str, torch.Tensor]:
     """``inputs`` with every frozen encoder's token ids ``(N, T)`` replaced by
     its pooled embeddings ``(N, D)``, which the encoder passes through.
@@ -44,6 +49,7 @@ def embed_frozen(
         inputs: the split's tensors by feature.
         precision: ``fp32`` or ``bf16`` (autocast), part of the cache key.
         cache: read and write the disk cache (else compute only).
+        quiet: no progress bar while computing.
     """
     if not isinstance(model, TailorModel):
         return inputs
@@ -52,11 +58,13 @@ def embed_frozen(
         encoder = model.encoder(name)
         if getattr(encoder, "frozen", False) and not inputs[name].is_floating_point():
             compute = cached_embeddings if cache else embed
-            out[name] = compute(encoder, inputs[name], precision)
+            out[name] = compute(encoder, inputs[name], precision, quiet)
     return out
 
 
-def cached_embeddings(encoder: Encoder, ids: torch.Tensor, precision: str) -> torch.Tensor:
+def cached_embeddings(
+    encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True
+) -> torch.Tensor:
     """The pooled embeddings of ``ids`` from the cache, computed on a miss."""
     path = cache_root() / f"{cache_key(encoder, ids, precision)}.safetensors"
     if path.is_file():
@@ -64,22 +72,24 @@ def cached_embeddings(encoder: Encoder, ids: torch.Tensor, precision: str) -> to
             return load_tensors(path)["embeddings"]
         except (SafetensorError, KeyError, OSError):
             pass  # unreadable: compute again and replace it
-    vectors = embed(encoder, ids, precision)
+    vectors = embed(encoder, ids, precision, quiet)
     save_tensors(path, {"embeddings": vectors})
     return vectors
 
 
 @torch.inference_mode()
-def embed(encoder: Encoder, ids: torch.Tensor, precision: str) -> torch.Tensor:
+def embed(encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True) -> torch.Tensor:
     """Pooled embeddings ``(N, D)`` float32, in batches of texts of similar length."""
     was_training = encoder.training
     encoder.eval()
     order = length_order(encoder, ids)
     vectors = torch.empty(len(ids), encoder.output_size)
-    for start in range(0, len(ids), EMBED_BATCH):
-        index = order[start : start + EMBED_BATCH]
-        with autocast(precision):
-            vectors[index] = encoder(ids.index_select(0, index)).float()
+    with counting("embedding texts", len(ids), quiet) as advance:
+        for start in range(0, len(ids), EMBED_BATCH):
+            index = order[start : start + EMBED_BATCH]
+            with autocast(precision):
+                vectors[index] = encoder(ids.index_select(0, index)).float()
+            advance(len(index))
     encoder.train(was_training)
     return vectors
 

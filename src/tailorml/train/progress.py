@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +16,33 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+
+
+@contextmanager
+def counting(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """A bar counting rows done (texts embedded, say), with rows/s and ETA.
+
+    Yields a function that advances the bar by a number of rows.
+    """
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}/s"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    )
+    task = bar.add_task(label, total=total, rate="-")
+    start = time.perf_counter()
+
+    def advance(rows: int) -> None:
+        done = bar.tasks[0].completed + rows
+        rate = f"{done / max(time.perf_counter() - start, 1e-9):,.0f}"
+        bar.update(task, advance=rows, rate=rate)
+
+    with bar:
+        yield advance
 
 
 class TrainingProgress:

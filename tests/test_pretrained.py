@@ -282,3 +282,15 @@ def test_length_sorted_inference_returns_rows_in_their_own_order(
     with torch.no_grad():
         alone = torch.cat([model({"text": ids[i : i + 1]}) for i in range(len(ids))])
     torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_word_vocabulary_options_are_refused_for_a_checkpoint_tokenizer(
+    tiny_checkpoint: Path, texts: Path, tmp_path: Path, cli: Any
+) -> None:
+    raw = config(texts, tiny_checkpoint)
+    raw["input_features"][0]["preprocessing"]["tokenizer"] = "char"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = cli("train", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "preprocessing.tokenizer does not apply" in result.stderr

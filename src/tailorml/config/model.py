@@ -164,6 +164,28 @@ class TextFeature(_InputBase):
     type: Literal["text"]
     preprocessing: TextPreprocessing = TextPreprocessing()
 
+    @model_validator(mode="after")
+    def _checkpoint_tokenizes(self) -> TextFeature:
+        """A pretrained encoder reads its checkpoint's own tokens: the word
+        vocabulary options would be ignored, so setting them is an error."""
+        if self.encoder is None or self.encoder.name != "pretrained":
+            return self
+        default = TextPreprocessing()
+        ignored = [
+            name
+            for name in ("tokenizer", "lowercase", "max_vocab", "min_count")
+            if getattr(self.preprocessing, name) != getattr(default, name)
+        ]
+        if ignored:
+            raise PydanticCustomError(
+                "checkpoint_tokenizer",
+                "input feature '{name}' uses the pretrained encoder, which tokenizes with its "
+                "checkpoint's own tokenizer; preprocessing.{ignored} does not apply (only "
+                "max_length and truncation do)",
+                {"name": self.name, "ignored": ", preprocessing.".join(ignored)},
+            )
+        return self
+
 
 class ImageFeature(_InputBase):
     type: Literal["image"]

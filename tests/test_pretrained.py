@@ -140,6 +140,8 @@ def test_texts_are_tokenized_by_the_checkpoint_tokenizer(
     assert "driver" in first  # lower-cased word pieces
     assert pre.tokens(ids)[1] == ["[CLS]", "[SEP]"]  # type: ignore[attr-defined]
     assert (ids[1, 2:] == 0).all()  # padded with the checkpoint's [PAD] id
+    typed = features.encode(pd.DataFrame({"text": ["a [PAD] b"]}), with_target=False)
+    assert (typed.inputs["text"][0, :6] != 0).all()  # a typed "[PAD]" is text, not padding
     saved = FeatureSet.from_dict(features.to_dict())  # the tokenizer travels in JSON
     assert torch.equal(saved.encode(rows, with_target=False).inputs["text"], ids)
 

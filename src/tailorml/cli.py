@@ -193,8 +193,8 @@ def explain_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[str, typer.Option(help="Rows to explain: a file or builtin:NAME.")],
     rows: Annotated[
-        str, typer.Option(help="Row range START:STOP (0-based, stop excluded).")
-    ] = "0:10",
+        str, typer.Option(help="Row range START:STOP (0-based, stop excluded); default 0:10.")
+    ] = "",
     importance: Annotated[
         bool, typer.Option(help="Also permutation importance (needs the target column).")
     ] = True,
@@ -208,7 +208,7 @@ def explain_cmd(
 
     trained = tailorml.load(run)
     frame, _ = read_rows(data, trained.config.data)
-    start, stop = row_range(rows, len(frame))
+    start, stop = row_range(rows or f"0:{min(10, len(frame))}", len(frame))
     explanations = explain_rows(trained, frame.iloc[start:stop])
     ranking = None
     if importance and trained.bundle.features.target.name in frame.columns:

@@ -9,8 +9,12 @@ category ids have no gradient, so for them the path runs through the output of
 the feature's ``nn.Embedding``, as Captum's LayerIntegratedGradients does:
 forward hooks replace each embedding's output with the interpolated vectors
 while the ids themselves still drive padding masks and packed lengths. Text
-starts from the padding token's vectors, a category from the mean vector of
-its vocabulary (the analogue of a number's training mean).
+starts from the padding token's vectors (the feature's own padding id), a
+category from the mean vector of its vocabulary (the analogue of a number's
+training mean). A pretrained checkpoint's text is attributed through its word
+embeddings, over the whole network from the ids, frozen or not; its tokens are
+the checkpoint's word pieces, [CLS] and [SEP] included (the network reads
+them, and completeness needs their share).
 
 Classical models are explained exactly: linear models by coefficient × design
 value, summed per input feature (a text token's weight shared among its
@@ -37,6 +41,7 @@ from torch import nn
 
 from tailorml.errors import DataError, TailorError
 from tailorml.features import Encoded, FeatureMeta, Preprocessor
+from tailorml.features.pretrained_text import CheckpointTextPreprocessor
 from tailorml.models import TailorModel
 from tailorml.models.classical.design import dense_design, sparse_design, token_counts
 from tailorml.models.classical.lightgbm import LightGBMModel
@@ -147,7 +152,8 @@ def attribute_outputs(
     model = run.bundle.model
     if isinstance(model, TailorModel):
         columns, signs = direction(width, decided, len(encoded))
-        return integrated_gradients(model, encoded.inputs, columns, signs, n_steps)
+        pads = {name: meta.pad_id for name, meta in run.bundle.features.metas().items()}
+        return integrated_gradients(model, encoded.inputs, columns, signs, n_steps, pads)
     if isinstance(model, LinearModel):
         return linear_contributions(model, encoded.inputs, decided)
     if isinstance(model, LightGBMModel):
@@ -183,6 +189,7 @@ def integrated_gradients(
     columns: np.ndarray,
     signs: np.ndarray,
     n_steps: int,
+    pads: dict[str, int],
 ) -> Attributed:
     """Integrated Gradients of every row, in batches of ``POINTS_PER_PASS`` points.
 
@@ -192,6 +199,7 @@ def integrated_gradients(
         columns: ``(N,)`` the output column to explain per row.
         signs: ``(N,)`` ±1 multiplying that column (see :func:`direction`).
         n_steps: steps of the integral.
+        pads: the padding id of each text feature (the baseline's token).
     """
     size = max(1, POINTS_PER_PASS // n_steps)
     parts = []
@@ -201,7 +209,7 @@ def integrated_gradients(
             batch = {k: v[part] for k, v in inputs.items()}
             column = torch.from_numpy(columns[part])
             sign = torch.from_numpy(signs[part]).float()
-            parts.append(integrate_batch(model, batch, column, sign, n_steps))
+            parts.append(integrate_batch(model, batch, column, sign, n_steps, pads))
     return Attributed(
         {name: np.concatenate([p.features[name] for p in parts]) for name in inputs},
         np.concatenate([p.output for p in parts]),
@@ -217,6 +225,7 @@ def integrate_batch(
     column: torch.Tensor,
     sign: torch.Tensor,
     n_steps: int,
+    pads: dict[str, int],
 ) -> Attributed:
     """One batch: float inputs and embedding outputs integrated together."""
     device = next(model.parameters()).device
@@ -224,7 +233,7 @@ def integrate_batch(
     column, sign = column.to(device), sign.to(device)
     layers = embedding_layers(model, inputs)
     path = EmbeddingPath(model, layers)
-    starts, baselines = path_ends(model.names, inputs, layers)
+    starts, baselines = path_ends(model.names, inputs, layers, pads)
     ids = tuple(inputs[name] for name in path.embedded)
     with path.hooked():
         attributions, delta = IntegratedGradients(path).attribute(
@@ -255,6 +264,9 @@ class EmbeddingPath:
 
     Called as ``path(*points, *ids)``: one point per input feature in the
     model's order, then the ids of each embedded feature in ``embedded`` order.
+    An encoder that drops padding columns (dynamic padding) gets the points'
+    matching leading columns; the dropped ones, padding at both ends of the
+    path, get no attribution.
     """
 
     def __init__(self, model: TailorModel, layers: dict[str, nn.Embedding]):
@@ -262,12 +274,14 @@ class EmbeddingPath:
         self.layers = layers
         self.embedded = [name for name in model.names if name in layers]
         self.vectors: dict[str, torch.Tensor] = {}
+        self.ids: dict[str, torch.Tensor] = {}
 
     def __call__(self, *args: torch.Tensor) -> torch.Tensor:
         names = self.model.names
         points = dict(zip(names, args[: len(names)], strict=True))
         ids = dict(zip(self.embedded, args[len(names) :], strict=True))
         self.vectors = {name: points[name] for name in self.embedded}
+        self.ids = ids
         return self.model({**points, **ids})  # (B, K)
 
     @contextmanager
@@ -284,7 +298,15 @@ class EmbeddingPath:
 
     def swap(self, name: str) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
         def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
-            return self.vectors[name]
+            vectors = self.vectors[name]  # (B, E) or (B, T, E)
+            if vectors.shape == output.shape:
+                return vectors
+            if looks_up(args[0], self.ids[name]):  # (B, T') ids, T' < T
+                return vectors[:, : output.shape[1]]  # (B, T', E)
+            raise TailorError(
+                f"cannot explain '{name}': its embedding looked up {tuple(args[0].shape)} ids "
+                f"that are not the leading columns of the {tuple(self.ids[name].shape)} given."
+            )
 
         return hook
 
@@ -301,20 +323,22 @@ def embedding_layers(
 
 
 def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedding:
-    """The embedding layer of ``encoder`` that receives the ids themselves.
+    """The embedding layer of ``encoder`` that looks up the ids themselves.
 
-    Found by watching a forward pass, so that a transformer's position table
-    is never mistaken for its token table.
+    Found by watching a forward pass of the row with the most distinct ids,
+    so that a transformer's position or token-type table (which looks up
+    ``0, 1, 2, …`` or zeros) is never mistaken for its token table; the
+    encoder may look up only the leading columns (dynamic padding).
 
     Raises:
         TailorError: the encoder has no such layer.
     """
-    probe = ids[:1]
+    probe = ids[distinct_ids(ids).argmax()].unsqueeze(0)  # (1, T) or (1,)
     seen: list[nn.Embedding] = []
     embeddings = [m for m in encoder.modules() if isinstance(m, nn.Embedding)]
 
     def spot(module: nn.Embedding, args: tuple[Any, ...]) -> None:
-        if args and args[0] is probe:
+        if args and looks_up(args[0], probe):
             seen.append(module)
 
     handles = [m.register_forward_pre_hook(spot) for m in embeddings]
@@ -329,13 +353,32 @@ def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedd
     return seen[0]
 
 
+def distinct_ids(ids: torch.Tensor) -> torch.Tensor:
+    """Distinct ids per row ``(B,)`` of text ``(B, T)``; ones for a category ``(B,)``."""
+    if ids.dim() < 2:
+        return torch.ones_like(ids)
+    return (ids.sort(dim=1).values.diff(dim=1) != 0).sum(1) + 1
+
+
+def looks_up(seen: Any, ids: torch.Tensor) -> bool:
+    """Whether ``seen`` (what a layer received) is ``ids`` or its leading columns."""
+    if not isinstance(seen, torch.Tensor) or seen.dim() != ids.dim():
+        return False
+    if ids.dim() == 2:
+        ids = ids[:, : seen.shape[1]]
+    return seen.shape == ids.shape and torch.equal(seen, ids)
+
+
 def path_ends(
-    names: list[str], inputs: dict[str, torch.Tensor], layers: dict[str, nn.Embedding]
+    names: list[str],
+    inputs: dict[str, torch.Tensor],
+    layers: dict[str, nn.Embedding],
+    pads: dict[str, int],
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     """The float points of the rows and of their baselines, in ``names`` order.
 
-    Baselines: zero for float inputs, the padding vectors for text, the mean
-    vocabulary vector for a category.
+    Baselines: zero for float inputs, the padding vectors for text (its own
+    padding id at every position), the mean vocabulary vector for a category.
     """
     starts, baselines = [], []
     with torch.no_grad():
@@ -347,7 +390,7 @@ def path_ends(
                 baselines.append(torch.zeros_like(values, dtype=torch.float32))
             elif values.dim() == 2:  # text (B, T): pad every position
                 starts.append(layer(values))
-                baselines.append(layer(torch.zeros_like(values)))
+                baselines.append(layer(torch.full_like(values, pads.get(name, 0))))
             else:  # category (B,)
                 starts.append(layer(values))
                 baselines.append(layer.weight.mean(0).expand(len(values), -1).clone())
@@ -468,9 +511,11 @@ def feature_entry(
         entry["map"] = significant(attribution.sum(0))  # (H, W)
         entry["image"] = significant(encoded.mean(0))  # (H, W)
     elif pre.type == "text":
-        real = encoded != 0
-        vocab = pre.state["vocab"]
-        entry["tokens"] = [vocab[int(t)] for t in encoded[real]]
+        real = encoded != pre.meta().pad_id  # padding: baseline = point, no attribution
+        if isinstance(pre, CheckpointTextPreprocessor):
+            entry["tokens"] = pre.tokens(torch.from_numpy(encoded[None]))[0]  # [CLS] … [SEP]
+        else:
+            entry["tokens"] = [pre.state["vocab"][int(t)] for t in encoded[real]]
         entry["scores"] = significant(attribution[real])
     else:
         entry["value"] = json_value(raw)

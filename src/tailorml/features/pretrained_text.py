@@ -56,6 +56,7 @@ class CheckpointTextPreprocessor(Preprocessor):
             from tokenizers import Tokenizer
 
             tokenizer = Tokenizer.from_str(self.state["tokenizer"])
+            tokenizer.encode_special_tokens = True  # "[PAD]" typed in a text is just text
             tokenizer.no_padding()
             side = "left" if self.options["truncation"] == "left" else "right"
             tokenizer.enable_truncation(self.options["max_length"], direction=side)

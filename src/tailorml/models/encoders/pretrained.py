@@ -161,10 +161,10 @@ class PretrainedEncoder(Encoder):
 def shortest_padding(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Drop the padding columns no row of the batch needs (dynamic padding).
 
-    ``x`` is right-padded, so its real tokens fit in the first
-    ``max(lengths)`` columns.
+    ``x`` is right-padded: columns after the last real token of every row go.
     """
-    longest = int(mask.sum(1).max())
+    positions = torch.arange(1, x.shape[1] + 1, device=x.device)  # (T,)
+    longest = int((mask * positions).amax())
     if longest == x.shape[1]:
         return x, mask
     return x[:, :longest], mask[:, :longest]

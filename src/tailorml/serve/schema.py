@@ -24,6 +24,7 @@ from tailorml.runs.run import Run
 REF = "#/components/schemas/{model}"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 PIXEL_LIMIT = 1e9  # far beyond any image, far below what overflows a network's float32
+EXAMPLE_TEXT = "The service was quick and the staff were friendly."
 
 Kind = Literal["number", "category", "binary", "text", "image", "group"]
 Number = Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
@@ -42,7 +43,9 @@ class InputField:
         choices: known categories, the two binary values, or the groups.
         image: (height, width, channels) the model takes, for images.
         resize: whether images of other sizes are resized (else rejected).
-        default: a valid value, for examples and the playground's form.
+        default: a valid value, for the playground's form.
+        example: a valid value for the documented example request and the
+            start-up prediction, when it differs from ``default``.
     """
 
     name: str
@@ -53,6 +56,7 @@ class InputField:
     image: tuple[int, int, int] | None = None
     resize: bool = False
     default: Any = None
+    example: Any = None
 
 
 def input_fields(run: Run) -> list[InputField]:
@@ -106,13 +110,26 @@ def field_for(pre: Preprocessor) -> InputField:
             values, default=state["positive"],
         )  # fmt: skip
     if pre.type == "text":
-        unit = "characters" if options["tokenizer"] == "char" else "words"
-        return InputField(
-            pre.name, "text", True,
-            f"Free text; its first {options['max_length']} {unit} are used (null: no text).",
-            default="",
-        )  # fmt: skip
+        return text_field(pre)
     return image_field(pre)
+
+
+def text_field(pre: Preprocessor) -> InputField:
+    """Free text; how much of it the model reads depends on its tokenizer."""
+    options = pre.options
+    end = "last" if options["truncation"] == "left" else "first"
+    if pre.kind == "text:pretrained":
+        used = (
+            f"it is split into subword tokens by the model's checkpoint tokenizer and its {end} "
+            f"{options['max_length']} tokens, [CLS] and [SEP] included, are used"
+        )
+    else:
+        unit = "characters" if options["tokenizer"] == "char" else "words"
+        used = f"its {end} {options['max_length']} {unit} are used"
+    return InputField(
+        pre.name, "text", True, f"Free text; {used} (null: no text).",
+        default="", example=EXAMPLE_TEXT,
+    )  # fmt: skip
 
 
 def image_field(pre: Preprocessor) -> InputField:
@@ -291,5 +308,5 @@ def components(types: dict[str, Any]) -> dict[str, Any]:
 
 
 def example_row(fields: list[InputField]) -> dict[str, Any]:
-    """A valid row of default values."""
-    return {f.name: f.default for f in fields}
+    """A valid row: each field's example, or its default."""
+    return {f.name: f.default if f.example is None else f.example for f in fields}

@@ -22,7 +22,7 @@ from tailorml.config import TrainingConfig
 from tailorml.features import Encoded
 from tailorml.models.model import TailorModel
 from tailorml.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from tailorml.train.frozen import embed_frozen
+from tailorml.train.frozen import EMBED_BATCH, embed_frozen
 from tailorml.train.precision import autocast
 from tailorml.train.progress import TrainingProgress
 
@@ -153,6 +153,8 @@ def predict_outputs(
     n = len(next(iter(inputs.values())))
     lengths = model.lengths(inputs) if isinstance(model, TailorModel) else None
     order = None if lengths is None else torch.argsort(lengths, stable=True)
+    if order is not None:
+        batch_size = min(batch_size, EMBED_BATCH)  # a big batch pads to its longest text
     chunks = []
     for start in range(0, n, batch_size):
         if order is None:

@@ -25,6 +25,11 @@ SAMPLES: dict[str, tuple[object, pd.Series]] = {
     "category": (CategoryPreprocessing(), pd.Series(["a", "b", "a", None, "c"])),
     "binary": (BinaryPreprocessing(), pd.Series(["yes", "no", "yes", "no", None])),
     "text": (TextPreprocessing(max_length=6), pd.Series(["Good film!", "bad", "", None, "ok ok"])),
+    # a text feature read by a pretrained encoder: the checkpoint's own tokenizer
+    "text:pretrained": (
+        TextPreprocessing(max_length=6).model_dump() | {"checkpoint": "all-MiniLM-L6-v2"},
+        pd.Series(["Good film!", "bad", "", None, "ok ok, a very long review"]),
+    ),
     "image": (
         ImagePreprocessing(),
         pd.Series([rng.integers(0, 255, (8, 8), dtype=np.uint8) for _ in range(5)]),
@@ -39,9 +44,8 @@ def test_every_registered_type_has_a_sample() -> None:
 @pytest.mark.parametrize("kind", sorted(PREPROCESSORS))
 def test_preprocessor_conformance(kind: str) -> None:
     options, column = SAMPLES[kind]
-    pre = Preprocessor.from_dict(
-        {"type": kind, "name": "f", "options": options.model_dump(), "state": {}}  # type: ignore[attr-defined]
-    )
+    dumped = options if isinstance(options, dict) else options.model_dump()  # type: ignore[attr-defined]
+    pre = Preprocessor.from_dict({"type": kind, "name": "f", "options": dumped, "state": {}})
     pre.fit(column)
     out = pre.transform(column)
     meta = pre.meta()

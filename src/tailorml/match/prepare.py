@@ -1,8 +1,9 @@
-"""From a scenario to encoded train / validation / test data, once."""
+"""From a scenario to encoded train / validation / test data, once per preprocessing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,30 +14,65 @@ from tailorml.config import ModelConfig, Scenario
 from tailorml.config.infer import infer_type
 from tailorml.errors import DataError
 from tailorml.features import Encoded, FeatureSet
+from tailorml.features.featureset import preprocessor_for
 from tailorml.runs.pipeline import read_splits
 
 
 @dataclass
+class Preprocessed:
+    """One fitted FeatureSet and every split encoded by it."""
+
+    features: FeatureSet
+    encoded: dict[str, Encoded]
+
+
+@dataclass
 class Prepared:
-    """Everything every candidate trains and is judged on."""
+    """Everything every candidate trains and is judged on.
+
+    Preprocessing is fitted on the training rows once per preprocessing
+    signature, on first use (``preprocessed``): most candidates share the
+    scenario's own (``features``, ``encoded``), while text read by a
+    ``pretrained`` encoder needs its checkpoint's tokenizer instead.
+    """
 
     scenario: Scenario
     config: ModelConfig  # inputs, output and data; candidates add encoders/decoder/training
     frames: dict[str, pd.DataFrame]
-    features: FeatureSet
-    encoded: dict[str, Encoded]
     dropped_rows: int
+    fitted: dict[str, Preprocessed] = field(default_factory=dict)  # by preprocessing signature
+
+    @property
+    def features(self) -> FeatureSet:
+        return self.preprocessed(self.config).features
+
+    @property
+    def encoded(self) -> dict[str, Encoded]:
+        return self.preprocessed(self.config).encoded
+
+    def preprocessed(self, config: ModelConfig) -> Preprocessed:
+        """The features ``config`` needs, fitted on the training rows (once)."""
+        key = preprocessing_signature(config)
+        if key not in self.fitted:
+            features = FeatureSet.fit(config, self.frames["train"])
+            encoded = {name: features.encode(frame, name) for name, frame in self.frames.items()}
+            self.fitted[key] = Preprocessed(features, encoded)
+        return self.fitted[key]
 
     def subset_index(self, fraction: float, seed: int) -> np.ndarray:
         """Positions of a seeded sample of the training rows (successive-halving rungs)."""
-        n = len(self.encoded["train"])
+        n = len(self.frames["train"])
         if fraction >= 1:
             return np.arange(n)
         return np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(n * fraction))])
 
-    def subset(self, fraction: float, seed: int) -> tuple[Encoded, pd.DataFrame]:
-        """The sample as encoded tensors, and as the raw rows they came from."""
-        train, rows = self.encoded["train"], self.frames["train"]
+    def subset(
+        self, fraction: float, seed: int, train: Encoded | None = None
+    ) -> tuple[Encoded, pd.DataFrame]:
+        """The sample as tensors (of ``train``, by default the shared encoding
+        of the training rows), and as the raw rows they came from."""
+        train = train if train is not None else self.encoded["train"]
+        rows = self.frames["train"]
         if fraction >= 1:
             return train, rows
         keep = self.subset_index(fraction, seed)
@@ -44,6 +80,15 @@ class Prepared:
         target = train.target.index_select(0, index) if train.target is not None else None
         inputs = {k: v.index_select(0, index) for k, v in train.inputs.items()}
         return Encoded(inputs, target), rows.iloc[keep].reset_index(drop=True)
+
+
+def preprocessing_signature(config: ModelConfig) -> str:
+    """What fitting the features depends on besides the rows: each input's
+    preprocessor kind and options (the checkpoint, for pretrained text)."""
+    inputs = [
+        (p.name, p.kind or p.type, p.options) for p in map(preprocessor_for, config.input_features)
+    ]
+    return json.dumps(inputs, sort_keys=True, default=str)
 
 
 def model_config(scenario: Scenario, columns: pd.DataFrame) -> ModelConfig:
@@ -105,7 +150,6 @@ def prepare(scenario: Scenario) -> Prepared:
             raise DataError(
                 f"sensitive column '{column}' does not exist in '{scenario.data.source}'."
             )
-    config = model_config(scenario, frames["train"])
-    features = FeatureSet.fit(config, frames["train"])
-    encoded = {name: features.encode(frame, name) for name, frame in frames.items()}
-    return Prepared(scenario, config, frames, features, encoded, dropped)
+    data = Prepared(scenario, model_config(scenario, frames["train"]), frames, dropped)
+    data.preprocessed(data.config)  # the shared features: bad data fails here, not mid-search
+    return data

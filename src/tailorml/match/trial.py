@@ -24,6 +24,7 @@ from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.pipeline import reweigh_training
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
+from tailorml.train.frozen import embed_frozen
 
 
 @dataclass
@@ -40,14 +41,25 @@ class TrialResult:
         return dict(self.__dict__)
 
 
+CHECKPOINT_PREPROCESSING = ("max_length", "truncation")  # what a checkpoint tokenizer takes
+
+
 def deep_config(base: ModelConfig, params: dict[str, Any], seed: int) -> ModelConfig:
-    """The base config with the candidate's encoder, decoder and training."""
+    """The base config with the candidate's encoder, decoder and training.
+
+    Text that a pretrained encoder reads keeps only the preprocessing its
+    checkpoint's tokenizer takes; the word-vocabulary options (``min_count``
+    and the like) are for the other candidates.
+    """
     raw = base.model_dump(mode="json")
     encoder = params.get("encoder", {})
     takes = ENCODERS[encoder["name"]].types if encoder else frozenset()
     for feature in raw["input_features"]:
         if feature["type"] in takes:
             feature["encoder"] = encoder
+            if encoder["name"] == "pretrained":
+                options = feature["preprocessing"]
+                feature["preprocessing"] = {k: options[k] for k in CHECKPOINT_PREPROCESSING}
     raw["decoder"] = {**raw["decoder"], **params.get("decoder", {})}
     raw["training"] = {**raw["training"], **params.get("training", {}), "seed": seed}
     return ModelConfig.model_validate(raw)
@@ -55,28 +67,40 @@ def deep_config(base: ModelConfig, params: dict[str, Any], seed: int) -> ModelCo
 
 def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
     """Train the candidate on a seeded ``fraction`` of the training rows."""
+    if candidate.family == "deep":
+        return fit_network(candidate, data, fraction, seed)
     train, rows = data.subset(fraction, seed)
     y = train.target
     assert y is not None
     target = data.features.target
-    metas = data.features.metas()
-    if candidate.family == "deep":
-        config = deep_config(data.config, candidate.params, seed)
-        if config.training.fairness is not None:  # a copy: the shared split keeps no weights
-            train = Encoded(train.inputs, y)
-            reweigh_training(config, rows, train, data.features)
-        torch.manual_seed(seed)
-        model = TailorModel(config, metas, target.n_outputs)
-        trainer = Trainer(model, target.kind, config.training, quiet=True)
-        trainer.fit(train, data.encoded["validation"])
-        model.eval()
-        spent = {"privacy": trainer.privacy} if trainer.privacy else {}
-        return Bundle(config, data.features, model, params=spent)
     classical = CLASSICAL[candidate.family](
-        candidate.params, metas, target.kind, len(target.labels) or 1
+        candidate.params, data.features.metas(), target.kind, len(target.labels) or 1
     )
     classical.fit(train.inputs, y, seed, sensitive_labels(data, rows))
     return Bundle(data.config, data.features, classical, candidate.family, dict(candidate.params))
+
+
+def fit_network(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
+    """A deep candidate, on the features its encoders read (a pretrained
+    encoder's checkpoint tokenizer, else the shared ones)."""
+    config = deep_config(data.config, candidate.params, seed)
+    prepared = data.preprocessed(config)
+    features = prepared.features
+    torch.manual_seed(seed)
+    model = TailorModel(config, features.metas(), features.target.n_outputs)
+    # A frozen encoder embeds every training row once (cached on disk), so
+    # each rung's sample reuses the same vectors instead of embedding again.
+    full = prepared.encoded["train"]
+    full = Encoded(embed_frozen(model, full.inputs, config.training.precision), full.target)
+    train, rows = data.subset(fraction, seed, full)
+    if config.training.fairness is not None:  # a copy: the shared split keeps no weights
+        train = Encoded(train.inputs, train.target)
+        reweigh_training(config, rows, train, features)
+    trainer = Trainer(model, features.target.kind, config.training, quiet=True)
+    trainer.fit(train, prepared.encoded["validation"])
+    model.eval()
+    spent = {"privacy": trainer.privacy} if trainer.privacy else {}
+    return Bundle(config, features, model, params=spent)
 
 
 def sensitive_labels(data: Prepared, rows: pd.DataFrame) -> np.ndarray | None:

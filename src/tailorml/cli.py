@@ -43,10 +43,38 @@ def train_cmd(
     ),
     resume: Annotated[bool, typer.Option(help="Continue from the last epoch checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    nproc: Annotated[
+        int, typer.Option(help="Training processes on this machine (DDP when more than one).")
+    ] = 1,
+    nnodes: Annotated[int, typer.Option(help="Machines taking part (each runs this command).")] = 1,
+    node_rank: Annotated[int, typer.Option(help="This machine's rank, 0 … nnodes-1.")] = 0,
+    master_addr: Annotated[
+        str, typer.Option(help="Address of the machine with node rank 0.")
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int | None, typer.Option(help="Its port (default: a free one; 29500 on several nodes).")
+    ] = None,
 ) -> None:
-    """Train a model from a config; write config, model, metrics, history, report."""
-    run = tailorml.train(config, output, resume=resume, quiet=quiet)
-    show_metrics(run.metrics)
+    """Train a model from a config; write config, model, metrics, history, report.
+
+    With --nproc N (and --nnodes M) the run trains with PyTorch distributed data
+    parallel, one process per rank, the config's batch_size shared among them.
+    """
+    if nproc == 1 and nnodes == 1:
+        metrics: dict[str, Any] | None = tailorml.train(
+            config, output, resume=resume, quiet=quiet
+        ).metrics
+    else:
+        from tailorml.runs.launch import train_distributed
+
+        metrics = train_distributed(
+            config, output, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
+            master_addr=master_addr, master_port=master_port, resume=resume, quiet=quiet,
+        )  # fmt: skip
+    if metrics is None:
+        out.print(f"this machine's ranks finished; node rank 0 writes the run ({output})")
+        return
+    show_metrics(metrics)
     out.print(f"run saved to {output} (report: {output / 'report.html'})")
 
 

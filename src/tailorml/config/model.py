@@ -275,6 +275,9 @@ class TrainingConfig(Strict):
     gradient_clipping: float | None = Field(default=None, gt=0, description="Max gradient norm.")
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: a CUDA GPU when there is one, else the CPU."
+    )
     privacy: PrivacyConfig | None = None
     fairness: FairnessTraining | None = None
 

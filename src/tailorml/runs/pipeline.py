@@ -132,14 +132,16 @@ def train(
     reweighing = reweigh_training(cfg, frames["train"], encoded["train"], features)
     model = TailorModel(cfg, features.metas(), features.target.n_outputs)
     checkpoints = run_dir / "checkpoint" if run_dir is not None else None
-    if checkpoints is not None and not resume and checkpoints.exists():
-        shutil.rmtree(checkpoints)
     trainer = Trainer(model, cfg.output.type, cfg.training, checkpoints, quiet)
+    if checkpoints is not None and not resume and checkpoints.exists() and trainer.world.main:
+        shutil.rmtree(checkpoints)
     if resume:
         trainer.resume()
     started = time.perf_counter()
     history = trainer.fit(encoded["train"], encoded.get("validation"))
     wall = time.perf_counter() - started
+    if not trainer.world.main:  # the other ranks of a distributed run only train
+        return Run(Bundle(cfg, features, model), None, history)
     run = Run(Bundle(cfg, features, model), run_dir, history)
     run.metrics = collect_metrics(run, frames, encoded, history, trainer, dropped, wall)
     if reweighing is not None:
@@ -218,6 +220,8 @@ def collect_metrics(
             "wall_seconds": wall,
             "samples_per_s": samples / train_seconds if train_seconds else 0.0,
             "final_loss": history[-1]["train_loss"] if history else None,
+            "processes": trainer.world.size,
+            "device": trainer.device.type,
         },
     }
     if trainer.privacy is not None:

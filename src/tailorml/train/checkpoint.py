@@ -71,18 +71,38 @@ def save_checkpoint(
     replace_dir(staging, folder)
 
 
-def load_checkpoint(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, order: torch.Generator
-) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
-    """Restore model, optimizer and random states; return progress so far."""
+@dataclass
+class Checkpoint:
+    """A checkpoint as read from disk, before it is put back into a trainer."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor]
+    optimizer_rest: Any
+    rng: dict[str, torch.Tensor]
+    best: dict[str, torch.Tensor] | None
+    state: dict[str, Any]
+
+
+def read_checkpoint(folder: Path) -> Checkpoint:
     raw = read_json(folder / "state.json")
-    model.load_state_dict(load_tensors(folder / "model.safetensors"))
-    restore_optimizer(
-        optimizer, load_tensors(folder / "optimizer.safetensors"), raw.pop("optimizer")
-    )
-    rng = load_tensors(folder / "rng.safetensors")
-    torch.set_rng_state(rng["torch"])
-    order.set_state(rng["order"])
     best_file = folder / "best.safetensors"
-    best = load_tensors(best_file) if best_file.exists() else None
-    return TrainState(**raw), best
+    return Checkpoint(
+        model=load_tensors(folder / "model.safetensors"),
+        optimizer=load_tensors(folder / "optimizer.safetensors"),
+        optimizer_rest=raw.pop("optimizer"),
+        rng=load_tensors(folder / "rng.safetensors"),
+        best=load_tensors(best_file) if best_file.exists() else None,
+        state=raw,
+    )
+
+
+def restore_checkpoint(
+    checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer,
+    order: torch.Generator,
+) -> tuple[TrainState, dict[str, torch.Tensor] | None]:  # fmt: skip
+    """Put model, optimizer and random states back; return progress so far."""
+    model.load_state_dict(checkpoint.model)
+    restore_optimizer(optimizer, checkpoint.optimizer, checkpoint.optimizer_rest)
+    torch.set_rng_state(checkpoint.rng["torch"])
+    order.set_state(checkpoint.rng["order"])
+    return TrainState(**checkpoint.state), checkpoint.best

@@ -83,12 +83,14 @@ def embed(encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = Tru
     was_training = encoder.training
     encoder.eval()
     order = length_order(encoder, ids)
+    device = next(encoder.parameters()).device
     vectors = torch.empty(len(ids), encoder.output_size)
     with counting("embedding texts", len(ids), quiet) as advance:
         for start in range(0, len(ids), EMBED_BATCH):
             index = order[start : start + EMBED_BATCH]
-            with autocast(precision):
-                vectors[index] = encoder(ids.index_select(0, index)).float()
+            with autocast(precision, device):
+                batch = ids.index_select(0, index).to(device)
+                vectors[index] = encoder(batch).float().cpu()
             advance(len(index))
     encoder.train(was_training)
     return vectors
@@ -114,5 +116,5 @@ def cache_key(encoder: Encoder, ids: torch.Tensor, precision: str) -> str:
 
 
 def tensor_bytes(tensor: torch.Tensor) -> bytes:
-    flat = tensor.detach().contiguous().reshape(-1)
+    flat = tensor.detach().cpu().contiguous().reshape(-1)
     return flat.view(torch.uint8).numpy().tobytes()

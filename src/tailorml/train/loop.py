@@ -2,6 +2,8 @@
 
 Data lives in memory as tensors; each epoch draws a permutation from a seeded
 generator and slices batches from it, exactly what a hand-written loop does.
+Under ``tailor train --nproc N`` every rank runs this loop on its share of the
+rows (see ``train/distributed.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ import torch
 from torch import nn
 
 from tailorml.config import TrainingConfig
+from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.models.model import TailorModel
-from tailorml.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from tailorml.train.checkpoint import (
+    TrainState,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from tailorml.train.distributed import (
+    World,
+    current_world,
+    data_parallel,
+    rank_batch_size,
+    rank_rows,
+    shared,
+    summed,
+)
 from tailorml.train.frozen import EMBED_BATCH, embed_frozen
-from tailorml.train.precision import autocast
+from tailorml.train.precision import autocast, resolve_device, to_device
 from tailorml.train.progress import TrainingProgress
 
 if TYPE_CHECKING:
@@ -137,19 +154,25 @@ def bucketed(
 def weighted(loss_fn: LossFn, weights: torch.Tensor, index: torch.Tensor) -> LossFn:
     """The batch's mean of per-row losses times the rows' weights."""
     batch_weights = weights.index_select(0, index)
-    return lambda out, y: (loss_fn(out, y) * batch_weights).mean()
+    return lambda out, y: (loss_fn(out, y) * batch_weights.to(y.device)).mean()
+
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
 
 
 @torch.inference_mode()
 def predict_outputs(
     model: nn.Module, inputs: dict[str, torch.Tensor], batch_size: int, precision: str = "fp32"
 ) -> torch.Tensor:
-    """Raw model outputs for every row, in order, batched.
+    """Raw model outputs for every row, in order, batched, on the CPU.
 
-    Rows of a model whose cost grows with text length go through in order of
-    length (each batch then pads little) and come back in their own order.
+    The batches run on the model's device. Rows of a model whose cost grows
+    with text length go through in order of length (each batch then pads
+    little) and come back in their own order.
     """
     model.eval()
+    device = device_of(model)
     n = len(next(iter(inputs.values())))
     lengths = model.lengths(inputs) if isinstance(model, TailorModel) else None
     order = None if lengths is None else torch.argsort(lengths, stable=True)
@@ -162,8 +185,8 @@ def predict_outputs(
         else:
             index = order[start : start + batch_size]
             batch = {k: v.index_select(0, index) for k, v in inputs.items()}
-        with autocast(precision):
-            chunks.append(model(batch).float())
+        with autocast(precision, device):
+            chunks.append(model(to_device(batch, device)).float().cpu())
     out = torch.cat(chunks)
     if order is None:
         return out
@@ -171,16 +194,33 @@ def predict_outputs(
 
 
 def evaluate_loss(
-    model: nn.Module, data: Encoded, kind: str, loss_fn: LossFn, cfg: TrainingConfig
+    model: nn.Module,
+    data: Encoded,
+    kind: str,
+    loss_fn: LossFn,
+    cfg: TrainingConfig,
+    world: World = World(),
 ) -> dict[str, float]:
-    """Mean loss and the kind's metric over a whole split."""
+    """Mean loss and the kind's metric over a whole split.
+
+    Each rank scores every ``world.size``-th row and the sums are added up
+    across ranks, so every rank gets the figures of the whole split.
+    """
     assert data.target is not None
-    out = predict_outputs(model, data.inputs, cfg.eval_batch_size, cfg.precision)
-    result = {"loss": float(loss_fn(out, data.target))}
+    inputs, target = data.inputs, data.target
+    if world.size > 1:
+        index = torch.arange(world.rank, len(data), world.size)
+        inputs, target = take(data, index)
+    out = predict_outputs(model, inputs, cfg.eval_batch_size, cfg.precision)
+    loss = loss_fn(out, target) * len(target)
+    error = (out.reshape(-1) - target).abs().sum() if kind == "number" else torch.zeros(())
+    sums = [loss, error, count_correct(kind, out, target), torch.tensor(len(target))]
+    loss_sum, error_sum, correct, rows = summed(sums, world, device_of(model))
+    result = {"loss": loss_sum / rows}
     if kind == "number":
-        result["mae"] = float((out.reshape(-1) - data.target).abs().mean())
+        result["mae"] = error_sum / rows
     else:
-        result["accuracy"] = float(count_correct(kind, out, data.target)) / len(data)
+        result["accuracy"] = correct / rows
     return result
 
 
@@ -206,6 +246,11 @@ class Trainer:
     an Opacus-compatible copy of the model, ``net``, and copies the weights back
     into ``model`` at the end; ``privacy`` then holds the ε spent and the noise.
 
+    Training runs on ``cfg.device`` (a GPU when there is one, unless the config
+    says cpu; DP-SGD stays on the CPU); the model is back on the CPU when
+    ``fit`` returns. In a process group (``tailor train --nproc``) every rank
+    trains its share of each batch and only rank 0 writes checkpoints.
+
     Args:
         model: the network.
         kind: output kind (category | binary | number).
@@ -214,7 +259,8 @@ class Trainer:
         quiet: no progress bar.
 
     Raises:
-        ConfigError: privacy is asked for with settings or layers DP-SGD cannot train.
+        ConfigError: privacy is asked for with settings or layers DP-SGD cannot
+            train, or with several processes; the batch does not divide across them.
     """
 
     def __init__(
@@ -235,23 +281,36 @@ class Trainer:
         self.net = model  # what trains: the model itself unless privacy needs a copy
         self.private: PrivateTraining | None = None
         self.privacy: dict[str, Any] | None = None
+        self.world = current_world()
+        self.batch_size = rank_batch_size(cfg.batch_size, self.world.size)
+        self.device = resolve_device("cpu" if cfg.privacy is not None else cfg.device)
         if cfg.privacy is not None:
             from tailorml.train import privacy  # imports Opacus, only when asked for
 
             privacy.check_settings(cfg)
+            if self.world.size > 1:
+                raise ConfigError(
+                    "training.privacy trains in one process: DP-SGD's accounting and "
+                    "per-sample clipping assume one Poisson-sampled batch per step; "
+                    "drop --nproc/--nnodes for a private run."
+                )
             self.net = privacy.compatible_copy(model)
+        self.net.to(self.device)  # before the optimizer, whose state then lives there too
+        self.stepper = self.net  # what the training steps call: the network, or DDP over it
         self.optimizer = make_optimizer(self.net, cfg)
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.state = TrainState(epoch=0, history=[], best_loss=None, best_epoch=0, stale_epochs=0)
         self.best: dict[str, torch.Tensor] | None = None
 
     def resume(self) -> bool:
-        """Continue from the last checkpoint, if there is one."""
-        if self.checkpoint_dir is None or not (self.checkpoint_dir / "state.json").exists():
+        """Continue from the last checkpoint, if there is one (rank 0's, on every rank)."""
+        folder = self.checkpoint_dir
+        found = self.world.main and folder is not None and (folder / "state.json").exists()
+        checkpoint = read_checkpoint(folder) if found and folder is not None else None
+        checkpoint = shared(checkpoint, self.world)
+        if checkpoint is None:
             return False
-        self.state, self.best = load_checkpoint(
-            self.checkpoint_dir, self.net, self.optimizer, self.order
-        )
+        self.state, self.best = restore_checkpoint(checkpoint, self.net, self.optimizer, self.order)
         return True
 
     def fit(self, train: Encoded, validation: Encoded | None) -> list[dict[str, float]]:
@@ -262,10 +321,13 @@ class Trainer:
         """
         train = self._embedded(train)
         validation = self._embedded(validation) if validation is not None else None
-        steps = math.ceil(len(train) / self.cfg.batch_size)
+        steps = len(self._batches(train, peek=True))
         if self.cfg.privacy is not None:
             steps = len(self._make_private(train).loader)
-        with frozen_heap(), TrainingProgress(self.cfg.epochs, steps, self.quiet) as bar:
+        if self.world.size > 1:
+            self.stepper = data_parallel(self.net, self.device)
+        quiet = self.quiet or not self.world.main
+        with frozen_heap(), TrainingProgress(self.cfg.epochs, steps, quiet) as bar:
             while self.state.epoch < self.cfg.epochs and not self._should_stop():
                 summary = self._run_epoch(train, validation, bar)
                 self._track_best(summary)
@@ -275,6 +337,8 @@ class Trainer:
                 self._checkpoint()
         if self.best is not None:
             self.net.load_state_dict(self.best)
+        self.stepper = self.net
+        self.net.to("cpu")
         if self.private is not None:
             self.privacy = self.private.figures()
             self.model.load_state_dict(self.net.state_dict())
@@ -305,24 +369,29 @@ class Trainer:
         self.net.train()
         start = time.perf_counter()
         if self.private is None:
-            loss_sum, correct = self._train_steps(train, bar, start)
-            rows = len(train)
+            loss_sum, correct, rows = self._train_steps(train, bar, start)
         else:
             loss_sum, correct, rows = self._private_steps(self.private, bar, start)
         seconds = time.perf_counter() - start
+        summed_loss, summed_correct, all_rows = summed(
+            [loss_sum, correct, torch.tensor(rows)], self.world, self.device
+        )
+        rows = int(all_rows)
         summary = {
             "epoch": float(epoch + 1),
-            "train_loss": float(loss_sum) / max(rows, 1),
+            "train_loss": summed_loss / max(rows, 1),
             "lr": lr,
             "seconds": seconds,
             "samples_per_s": rows / seconds,
         }
         if self.kind != "number":
-            summary["train_accuracy"] = float(correct) / max(rows, 1)
+            summary["train_accuracy"] = summed_correct / max(rows, 1)
         if self.private is not None:
             summary["epsilon"] = self.private.epsilon()
         if validation is not None:
-            scores = evaluate_loss(self.net, validation, self.kind, self.loss_fn, self.cfg)
+            scores = evaluate_loss(
+                self.net, validation, self.kind, self.loss_fn, self.cfg, self.world
+            )
             summary.update({f"val_{k}": v for k, v in scores.items()})
         return summary
 
@@ -332,9 +401,10 @@ class Trainer:
 
     def _train_steps(
         self, train: Encoded, bar: TrainingProgress, start: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        loss_sum = torch.zeros(())
-        correct = torch.zeros((), dtype=torch.int64)
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One epoch of this rank's batches; returns loss sum, correct answers, rows."""
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
         batches = self._batches(train)
         epoch_lr = lr_at(self.state.epoch, self.cfg) / self.cfg.learning_rate
         done = 0
@@ -345,11 +415,12 @@ class Trainer:
             elif seen == self.cfg.warmup_steps > 0:
                 self._scale_lr(epoch_lr)
             inputs, y = take(train, index)
+            inputs, y = to_device(inputs, self.device), y.to(self.device)
             loss_fn = self.loss_fn
             if train.weights is not None:
                 loss_fn = weighted(self.row_loss_fn, train.weights, index)
-            with autocast(self.cfg.precision):
-                out = self.net(inputs)
+            with autocast(self.cfg.precision, self.device):
+                out = self.stepper(inputs)
                 loss = loss_fn(out.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -364,21 +435,30 @@ class Trainer:
                 bar.step(float(loss.detach()), rate)
             else:
                 bar.step()
-        return loss_sum, correct
+        return loss_sum, correct, done
 
-    def _batches(self, train: Encoded) -> list[torch.Tensor]:
+    def _batches(self, train: Encoded, peek: bool = False) -> list[torch.Tensor]:
         """This epoch's batches of row indices, from the seeded generator.
 
         A random permutation cut into batches; for a model whose cost grows
         with text length, rows of similar length are batched together first
-        (``bucketed``), so each batch pads little.
+        (``bucketed``), so each batch pads little. Under several processes the
+        permutation is this rank's share (``rank_rows``) and each batch holds
+        this rank's part of the global batch. ``peek`` leaves the generator
+        untouched (to count the batches).
         """
-        n, size = len(train), self.cfg.batch_size
-        order = torch.randperm(n, generator=self.order)
+        n, size = len(train), self.batch_size
+        generator = self.order
+        if peek:
+            generator = torch.Generator().manual_seed(0)
+        if self.world.size > 1:
+            order = rank_rows(n, self.world, self.cfg.seed, self.state.epoch)
+        else:
+            order = torch.randperm(n, generator=generator)
         lengths = self.net.lengths(train.inputs) if isinstance(self.net, TailorModel) else None
         if lengths is not None:
-            return bucketed(order, lengths, size, self.order)
-        return [order[begin : begin + size] for begin in range(0, n, size)]
+            return bucketed(order, lengths, size, generator)
+        return [order[begin : begin + size] for begin in range(0, len(order), size)]
 
     def _private_steps(
         self, private: PrivateTraining, bar: TrainingProgress, start: float
@@ -407,7 +487,8 @@ class Trainer:
             self.state.best_loss = loss
             self.state.best_epoch = int(summary["epoch"])
             self.state.stale_epochs = 0
-            self.best = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            state = self.net.state_dict().items()
+            self.best = {k: v.detach().to("cpu", copy=True) for k, v in state}
         else:
             self.state.stale_epochs += 1
 
@@ -416,7 +497,7 @@ class Trainer:
         return patience is not None and self.state.stale_epochs >= patience
 
     def _checkpoint(self) -> None:
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and self.world.main:
             save_checkpoint(
                 self.checkpoint_dir, self.net, self.optimizer, self.order, self.best, self.state
             )

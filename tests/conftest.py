@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,16 @@ def run_cli(
 @pytest.fixture
 def cli():  # type: ignore[no-untyped-def]
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Every shipped scenario matched once per session (local backend):
+    (run folder, match.json)."""
+    from tailorml.match import match
+
+    out = {}
+    for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
+        run_dir = tmp_path_factory.mktemp(scenario.stem)
+        out[scenario.stem] = (run_dir, match(scenario, run_dir, quiet=True))
+    return out

@@ -21,15 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
-@pytest.fixture(scope="module")
-def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
-    out = {}
-    for scenario in SCENARIOS:
-        run_dir = tmp_path_factory.mktemp(scenario.stem)
-        out[scenario.stem] = (run_dir, match(scenario, run_dir, quiet=True))
-    return out
-
-
 @pytest.mark.parametrize("name", [s.stem for s in SCENARIOS])
 def test_constraints_that_pass_on_validation_hold_on_test(name: str, matched) -> None:  # type: ignore[no-untyped-def]
     run_dir, result = matched[name]

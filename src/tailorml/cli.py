@@ -86,14 +86,26 @@ def match_cmd(
     ),
     workers: Annotated[int | None, typer.Option(help="Candidates trained in parallel.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live table.")] = False,
+    backend: Annotated[
+        str, typer.Option(help="local (this machine, a process pool) or ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address HOST:PORT (default: start one here).")
+    ] = None,
 ) -> None:
     """Recommend the model that fits a scenario's constraints and value.
 
     Rerunning on the same --output folder resumes: finished trials are kept.
     """
     from tailorml.match import match
+    from tailorml.match.backends import Backend
 
-    result = match(scenario, output, workers=workers, quiet=quiet)
+    if backend not in ("local", "ray"):
+        raise TailorError(f"--backend {backend!r} is not one of: local, ray.")
+    if address is not None and backend != "ray":
+        raise TailorError("--address names a Ray cluster; use it with --backend ray.")
+    chosen = Backend("ray" if backend == "ray" else "local", address)
+    result = match(scenario, output, workers=workers, quiet=quiet, backend=chosen)
     show_match(result)
     out.print(f"match saved to {output} (report: {output / 'report.html'})")
 

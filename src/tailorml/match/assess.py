@@ -17,6 +17,7 @@ from tailorml.models import TailorModel
 from tailorml.models.classical import ClassicalModel
 from tailorml.runs.bundle import load_bundle, save_bundle
 from tailorml.runs.run import Outcome, Run
+from tailorml.train.precision import resolve_device
 
 # The limits are one-sided (gap <= limit): enforce them on validation with a
 # one-sided 95% margin so they still hold on rows the search never saw.
@@ -106,6 +107,22 @@ def cost_figures(run: Run, folder: Path, scenario: Scenario, rows: pd.DataFrame)
     return figures
 
 
+def training_device(run: Run) -> str:
+    """Where the candidate trained: ``cuda`` for a network on a machine with a
+    GPU (unless its config says cpu, or it trained with DP-SGD), else ``cpu``."""
+    training = run.config.training
+    if not isinstance(run.bundle.model, TailorModel) or training.privacy is not None:
+        return "cpu"
+    return resolve_device(training.device).type
+
+
+def training_price(device: str, scenario: Scenario) -> float:
+    """Money per hour of the hardware the candidate trained on. Serving is
+    measured and priced on the CPU (bundles predict on the CPU)."""
+    economics = scenario.economics
+    return economics.price_per_gpu_hour if device == "cuda" else economics.price_per_cpu_hour
+
+
 def explanation_converges(run: Run, rows: pd.DataFrame, sample: int = 20) -> bool:
     """A faithful explanation exists: exact contributions for linear models and
     trees; for deep models, Integrated Gradients whose completeness error is
@@ -135,8 +152,9 @@ def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, dic
     privacy = run.bundle.params.get("privacy")
     metrics["epsilon"] = privacy["epsilon"] if privacy else None
     metrics["train_seconds"] = train_seconds
+    metrics["train_device"] = training_device(run)
     metrics["train_cost"] = measure.training_cost(
-        train_seconds, scenario.economics.price_per_cpu_hour
+        train_seconds, training_price(metrics["train_device"], scenario)
     )
     if tuned is not None:
         metrics |= tuned

@@ -14,6 +14,7 @@ from rich.table import Table
 from tailorml.config import Scenario, load_config
 from tailorml.io import atomic_write_json, replace_dir, staging_dir
 from tailorml.match.assess import assess, split_figures
+from tailorml.match.backends import Backend
 from tailorml.match.constraints import check_constraints, default_metric, why_rejected
 from tailorml.match.portfolio import Candidate, build_portfolio
 from tailorml.match.prepare import Prepared, prepare
@@ -35,10 +36,12 @@ def match(
     *,
     workers: int | None = None,
     quiet: bool = False,
+    backend: Backend = Backend(),
 ) -> dict[str, Any]:
     """Recommend the model that fits the scenario; write ``match.json``,
     ``recommended/`` and ``report.html`` into ``output``. A rerun on the same
-    folder resumes: finished trials are not trained again."""
+    folder resumes: finished trials are not trained again. ``backend`` says
+    where trials run (this machine, or a Ray cluster); the answer is the same."""
     spec = load_scenario(scenario)
     if workers is not None:
         spec = spec.model_copy(
@@ -54,10 +57,11 @@ def match(
     )  # fmt: skip
     metric = default_metric(spec)
     with SearchTable(portfolio, quiet) as table:
-        finalists, log = search(data, portfolio, run_dir, metric, table.update)
+        finalists, log = search(data, portfolio, run_dir, metric, table.update, backend)
     entries = [measure_candidate(c, data, log, run_dir) for c in finalists]
     selection = select(entries)
     result = summary(spec, data, portfolio, reasons, log, entries, selection, started)
+    result["search"]["backend"] = backend.name
     if selection.recommended is not None:
         result["test"] = ship(run_dir, selection.recommended, data, entries)
     atomic_write_json(run_dir / "match.json", result)

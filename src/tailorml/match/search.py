@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tailorml.config import Scenario
+from tailorml.match.backends import Backend, run_jobs
 from tailorml.match.portfolio import Candidate
-from tailorml.match.prepare import Prepared, prepare
-from tailorml.match.trial import TrialResult, run_trial, set_threads
+from tailorml.match.prepare import Prepared
+from tailorml.match.trial import TrialResult
 
 ETA = 3  # keep the best third at each rung
 Key = tuple[str, int]
@@ -79,9 +77,11 @@ def search(
     run_dir: Path,
     metric: str,
     on_result: Callable[[TrialResult], None] = lambda r: None,
+    backend: Backend = Backend(),
 ) -> tuple[list[Candidate], SearchLog]:
     """Run the schedule; return the finalists (trained on all rows, saved in
-    ``RUN/candidates/NAME``) and the log."""
+    ``RUN/candidates/NAME``) and the log. ``backend`` says where the trials
+    run; the schedule and the results do not depend on it."""
     scenario = data.scenario
     log = SearchLog.open(run_dir / "search" / "trials.jsonl")
     deadline = time.monotonic() + scenario.budget.seconds
@@ -97,7 +97,7 @@ def search(
         todo = cap_trials(todo, log, scenario.budget.max_trials)
         jobs = [(c, rung, fraction, metric, run_dir / "candidates" / c.name if final else None)
                 for c in todo]  # fmt: skip
-        for result in run_jobs(jobs, data, scenario, deadline, log):
+        for result in run_jobs(jobs, data, deadline, backend):
             log.add(result)
             on_result(result)
         finished = [c for c in alive if (c.name, rung) in log.results]
@@ -119,46 +119,3 @@ def cap_trials(todo: list[Candidate], log: SearchLog, max_trials: int | None) ->
     if max_trials is None:
         return todo
     return todo[: max(0, max_trials - len(log.results))]
-
-
-Job = tuple[Candidate, int, float, str, Path | None]
-
-
-def run_jobs(
-    jobs: list[Job], data: Prepared, scenario: Scenario, deadline: float, log: SearchLog
-) -> Iterator[TrialResult]:
-    """Run trials serially or on a process pool, until the deadline."""
-    workers = scenario.budget.workers
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            if time.monotonic() > deadline:
-                return
-            yield run_trial(job[0], data, *job[1:])
-        return
-    context = multiprocessing.get_context("spawn")
-    init_args = (scenario.model_dump(mode="json"), workers)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=init_args) as pool:  # fmt: skip
-        pending: set[Future[TrialResult]] = {pool.submit(_worker_trial, *job) for job in jobs}
-        while pending:
-            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
-            if time.monotonic() > deadline:
-                for future in pending:
-                    future.cancel()
-                pending = {f for f in pending if not f.cancelled()}
-
-
-_WORKER_DATA: Prepared | None = None
-
-
-def _init_worker(scenario: dict[str, Any], workers: int) -> None:
-    global _WORKER_DATA
-    set_threads(workers)
-    _WORKER_DATA = prepare(Scenario.model_validate(scenario))
-
-
-def _worker_trial(candidate: Candidate, rung: int, fraction: float, metric: str,
-                  save_to: Path | None) -> TrialResult:  # fmt: skip
-    assert _WORKER_DATA is not None
-    return run_trial(candidate, _WORKER_DATA, rung, fraction, metric, save_to)

@@ -1,0 +1,86 @@
+"""Where the trials of a search run: here, on a local process pool, or on Ray.
+
+Every backend runs the same ``run_trial`` on the same jobs, so the schedule
+and the results of a search do not depend on where it ran; only the time
+does. ``local`` is the default: one trial after another, or a pool of
+``budget.workers`` processes. ``ray`` sends each trial to a Ray cluster as a
+task (see ``match/on_ray.py``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tailorml.config import Scenario
+from tailorml.match.portfolio import Candidate
+from tailorml.match.prepare import Prepared, prepare
+from tailorml.match.trial import TrialResult, run_trial, set_threads
+
+Job = tuple[Candidate, int, float, str, Path | None]  # candidate, rung, fraction, metric, save to
+
+
+@dataclass(frozen=True)
+class Backend:
+    """``local`` (this machine) or ``ray`` (a cluster at ``address``; none
+    starts a Ray instance on this machine)."""
+
+    name: Literal["local", "ray"] = "local"
+    address: str | None = None
+
+
+def run_jobs(
+    jobs: list[Job], data: Prepared, deadline: float, backend: Backend = Backend()
+) -> Iterator[TrialResult]:
+    """Run trials until they are done or the deadline passes; yield each result
+    as it finishes (a finalist's bundle is saved where its job says)."""
+    if backend.name == "ray":
+        from tailorml.match.on_ray import run_on_ray
+
+        yield from run_on_ray(jobs, data, deadline, backend.address)
+        return
+    workers = data.scenario.budget.workers
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            if time.monotonic() > deadline:
+                return
+            yield run_trial(job[0], data, *job[1:])
+        return
+    yield from run_on_pool(jobs, data.scenario, deadline, workers)
+
+
+def run_on_pool(
+    jobs: list[Job], scenario: Scenario, deadline: float, workers: int
+) -> Iterator[TrialResult]:
+    context = multiprocessing.get_context("spawn")
+    init_args = (scenario.model_dump(mode="json"), workers)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=init_args) as pool:  # fmt: skip
+        pending: set[Future[TrialResult]] = {pool.submit(_worker_trial, *job) for job in jobs}
+        while pending:
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+            if time.monotonic() > deadline:
+                for future in pending:
+                    future.cancel()
+                pending = {f for f in pending if not f.cancelled()}
+
+
+_WORKER_DATA: Prepared | None = None
+
+
+def _init_worker(scenario: dict[str, Any], workers: int) -> None:
+    global _WORKER_DATA
+    set_threads(workers)
+    _WORKER_DATA = prepare(Scenario.model_validate(scenario))
+
+
+def _worker_trial(candidate: Candidate, rung: int, fraction: float, metric: str,
+                  save_to: Path | None) -> TrialResult:  # fmt: skip
+    assert _WORKER_DATA is not None
+    return run_trial(candidate, _WORKER_DATA, rung, fraction, metric, save_to)

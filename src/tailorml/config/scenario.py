@@ -27,7 +27,9 @@ class Budget(Strict):
 
 class Economics(Strict):
     price_per_cpu_hour: float = Field(default=0.05, ge=0, description="Money per core-hour.")
-    price_per_gpu_hour: float = Field(default=2.5, ge=0)
+    price_per_gpu_hour: float = Field(
+        default=2.5, ge=0, description="Money per GPU-hour: training of networks on a GPU."
+    )
     predictions_per_month: int = Field(default=1_000_000, ge=0)
     currency: str = "USD"
 

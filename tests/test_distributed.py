@@ -208,3 +208,11 @@ def test_a_batch_that_does_not_divide_is_refused_before_launch(tmp_path: Path, c
                str(tmp_path / "run"))  # fmt: skip
     assert done.returncode == 2
     assert "batch_size 256" in done.stderr and "3 training processes" in done.stderr
+
+
+def test_dp_sgd_is_refused_with_several_processes(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    raw = {**ADULT, "training": {**ADULT["training"], "privacy": {"epsilon": 3.0}}}
+    done = cli("train", str(write_config(tmp_path, raw)), "--nproc", "2", "-o",
+               str(tmp_path / "run"))  # fmt: skip
+    assert done.returncode == 2
+    assert "training.privacy trains in one process" in done.stderr

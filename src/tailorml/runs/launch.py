@@ -29,7 +29,7 @@ from tailorml.config import ModelConfig
 from tailorml.errors import ConfigError, TailorError
 from tailorml.io import atomic_write_text
 from tailorml.runs.pipeline import ConfigLike, as_config, train
-from tailorml.train.distributed import rank_batch_size
+from tailorml.train.distributed import check_single_process_options, rank_batch_size
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)  # a rank silent this long is taken as lost
 RENDEZVOUS_TIMEOUT = 900  # seconds the nodes of a multi-node run wait for each other
@@ -110,11 +110,7 @@ def check_distributed(cfg: ModelConfig, nproc: int, nnodes: int, node_rank: int)
             "process on at least one machine and 0 ≤ node rank < nnodes."
         )
     rank_batch_size(cfg.training.batch_size, nproc * nnodes)
-    if cfg.training.privacy is not None:
-        raise ConfigError(
-            "training.privacy trains in one process (DP-SGD's accounting assumes one "
-            "Poisson-sampled batch per step); drop --nproc/--nnodes for a private run."
-        )
+    check_single_process_options(cfg.training, nproc * nnodes)
     return cfg
 
 

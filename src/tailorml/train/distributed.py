@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from tailorml.config import TrainingConfig
 from tailorml.errors import ConfigError
 
 
@@ -62,6 +63,20 @@ def rank_batch_size(global_batch: int, world_size: int) -> int:
             f"{', '.join(map(str, fits))}."
         )
     return global_batch // world_size
+
+
+def check_single_process_options(cfg: TrainingConfig, world_size: int) -> None:
+    """Refuse what trains in one process only.
+
+    Raises:
+        ConfigError: DP-SGD (``training.privacy``) with several processes.
+    """
+    if cfg.privacy is not None and world_size > 1:
+        raise ConfigError(
+            "training.privacy trains in one process (DP-SGD's accounting and per-sample "
+            "clipping assume one Poisson-sampled batch per step); drop --nproc/--nnodes "
+            "for a private run."
+        )
 
 
 def rank_rows(n: int, world: World, seed: int, epoch: int) -> torch.Tensor:

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from tailorml.config import TrainingConfig
-from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.models.model import TailorModel
 from tailorml.train.checkpoint import (
@@ -32,6 +31,7 @@ from tailorml.train.checkpoint import (
 )
 from tailorml.train.distributed import (
     World,
+    check_single_process_options,
     current_world,
     data_parallel,
     rank_batch_size,
@@ -288,12 +288,7 @@ class Trainer:
             from tailorml.train import privacy  # imports Opacus, only when asked for
 
             privacy.check_settings(cfg)
-            if self.world.size > 1:
-                raise ConfigError(
-                    "training.privacy trains in one process: DP-SGD's accounting and "
-                    "per-sample clipping assume one Poisson-sampled batch per step; "
-                    "drop --nproc/--nnodes for a private run."
-                )
+            check_single_process_options(cfg, self.world.size)
             self.net = privacy.compatible_copy(model)
         self.net.to(self.device)  # before the optimizer, whose state then lives there too
         self.stepper = self.net  # what the training steps call: the network, or DDP over it

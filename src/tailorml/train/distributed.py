@@ -99,7 +99,7 @@ def data_parallel(net: nn.Module, device: torch.device) -> nn.Module:
 
 def summed(values: list[torch.Tensor], world: World, device: torch.device) -> list[float]:
     """Each value summed over all ranks (one all-reduce for all of them)."""
-    stacked = torch.stack([v.detach().double().reshape(()) for v in values]).to(device)
+    stacked = torch.stack([v.detach().to(device).double().reshape(()) for v in values])
     if world.size > 1:
         dist.all_reduce(stacked)
     return [float(v) for v in stacked.cpu()]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +44,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Head:
+    address: str
+    env: dict[str, str]  # what a process needs to reach it (its token)
+
+
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A one-machine Ray cluster on 127.0.0.1 with two CPUs; stopped afterwards."""
+def ray_head() -> Iterator[Head]:
+    """A one-machine Ray cluster on 127.0.0.1 with two CPUs and its own
+    authentication token (Ray ≥ 2.59 checks one); stopped afterwards."""
     assert ray_processes() == [], "a Ray node is already running on this machine"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     port = free_port()
     temp = Path("/tmp") / f"ray-test-{port}"  # Ray's socket paths must stay short
     started = subprocess.run(
         [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
          "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
          f"--temp-dir={temp}"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, env=env,
     )  # fmt: skip
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        yield f"127.0.0.1:{port}"
+        yield Head(f"127.0.0.1:{port}", env)
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, env=env)
         deadline = time.monotonic() + 30
         while ray_processes() and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -83,15 +93,15 @@ def qualities(result: dict[str, Any]) -> dict[str, float]:
 
 
 def test_ray_gives_the_local_answer_and_survives_a_killed_worker(
-    ray_head: str, matched: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+    ray_head: Head, matched: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
 ) -> None:
     _, local = matched["credit_income"]
     assert not local["search"]["stopped_by_budget"]
     process = subprocess.Popen(
         [sys.executable, "-m", "tailorml.cli", "match", str(SCENARIO), "--backend", "ray",
-         "--address", ray_head, "-o", str(tmp_path / "ray"), "--quiet"],
+         "--address", ray_head.address, "-o", str(tmp_path / "ray"), "--quiet"],
         cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**ray_head.env, "COLUMNS": "200"},
     )  # fmt: skip
     deadline = time.monotonic() + 120
     killed = None
@@ -103,8 +113,8 @@ def test_ray_gives_the_local_answer_and_survives_a_killed_worker(
             killed = workers[0]
         time.sleep(0.1)
     out, err = process.communicate(timeout=600)
-    assert killed is not None, "no trial ran on a Ray worker"
     assert process.returncode == 0, out + err
+    assert killed is not None, "no trial ran on a Ray worker"
     remote = json.loads((tmp_path / "ray" / "match.json").read_text())
     assert remote["search"]["backend"] == "ray"
     assert not remote["search"]["stopped_by_budget"]

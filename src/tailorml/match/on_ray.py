@@ -97,8 +97,9 @@ def connect(address: str | None) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {address}" if address else "on this machine"
         raise ConfigError(
-            f"could not connect to a Ray cluster {where}: {error}. Start one with "
-            "'ray start --head' and pass its address (HOST:6379) as --address."
+            f"could not connect to a Ray cluster {where}: {error}. A cluster with token "
+            "authentication (Ray 2.59+) needs its token on this machine too: set "
+            "RAY_AUTH_TOKEN to the output of 'ray get-auth-token' on the head."
         ) from None
     return ray
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -216,3 +217,23 @@ def test_dp_sgd_is_refused_with_several_processes(tmp_path: Path, cli) -> None: 
                str(tmp_path / "run"))  # fmt: skip
     assert done.returncode == 2
     assert "training.privacy trains in one process" in done.stderr
+
+
+def test_two_machines_of_one_rank_each(tmp_path: Path) -> None:
+    """--nnodes 2 on one machine: two launchers meet at node 0's address; only
+    node 0 writes the run."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    raw = {**ADULT, "training": {**ADULT["training"], "epochs": 1}}
+    common = ("train", str(write_config(tmp_path, raw)), "--nnodes", "2", "--nproc", "1",
+              "--master-addr", "127.0.0.1", "--master-port", str(port), "--quiet")  # fmt: skip
+    nodes = [
+        tailor(*common, "--node-rank", str(r), "-o", str(tmp_path / f"run{r}")) for r in (0, 1)
+    ]
+    (code0, out0), (code1, out1) = (finish(node, 300) for node in nodes)
+    assert code0 == 0 and code1 == 0, out0 + out1
+    metrics = json.loads((tmp_path / "run0" / "metrics.json").read_text())
+    assert metrics["train"]["processes"] == 2
+    assert not (tmp_path / "run1").exists()
+    assert "node rank 0 writes the run" in out1

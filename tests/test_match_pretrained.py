@@ -26,7 +26,7 @@ from tailorml.match.engine import load_scenario, measure_candidate, ship
 from tailorml.match.portfolio import Candidate, build_portfolio
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import search
-from tailorml.match.trial import fit_bundle
+from tailorml.match.trial import embedding_charge, fit_bundle, run_trial
 from tailorml.runs.run import Run
 
 ROWS = 300  # about 210 training rows: frozen is estimated at ~2.4 s, fine-tuning at ~4.2 s
@@ -211,3 +211,23 @@ def test_the_estimate_grows_with_the_rows_and_the_checkpoint_size(tmp_path: Path
         (big / name).write_text("")
     _, reasons = build_portfolio(TEXT, 26_711, 90, checkpoint=str(big))
     assert any("fine-tuning 26,711 rows × 2 epochs at ~12.5/s ≈ 4,274 s" in r for r in reasons)
+
+
+def test_a_frozen_trial_is_charged_for_its_cached_embeddings(
+    small_match: tuple[Path, dict[str, Any], Path],
+) -> None:
+    """Embeddings computed by an earlier trial are read from the cache, but the
+    trial still counts what computing them cost (its share of the rows)."""
+    _, result, scenario = small_match
+    data = prepare(load_scenario(scenario))
+    entry = next(c for c in result["candidates"] if c["name"] == "minilm_frozen")
+    candidate = Candidate("minilm_frozen", "deep", entry["params"])
+    charge = embedding_charge(candidate, data)  # recorded by the match's own trial
+    assert charge > 0
+    assert embedding_charge(candidate, data) == charge  # read back, not measured again
+    whole = run_trial(candidate, data, 0, 1.0, "accuracy", None)
+    assert whole.train_seconds >= charge
+    assert entry["metrics"]["train_seconds"] >= charge
+    linear = next(c for c in result["candidates"] if c["name"] == "tfidf_linear_c1")
+    other = Candidate(linear["name"], linear["family"], linear["params"])
+    assert embedding_charge(other, data) == 0

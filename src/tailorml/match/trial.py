@@ -24,7 +24,7 @@ from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.pipeline import reweigh_training
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
-from tailorml.train.frozen import embed_frozen
+from tailorml.train.frozen import embed_frozen, embedding_seconds
 
 
 @dataclass
@@ -63,6 +63,21 @@ def deep_config(base: ModelConfig, params: dict[str, Any], seed: int) -> ModelCo
     raw["decoder"] = {**raw["decoder"], **params.get("decoder", {})}
     raw["training"] = {**raw["training"], **params.get("training", {}), "seed": seed}
     return ModelConfig.model_validate(raw)
+
+
+def embedding_charge(candidate: Candidate, data: Prepared) -> float:
+    """Seconds that embedding all training rows with the candidate's frozen
+    pretrained encoders cost (computed now, or recorded in the cache by an
+    earlier trial), so that each trial can be charged its share; else 0."""
+    if candidate.family != "deep":
+        return 0.0
+    config = deep_config(data.config, candidate.params, data.scenario.seed)
+    if not any(f.encoder and f.encoder.name == "pretrained" for f in config.input_features):
+        return 0.0
+    features = data.preprocessed(config).features
+    model = TailorModel(config, features.metas(), features.target.n_outputs)
+    train = data.preprocessed(config).encoded["train"]
+    return embedding_seconds(model, train.inputs, config.training.precision)
 
 
 def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
@@ -122,11 +137,16 @@ def run_trial(
     candidate: Candidate, data: Prepared, rung: int, fraction: float, metric: str,
     save_to: Path | None,
 ) -> TrialResult:  # fmt: skip
-    """Train, score on validation (argmax decisions), optionally save."""
+    """Train, score on validation (argmax decisions), optionally save.
+
+    The training seconds count the candidate's share of what its frozen
+    embeddings cost, though later trials read them from the cache.
+    """
     seed = data.scenario.seed
+    embedding = embedding_charge(candidate, data)
     started = time.perf_counter()
     bundle = fit_bundle(candidate, data, fraction, seed)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started + embedding * fraction
     run, validation = Run(bundle), data.frames["validation"]
     scores = run.score_rows(validation, "validation")
     if save_to is not None:

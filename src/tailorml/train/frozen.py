@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from tailorml.io import load_tensors, save_tensors
@@ -51,15 +52,40 @@ def embed_frozen(
         cache: read and write the disk cache (else compute only).
         quiet: no progress bar while computing.
     """
-    if not isinstance(model, TailorModel):
-        return inputs
     out = dict(inputs)
-    for name in model.names:
-        encoder = model.encoder(name)
-        if getattr(encoder, "frozen", False) and not inputs[name].is_floating_point():
-            compute = cached_embeddings if cache else embed
-            out[name] = compute(encoder, inputs[name], precision, quiet)
+    for name, encoder in frozen_encoders(model, inputs):
+        compute = cached_embeddings if cache else embed
+        out[name] = compute(encoder, inputs[name], precision, quiet)
     return out
+
+
+def frozen_encoders(model: nn.Module, inputs: dict[str, torch.Tensor]) -> list[tuple[str, Encoder]]:
+    """The frozen encoders whose inputs are still token ids, by feature name."""
+    if not isinstance(model, TailorModel):
+        return []
+    encoders = [(name, model.encoder(name)) for name in model.names]
+    return [
+        (name, encoder)
+        for name, encoder in encoders
+        if getattr(encoder, "frozen", False) and not inputs[name].is_floating_point()
+    ]
+
+
+def embedding_seconds(model: nn.Module, inputs: dict[str, torch.Tensor], precision: str) -> float:
+    """Seconds that computing the frozen encoders' embeddings of ``inputs`` took.
+
+    Computes and caches them first on a miss; on a hit the figure is the one
+    recorded when they were computed, so a model trained on cached embeddings
+    can still be charged what they cost (0 without frozen encoders).
+    """
+    embed_frozen(model, inputs, precision)
+    total = 0.0
+    for name, encoder in frozen_encoders(model, inputs):
+        path = cache_root() / f"{cache_key(encoder, inputs[name], precision)}.safetensors"
+        with safe_open(str(path), "pt") as cached:
+            if "seconds" in cached.keys():  # noqa: SIM118 (safe_open has no __contains__)
+                total += float(cached.get_tensor("seconds"))
+    return total
 
 
 def cached_embeddings(
@@ -72,8 +98,10 @@ def cached_embeddings(
             return load_tensors(path)["embeddings"]
         except (SafetensorError, KeyError, OSError):
             pass  # unreadable: compute again and replace it
+    started = time.perf_counter()
     vectors = embed(encoder, ids, precision, quiet)
-    save_tensors(path, {"embeddings": vectors})
+    seconds = torch.tensor(time.perf_counter() - started, dtype=torch.float64)
+    save_tensors(path, {"embeddings": vectors, "seconds": seconds})
     return vectors
 
 

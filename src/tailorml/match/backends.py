@@ -4,16 +4,18 @@ Every backend runs the same ``run_trial`` on the same jobs, so the schedule
 and the results of a search do not depend on where it ran; only the time
 does. ``local`` is the default: one trial after another, or a pool of
 ``budget.workers`` processes. ``ray`` sends each trial to a Ray cluster as a
-task (see ``match/on_ray.py``).
+task (see ``match/on_ray.py``), connected once per search.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.trial import TrialResult, run_trial, set_threads
 
 Job = tuple[Candidate, int, float, str, Path | None]  # candidate, rung, fraction, metric, save to
+Runner = Callable[[list[Job], float], Iterator[TrialResult]]  # (jobs, deadline) → results
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,22 @@ class Backend:
     address: str | None = None
 
 
-def run_jobs(
-    jobs: list[Job], data: Prepared, deadline: float, backend: Backend = Backend()
-) -> Iterator[TrialResult]:
-    """Run trials until they are done or the deadline passes; yield each result
-    as it finishes (a finalist's bundle is saved where its job says)."""
+@contextmanager
+def trial_runner(backend: Backend, data: Prepared) -> Iterator[Runner]:
+    """What runs a search's trials, rung after rung, on ``backend``: a function
+    of the jobs and the deadline that yields each result as it finishes (a
+    finalist's bundle is saved where its job says)."""
     if backend.name == "ray":
-        from tailorml.match.on_ray import run_on_ray
+        from tailorml.match.on_ray import RaySession
 
-        yield from run_on_ray(jobs, data, deadline, backend.address)
+        with RaySession(data, backend.address) as session:
+            yield session.run
         return
+    yield partial(run_local, data=data)
+
+
+def run_local(jobs: list[Job], deadline: float, data: Prepared) -> Iterator[TrialResult]:
+    """Trials one after another, or on a pool of ``budget.workers`` processes."""
     workers = data.scenario.budget.workers
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:

@@ -36,23 +36,39 @@ FORWARDED_ENV = ("HF_HUB_OFFLINE", "TAILORML_CACHE", "TAILORML_MATCH_CHECKPOINT"
 Files = dict[str, bytes]  # a folder's files by relative path
 
 
-def run_on_ray(
-    jobs: list[Job], data: Prepared, deadline: float, address: str | None
-) -> Iterator[TrialResult]:
-    """Run the jobs as Ray tasks; yield each result as it finishes.
+class RaySession:
+    """One search's connection to Ray: the rows go to the object store once,
+    on the first trial, and every rung's trials take them from there.
 
-    Raises:
+    Raises (from ``run``):
         ConfigError: Ray is not installed, or the cluster cannot be reached.
         TailorError: a trial failed on the cluster even after its retries.
     """
-    if not jobs:
-        return
-    ray = connect(address)
-    try:
-        threads = max(1, (os.cpu_count() or 1) // data.scenario.budget.workers)
-        shared = ray.put(shareable(data))  # the rows travel to the cluster once
+
+    def __init__(self, data: Prepared, address: str | None):
+        self.data = data
+        self.address = address
+        self.ray: Any = None
+        self.shared: Any = None
+
+    def __enter__(self) -> RaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.ray is not None:
+            self.ray.shutdown()
+
+    def run(self, jobs: list[Job], deadline: float) -> Iterator[TrialResult]:
+        """Run the jobs as Ray tasks; yield each result as it finishes."""
+        if not jobs:
+            return
+        if self.ray is None:
+            self.ray = connect(self.address)
+            self.shared = self.ray.put(shareable(self.data))  # the rows travel once
+        ray = self.ray
+        threads = max(1, (os.cpu_count() or 1) // self.data.scenario.budget.workers)
         trial = ray.remote(max_retries=RETRIES, num_cpus=threads)(ray_trial)
-        pending = {trial.remote([shared], *job[:4], job[4] is not None, threads): job
+        pending = {trial.remote([self.shared], *job[:4], job[4] is not None, threads): job
                    for job in jobs}  # fmt: skip
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
@@ -66,8 +82,6 @@ def run_on_ray(
                 for ref in pending:
                     ray.cancel(ref, force=True)
                 return
-    finally:
-        ray.shutdown()
 
 
 def connect(address: str | None) -> Any:

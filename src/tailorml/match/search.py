@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tailorml.match.backends import Backend, run_jobs
+from tailorml.match.backends import Backend, trial_runner
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
 from tailorml.match.trial import TrialResult
@@ -87,26 +87,27 @@ def search(
     deadline = time.monotonic() + scenario.budget.seconds
     fractions = rung_fractions(len(candidates))
     alive = candidates
-    for rung, fraction in enumerate(fractions):
-        final = rung == len(fractions) - 1
-        todo = [
-            c
-            for c in alive
-            if (c.name, rung) not in log.results or (final and not saved(run_dir, c))
-        ]
-        todo = cap_trials(todo, log, scenario.budget.max_trials)
-        jobs = [(c, rung, fraction, metric, run_dir / "candidates" / c.name if final else None)
-                for c in todo]  # fmt: skip
-        for result in run_jobs(jobs, data, deadline, backend):
-            log.add(result)
-            on_result(result)
-        finished = [c for c in alive if (c.name, rung) in log.results]
-        log.stopped_by_budget |= len(finished) < len(alive)
-        promoted = finished if final else promote(finished, log, rung)
-        log.rungs.append({"rung": rung, "fraction": fraction,
-                          "trained": [c.name for c in finished],
-                          "promoted": [c.name for c in promoted]})  # fmt: skip
-        alive = promoted
+    with trial_runner(backend, data) as run_jobs:
+        for rung, fraction in enumerate(fractions):
+            final = rung == len(fractions) - 1
+            todo = [
+                c
+                for c in alive
+                if (c.name, rung) not in log.results or (final and not saved(run_dir, c))
+            ]
+            todo = cap_trials(todo, log, scenario.budget.max_trials)
+            jobs = [(c, rung, fraction, metric, run_dir / "candidates" / c.name if final else None)
+                    for c in todo]  # fmt: skip
+            for result in run_jobs(jobs, deadline):
+                log.add(result)
+                on_result(result)
+            finished = [c for c in alive if (c.name, rung) in log.results]
+            log.stopped_by_budget |= len(finished) < len(alive)
+            promoted = finished if final else promote(finished, log, rung)
+            log.rungs.append({"rung": rung, "fraction": fraction,
+                              "trained": [c.name for c in finished],
+                              "promoted": [c.name for c in promoted]})  # fmt: skip
+            alive = promoted
     finalists = [c for c in alive if saved(run_dir, c)]
     return finalists, log
 

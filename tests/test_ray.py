@@ -105,12 +105,15 @@ def test_ray_gives_the_local_answer_and_survives_a_killed_worker(
     )  # fmt: skip
     deadline = time.monotonic() + 120
     killed = None
+    busy_since: dict[int, float] = {}  # worker → when it was first seen running a trial
     while killed is None and time.monotonic() < deadline and process.poll() is None:
-        workers = trial_workers()
-        if workers:
-            time.sleep(1.0)  # mid-trial
-            os.kill(workers[0], signal.SIGKILL)
-            killed = workers[0]
+        now = time.monotonic()
+        busy_since = {pid: busy_since.get(pid, now) for pid in trial_workers()}
+        for pid, since in busy_since.items():
+            if now - since >= 0.5:  # a trial long enough to be killed in the middle
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
         time.sleep(0.1)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, out + err

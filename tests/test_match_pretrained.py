@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 import tailorml
@@ -26,8 +27,10 @@ from tailorml.match.engine import load_scenario, measure_candidate, ship
 from tailorml.match.portfolio import Candidate, build_portfolio
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import search
-from tailorml.match.trial import embedding_charge, fit_bundle, run_trial
+from tailorml.match.trial import deep_config, fit_bundle, fit_charged
+from tailorml.models import TailorModel
 from tailorml.runs.run import Run
+from tailorml.train.frozen import embed_frozen_costed
 
 ROWS = 300  # about 210 training rows: frozen is estimated at ~2.4 s, fine-tuning at ~4.2 s
 SMALL_BUDGET = 7.0  # frozen fits in half of it, fine-tuning does not
@@ -222,12 +225,14 @@ def test_a_frozen_trial_is_charged_for_its_cached_embeddings(
     data = prepare(load_scenario(scenario))
     entry = next(c for c in result["candidates"] if c["name"] == "minilm_frozen")
     candidate = Candidate("minilm_frozen", "deep", entry["params"])
-    charge = embedding_charge(candidate, data)  # recorded by the match's own trial
-    assert charge > 0
-    assert embedding_charge(candidate, data) == charge  # read back, not measured again
-    whole = run_trial(candidate, data, 0, 1.0, "accuracy", None)
-    assert whole.train_seconds >= charge
-    assert entry["metrics"]["train_seconds"] >= charge
-    linear = next(c for c in result["candidates"] if c["name"] == "tfidf_linear_c1")
-    other = Candidate(linear["name"], linear["family"], linear["params"])
-    assert embedding_charge(other, data) == 0
+    config = deep_config(data.config, candidate.params, data.scenario.seed)
+    features = data.preprocessed(config).features
+    model = TailorModel(config, features.metas(), features.target.n_outputs)
+    train = data.preprocessed(config).encoded["train"].inputs
+    _, cost = embed_frozen_costed(model, train, config.training.precision)
+    assert cost > 0  # recorded by the match's own trial
+    assert embed_frozen_costed(model, train, config.training.precision)[1] == cost  # read back
+    assert fit_charged(candidate, data, 1.0, data.scenario.seed)[1] >= cost
+    assert fit_charged(candidate, data, 0.5, data.scenario.seed)[1] >= cost / 2
+    assert entry["metrics"]["train_seconds"] >= cost
+    assert embed_frozen_costed(torch.nn.Linear(1, 1), {}, "fp32")[1] == 0  # nothing frozen

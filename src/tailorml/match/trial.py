@@ -24,7 +24,7 @@ from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.pipeline import reweigh_training
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
-from tailorml.train.frozen import embed_frozen, embedding_seconds
+from tailorml.train.frozen import embed_frozen_costed
 
 
 @dataclass
@@ -65,25 +65,26 @@ def deep_config(base: ModelConfig, params: dict[str, Any], seed: int) -> ModelCo
     return ModelConfig.model_validate(raw)
 
 
-def embedding_charge(candidate: Candidate, data: Prepared) -> float:
-    """Seconds that embedding all training rows with the candidate's frozen
-    pretrained encoders cost (computed now, or recorded in the cache by an
-    earlier trial), so that each trial can be charged its share; else 0."""
-    if candidate.family != "deep":
-        return 0.0
-    config = deep_config(data.config, candidate.params, data.scenario.seed)
-    if not any(f.encoder and f.encoder.name == "pretrained" for f in config.input_features):
-        return 0.0
-    features = data.preprocessed(config).features
-    model = TailorModel(config, features.metas(), features.target.n_outputs)
-    train = data.preprocessed(config).encoded["train"]
-    return embedding_seconds(model, train.inputs, config.training.precision)
-
-
 def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
     """Train the candidate on a seeded ``fraction`` of the training rows."""
+    return fit_charged(candidate, data, fraction, seed)[0]
+
+
+def fit_charged(
+    candidate: Candidate, data: Prepared, fraction: float, seed: int
+) -> tuple[Bundle, float]:
+    """The trained candidate, and the training seconds it is charged: the wall
+    time, except that a frozen encoder's embeddings of all training rows
+    (computed once, cached on disk, read by later trials) count at what
+    computing them cost, for the share of the rows the candidate trains on."""
+    started = time.perf_counter()
     if candidate.family == "deep":
-        return fit_network(candidate, data, fraction, seed)
+        bundle, adjustment = fit_network(candidate, data, fraction, seed)
+        return bundle, time.perf_counter() - started + adjustment
+    return fit_classical(candidate, data, fraction, seed), time.perf_counter() - started
+
+
+def fit_classical(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
     train, rows = data.subset(fraction, seed)
     y = train.target
     assert y is not None
@@ -95,9 +96,13 @@ def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int)
     return Bundle(data.config, data.features, classical, candidate.family, dict(candidate.params))
 
 
-def fit_network(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
+def fit_network(
+    candidate: Candidate, data: Prepared, fraction: float, seed: int
+) -> tuple[Bundle, float]:
     """A deep candidate, on the features its encoders read (a pretrained
-    encoder's checkpoint tokenizer, else the shared ones)."""
+    encoder's checkpoint tokenizer, else the shared ones), and the seconds to
+    add to its wall time: its share of what the frozen embeddings cost, less
+    the time spent here getting them (see ``fit_charged``)."""
     config = deep_config(data.config, candidate.params, seed)
     prepared = data.preprocessed(config)
     features = prepared.features
@@ -106,7 +111,10 @@ def fit_network(candidate: Candidate, data: Prepared, fraction: float, seed: int
     # A frozen encoder embeds every training row once (cached on disk), so
     # each rung's sample reuses the same vectors instead of embedding again.
     full = prepared.encoded["train"]
-    full = Encoded(embed_frozen(model, full.inputs, config.training.precision), full.target)
+    started = time.perf_counter()
+    inputs, cost = embed_frozen_costed(model, full.inputs, config.training.precision)
+    adjustment = cost * fraction - (time.perf_counter() - started)
+    full = Encoded(inputs, full.target)
     train, rows = data.subset(fraction, seed, full)
     if config.training.fairness is not None:  # a copy: the shared split keeps no weights
         train = Encoded(train.inputs, train.target)
@@ -115,7 +123,7 @@ def fit_network(candidate: Candidate, data: Prepared, fraction: float, seed: int
     trainer.fit(train, prepared.encoded["validation"])
     model.eval()
     spent = {"privacy": trainer.privacy} if trainer.privacy else {}
-    return Bundle(config, features, model, params=spent)
+    return Bundle(config, features, model, params=spent), adjustment
 
 
 def sensitive_labels(data: Prepared, rows: pd.DataFrame) -> np.ndarray | None:
@@ -142,11 +150,7 @@ def run_trial(
     The training seconds count the candidate's share of what its frozen
     embeddings cost, though later trials read them from the cache.
     """
-    seed = data.scenario.seed
-    embedding = embedding_charge(candidate, data)
-    started = time.perf_counter()
-    bundle = fit_bundle(candidate, data, fraction, seed)
-    seconds = time.perf_counter() - started + embedding * fraction
+    bundle, seconds = fit_charged(candidate, data, fraction, data.scenario.seed)
     run, validation = Run(bundle), data.frames["validation"]
     scores = run.score_rows(validation, "validation")
     if save_to is not None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from torch import nn
 
 from tailorml.io import load_tensors, save_tensors
@@ -52,11 +52,30 @@ def embed_frozen(
         cache: read and write the disk cache (else compute only).
         quiet: no progress bar while computing.
     """
-    out = dict(inputs)
+    return embed_frozen_costed(model, inputs, precision, cache, quiet)[0]
+
+
+def embed_frozen_costed(
+    model: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    precision: str,
+    cache: bool = True,
+    quiet: bool = True,
+) -> tuple[dict[str, torch.Tensor], float]:
+    """``embed_frozen``, and the seconds that computing the embeddings took:
+    measured now on a cache miss, recorded in the cache file on a hit (so a
+    model trained on cached embeddings can be charged what they cost; 0
+    without frozen encoders)."""
+    out, seconds = dict(inputs), 0.0
     for name, encoder in frozen_encoders(model, inputs):
-        compute = cached_embeddings if cache else embed
-        out[name] = compute(encoder, inputs[name], precision, quiet)
-    return out
+        if cache:
+            out[name], spent = cached_embeddings(encoder, inputs[name], precision, quiet)
+        else:
+            started = time.perf_counter()
+            out[name] = embed(encoder, inputs[name], precision, quiet)
+            spent = time.perf_counter() - started
+        seconds += spent
+    return out, seconds
 
 
 def frozen_encoders(model: nn.Module, inputs: dict[str, torch.Tensor]) -> list[tuple[str, Encoder]]:
@@ -71,38 +90,23 @@ def frozen_encoders(model: nn.Module, inputs: dict[str, torch.Tensor]) -> list[t
     ]
 
 
-def embedding_seconds(model: nn.Module, inputs: dict[str, torch.Tensor], precision: str) -> float:
-    """Seconds that computing the frozen encoders' embeddings of ``inputs`` took.
-
-    Computes and caches them first on a miss; on a hit the figure is the one
-    recorded when they were computed, so a model trained on cached embeddings
-    can still be charged what they cost (0 without frozen encoders).
-    """
-    embed_frozen(model, inputs, precision)
-    total = 0.0
-    for name, encoder in frozen_encoders(model, inputs):
-        path = cache_root() / f"{cache_key(encoder, inputs[name], precision)}.safetensors"
-        with safe_open(str(path), "pt") as cached:
-            if "seconds" in cached.keys():  # noqa: SIM118 (safe_open has no __contains__)
-                total += float(cached.get_tensor("seconds"))
-    return total
-
-
 def cached_embeddings(
     encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True
-) -> torch.Tensor:
-    """The pooled embeddings of ``ids`` from the cache, computed on a miss."""
+) -> tuple[torch.Tensor, float]:
+    """The pooled embeddings of ``ids`` from the cache, computed on a miss,
+    and the seconds computing them took (recorded beside them)."""
     path = cache_root() / f"{cache_key(encoder, ids, precision)}.safetensors"
     if path.is_file():
         try:
-            return load_tensors(path)["embeddings"]
+            cached = load_tensors(path)
+            return cached["embeddings"], float(cached["seconds"])
         except (SafetensorError, KeyError, OSError):
-            pass  # unreadable: compute again and replace it
+            pass  # unreadable (or from before costs were recorded): compute and replace it
     started = time.perf_counter()
     vectors = embed(encoder, ids, precision, quiet)
-    seconds = torch.tensor(time.perf_counter() - started, dtype=torch.float64)
-    save_tensors(path, {"embeddings": vectors, "seconds": seconds})
-    return vectors
+    seconds = time.perf_counter() - started
+    save_tensors(path, {"embeddings": vectors, "seconds": torch.tensor(seconds)})
+    return vectors, seconds
 
 
 @torch.inference_mode()

@@ -78,6 +78,27 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def shape_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """The first difference between a network's tensors and saved ones; '' if none.
+
+    Args:
+        expected: the network's own tensors (its ``state_dict()``).
+        found: the saved tensors meant for it.
+    """
+    missing = [name for name in expected if name not in found]
+    if missing:
+        return f"the saved weights lack '{missing[0]}' ({len(missing)} missing)"
+    extra = [name for name in found if name not in expected]
+    if extra:
+        return f"the saved weights hold '{extra[0]}', which the network lacks ({len(extra)} extra)"
+    for name, tensor in expected.items():
+        if tuple(tensor.shape) != tuple(found[name].shape):
+            want = "×".join(map(str, tensor.shape)) or "scalar"
+            got = "×".join(map(str, found[name].shape)) or "scalar"
+            return f"'{name}' is {got} in the saved weights but {want} in the network"
+    return ""
+
+
 def replace_dir(staging: Path, target: Path) -> None:
     """Swap a fully written staging folder into place of ``target``."""
     old = target.with_name(f".{target.name}.old")

@@ -26,12 +26,22 @@ def load_config(path: str | Path, schema: type[M] = ModelConfig) -> M:  # type: 
     """Load and validate a YAML config file.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or does not fit the schema.
+        ConfigError: the file is missing, a folder, not UTF-8 YAML text, or
+            does not fit the schema.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file '{path}' does not exist.")
-    return parse_config(path.read_text(encoding="utf-8"), schema, source=str(path))
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' is a folder, not a YAML file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file '{path}' is not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+            f"offset {err.start}); a config is a YAML text file."
+        ) from None
+    return parse_config(text, schema, source=str(path))
 
 
 def parse_config(text: str, schema: type[M] = ModelConfig, source: str = "<config>") -> M:  # type: ignore[assignment]
@@ -105,8 +115,29 @@ def _explain_one(e: Any, schema: type[BaseModel], data: Any, lines: dict[Loc, in
     if kind == "missing":
         return f"line {_line(loc[:-1], lines)}: missing required key '{_dotted(loc)}'."
     got = e.get("input")
-    shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+    shown = f" (got {got!r}{_type_hint(kind, got)})" if not isinstance(got, dict | list) else ""
     return f"line {_line(loc, lines)}: {_dotted(loc) or 'top level'}: {e['msg']}{shown}."
+
+
+def _type_hint(kind: str, got: Any) -> str:
+    """Why a value that looks right has the wrong type (config types are strict)."""
+    if kind not in ("int_type", "float_type"):
+        return ""
+    if isinstance(got, bool):
+        return ": true and false are booleans, not numbers"
+    if isinstance(got, str) and _is_number(got):
+        return ": a number in quotes is text; write it without quotes"
+    if kind == "int_type" and isinstance(got, float):
+        return ": this key takes a whole number"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def data_loc(loc: tuple[Any, ...], data: Any) -> Loc:

@@ -26,10 +26,17 @@ from tailorml.config.registry import options_for, registered_names
 FORMAT_VERSION = 1
 
 
-class Strict(BaseModel):
-    """Base for config blocks: unknown keys are errors."""
+# Types are strict in every config block: an integer field takes only an
+# integer (``epochs: true`` and ``epochs: "5"`` are errors, not 1 and 5), a
+# float field a finite integer or float but never a boolean (nor .inf or .nan),
+# a text field only text.
+STRICT_TYPES = ConfigDict(strict=True, allow_inf_nan=False)
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+class Strict(BaseModel):
+    """Base for config blocks: unknown keys are errors and types are strict."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, **STRICT_TYPES)
 
 
 # ---------------------------------------------------------------- encoders
@@ -37,9 +44,10 @@ class Strict(BaseModel):
 
 class EncoderConfig(BaseModel):
     """An encoder chosen by its registered name; its options are validated by
-    the options class the encoder registered (see ``tailorml.models``)."""
+    the options class the encoder registered (see ``tailorml.models``), with
+    types as strict as in every other block."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **STRICT_TYPES)
 
     name: str
 
@@ -65,7 +73,7 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     if options is None:
         names = registered_names("encoder")
         hint = difflib.get_close_matches(str(data["name"]), names, n=1)
-        tip = f" — did you mean '{hint[0]}'?" if hint else ""
+        tip = f" — did you mean '{hint[0]}'?" if hint else "."
         raise PydanticCustomError(
             "encoder_options",
             "unknown encoder '{bad}'{tip} Registered encoders: {names}.",

@@ -1,8 +1,9 @@
 """Read a data source (CSV, Parquet, an image folder, IDX files, a built-in) into a Dataset.
 
 Every problem with the user's file becomes a :class:`DataError` naming the
-file, the line and what is wrong; bad CSV rows are dropped only when asked
-(``bad_rows="drop"``), and then counted.
+file, the line and what is wrong; bad CSV rows (the wrong number of fields,
+undecodable bytes, or ``inf`` / ``-inf`` in a numeric column) are dropped only
+when asked (``bad_rows="drop"``), and then counted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import gzip
 import io
 import re
 import sys
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ class _CsvScan:
     last_start: int = 1  # the line the last row starts on
     bad_lines: list[int] = field(default_factory=list)
     good_text: io.StringIO | None = None  # the good rows, kept only in drop mode
+    good_lines: array[int] = field(default_factory=lambda: array("q"))  # each good row's line
 
 
 def read_csv(
@@ -74,8 +77,8 @@ def read_csv(
     Args:
         path: the file (``.gz`` files are decompressed).
         bad_rows: ``"fail"`` raises on the first row with the wrong number of
-            fields or undecodable bytes; ``"drop"`` drops such rows and counts
-            them.
+            fields or undecodable bytes, and on ``inf`` / ``-inf`` in a numeric
+            column; ``"drop"`` drops such rows and counts them.
         encoding: the file's text encoding.
         delimiter: the field separator.
 
@@ -122,7 +125,58 @@ def read_csv_lines(
         )
     except (ValueError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _pandas_error(path, scan, exc) from None
-    return frame, scan.bad_lines
+    frame, infinite = _drop_infinite(frame, path, scan, bad_rows)
+    if infinite and len(frame) == 0:
+        raise DataError(f"data file '{path}' has no rows after dropping {len(infinite)} bad rows.")
+    return frame, sorted(scan.bad_lines + infinite)
+
+
+def _drop_infinite(
+    frame: pd.DataFrame, path: Path, scan: _CsvScan, bad_rows: BadRows
+) -> tuple[pd.DataFrame, list[int]]:
+    """Refuse (fail mode) or drop (drop mode) the rows with ``inf`` or ``-inf``
+    in a numeric column; return the frame and the dropped rows' lines.
+
+    Raises:
+        DataError: in fail mode, naming the first such column, how many values
+            and their first lines.
+    """
+    found = infinite_rows(frame)
+    if not found:
+        return frame, []
+    if bad_rows == "fail":
+        name, rows = next(iter(found.items()))
+        others = [repr(other) for other in found if other != name]
+        also = f" (columns {', '.join(others)} have some too)" if others else ""
+        raise DataError(
+            f"data file '{path}', column '{name}': {len(rows)} infinite value(s) (inf or -inf) "
+            f"on {_lines_text([scan.good_lines[r] for r in rows])}{also}. Numbers must be "
+            "finite: fix them, leave them empty to count as missing, or set bad_rows: drop to "
+            "skip rows like them."
+        )
+    rows = np.unique(np.concatenate(list(found.values())))
+    keep = np.ones(len(frame), dtype=bool)
+    keep[rows] = False
+    return frame[keep].reset_index(drop=True), [scan.good_lines[r] for r in rows]
+
+
+def infinite_rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Positions of the ``inf`` / ``-inf`` values of each float column that has some."""
+    found = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column):
+            rows = np.flatnonzero(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)))
+            if rows.size:
+                found[str(name)] = rows
+    return found
+
+
+def _lines_text(lines: list[int]) -> str:
+    """``line 4`` or ``lines 4, 9, 12 and 3 more``."""
+    shown = ", ".join(str(line) for line in lines[:_SHOWN_LINES])
+    more = f" and {len(lines) - _SHOWN_LINES} more" if len(lines) > _SHOWN_LINES else ""
+    return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
 
 
 def _pandas_error(path: Path, scan: _CsvScan, exc: Exception) -> DataError:
@@ -182,7 +236,9 @@ def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -
                 scan.last_start = start
                 if _row_is_bad(row, header, path, start, encoding, bad_rows):
                     scan.bad_lines.append(start)
-                elif writer is not None:
+                    continue
+                scan.good_lines.append(start)
+                if writer is not None:
                     writer.writerow(row)
         except csv.Error as exc:
             raise DataError(
@@ -471,9 +527,7 @@ def _read_csv_source(
     dataset.frames["all"] = frame
     dataset.dropped_rows = len(dropped)
     if dropped:
-        shown = ", ".join(str(line) for line in dropped[:_SHOWN_LINES])
-        more = f" and {len(dropped) - _SHOWN_LINES} more" if len(dropped) > _SHOWN_LINES else ""
         dataset.notes.append(
             f"Dropped {len(dropped)} bad rows of '{path.name}' (bad_rows: drop): "
-            f"lines {shown}{more}."
+            f"{_lines_text(dropped)}."
         )

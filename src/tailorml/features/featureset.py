@@ -101,7 +101,7 @@ def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:
     for name in wanted:
         if name not in frame.columns:
             hint = difflib.get_close_matches(name, columns, n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            tip = f" — did you mean '{hint[0]}'?" if hint else "."
             role = "target" if name == config.output.name else "input feature"
             raise DataError(
                 f"{role} column '{name}' does not exist in the {split} data{tip} "

@@ -14,13 +14,18 @@ from tailorml.features.meta import FeatureMeta
 
 def parse_numbers(name: str, column: pd.Series) -> np.ndarray:
     """Column as float64 with NaN for missing values; text that is not a
-    number is an error, never silently turned into a missing value."""
+    number, and ``inf`` / ``-inf``, are errors, never silently turned into a
+    missing value (or into NaN scores further on)."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    missing = missing_mask(column)
-    values = pd.to_numeric(column.where(~missing), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(np.isnan(values) & ~missing)
-    fail_on_rows(name, bad, "expected a number", column)
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        missing = missing_mask(column)
+        numbers = pd.to_numeric(column.where(~missing), errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(values) & ~missing)
+        fail_on_rows(name, bad, "expected a number", column)
+    infinite = np.flatnonzero(np.isinf(values))
+    fail_on_rows(name, infinite, "infinite value (numbers must be finite)", column)
     return values
 
 

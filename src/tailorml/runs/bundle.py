@@ -25,12 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from lightgbm.basic import LightGBMError
+from pydantic import ValidationError
+from safetensors import SafetensorError
+
 from tailorml import __version__
 from tailorml.config import ModelConfig
 from tailorml.errors import TailorError
 from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
-from tailorml.io import atomic_write_json, load_tensors, read_json, replace_dir, save_tensors
+from tailorml.io import (
+    atomic_write_json,
+    load_tensors,
+    read_json,
+    replace_dir,
+    save_tensors,
+    shape_mismatch,
+)
 from tailorml.io import staging_dir as make_staging
 from tailorml.models import TailorModel
 from tailorml.models.classical import CLASSICAL, ClassicalModel
@@ -86,18 +98,20 @@ def load_bundle(folder: Path) -> Bundle:
     """Rebuild the model from a bundle folder.
 
     Raises:
-        TailorError: the folder is not a bundle, or was written by a newer
-            tailorml than this one.
+        TailorError: the folder is not a bundle, was written by a newer
+            tailorml than this one, or is corrupt: a file truncated or
+            overwritten, or a ``model.json`` edited so that it no longer
+            matches the weights (the message names the file).
     """
-    manifest_path = folder / "model.json"
-    if not manifest_path.is_file():
-        raise TailorError(f"'{folder}' is not a tailorml model bundle (no model.json in it).")
-    manifest = migrate(read_json(manifest_path), folder)
-    config = ModelConfig.model_validate(manifest["config"])
-    features = FeatureSet.from_dict(manifest["features"])
-    family = str(manifest.get("family", "deep"))
-    params = dict(manifest.get("params") or {})
-    decision = Decision.from_dict(manifest["decision"]) if manifest.get("decision") else None
+    manifest = read_manifest(folder)
+    try:
+        config = ModelConfig.model_validate(manifest["config"])
+        features = FeatureSet.from_dict(manifest["features"])
+        family = str(manifest.get("family", "deep"))
+        params = dict(manifest.get("params") or {})
+        decision = Decision.from_dict(manifest["decision"]) if manifest.get("decision") else None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise corrupt(folder, "model.json", f"does not describe a model ({problem(err)})") from None
     try:
         model = load_model(folder, family, params, config, features)
     except FileNotFoundError as err:
@@ -107,6 +121,43 @@ def load_bundle(folder: Path) -> Bundle:
             "which is missing. Copy the whole bundle folder, or train the model again."
         ) from None
     return Bundle(config, features, model, family, params, decision)
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """``model.json`` of a bundle folder, brought up to the current format.
+
+    Raises:
+        TailorError: no ``model.json``, or one that is not a JSON object.
+    """
+    path = folder / "model.json"
+    if not path.is_file():
+        raise TailorError(f"'{folder}' is not a tailorml model bundle (no model.json in it).")
+    try:
+        manifest = read_json(path)
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise corrupt(folder, "model.json", f"is not valid JSON ({err})") from None
+    if not isinstance(manifest, dict):
+        kind = type(manifest).__name__
+        raise corrupt(folder, "model.json", f"holds a JSON {kind}, not an object")
+    return migrate(manifest, folder)
+
+
+def corrupt(folder: Path, file: str, what: str) -> TailorError:
+    """The error for a bundle file that was truncated, overwritten or edited."""
+    return TailorError(
+        f"the bundle in '{folder}' is corrupt or was edited: {file} {what}. Copy the bundle "
+        "folder again from where it was trained, or train the model again."
+    )
+
+
+def problem(err: Exception) -> str:
+    """A short account of why a manifest entry could not be read."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"{'.'.join(map(str, first['loc'])) or 'config'}: {first['msg']}"
+    if isinstance(err, KeyError):
+        return f"{err.args[0]!r} is missing or unknown"
+    return f"{type(err).__name__}: {err}"
 
 
 def migrate(manifest: Manifest, folder: Path) -> Manifest:
@@ -139,14 +190,58 @@ def migrate(manifest: Manifest, folder: Path) -> Manifest:
 def load_model(
     folder: Path, family: str, params: dict[str, Any], config: ModelConfig, features: FeatureSet
 ) -> Model:
-    target = features.target
+    """The network (or classical model) the manifest describes, with its weights.
+
+    Raises:
+        FileNotFoundError: a weights file is missing.
+        TailorError: a weights file cannot be read, or its shapes differ from
+            the network that ``model.json`` describes.
+    """
     if family == "deep":
-        model = TailorModel(config, features.metas(), target.n_outputs, pretrained=False)
-        model.load_state_dict(load_tensors(folder / "model.safetensors"))
-        model.eval()
-        return model
+        return load_network(folder, config, features)
     if family not in CLASSICAL:
         raise TailorError(f"the bundle in '{folder}' has an unknown model family '{family}'.")
+    target = features.target
     classical = CLASSICAL[family](params, features.metas(), target.kind, len(target.labels) or 1)
-    classical.load_state(folder)
+    try:
+        classical.load_state(folder)
+    except (SafetensorError, LightGBMError, KeyError, ValueError) as err:
+        files = f"the {family} model's files ({', '.join(weight_files(folder))})"
+        raise corrupt(folder, files, f"cannot be read ({err})") from None
     return classical
+
+
+def load_network(folder: Path, config: ModelConfig, features: FeatureSet) -> TailorModel:
+    """The deep model ``model.json`` describes, with the weights of ``model.safetensors``."""
+    try:
+        model = TailorModel(config, features.metas(), features.target.n_outputs, pretrained=False)
+    except (KeyError, TypeError, ValueError) as err:
+        raise corrupt(folder, "model.json", f"describes no network ({problem(err)})") from None
+    weights = read_weights(folder, "model.safetensors")
+    mismatch = shape_mismatch(model.state_dict(), weights)
+    if mismatch:
+        what = f"no longer matches the weights in model.safetensors: {mismatch}"
+        raise corrupt(folder, "model.json", what)
+    model.load_state_dict(weights)
+    model.eval()
+    return model
+
+
+def weight_files(folder: Path) -> list[str]:
+    """Names of the files beside ``model.json`` that hold a classical model."""
+    kept = (".safetensors", ".txt", ".json")
+    return sorted(p.name for p in folder.iterdir() if p.suffix in kept and p.name not in
+                  ("model.json", "onnx.json") and not p.name.startswith("."))  # fmt: skip
+
+
+def read_weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    """Tensors of a bundle's safetensors file.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        TailorError: the file is not readable safetensors (truncated, overwritten).
+    """
+    try:
+        return load_tensors(folder / name)
+    except SafetensorError as err:
+        raise corrupt(folder, name, f"is not a readable safetensors file ({err})") from None

@@ -15,10 +15,12 @@ import pandas as pd
 import torch
 
 from tailorml.config import ModelConfig, dump_config, load_config
+from tailorml.data.dataset import Dataset
 from tailorml.data.readers import read_source
 from tailorml.data.split import split_dataset
 from tailorml.errors import ConfigError, DataError
 from tailorml.features import Encoded, FeatureSet
+from tailorml.features.tabular import parse_numbers
 from tailorml.io import atomic_write_json, atomic_write_text
 from tailorml.models import TailorModel
 from tailorml.report import write_report
@@ -76,8 +78,34 @@ def read_splits(
     assert data.target is not None
     if classification is None:
         classification = config.output.type != "number"
+    check_numbers(dataset, config, with_target=not classification)
     frames = split_dataset(dataset, data.split, data.target, classification, read)
     return protect(frames, config), dataset.dropped_rows
+
+
+def check_numbers(dataset: Dataset, config: ModelConfig, with_target: bool) -> None:
+    """Refuse text and infinite values in the number columns before the rows
+    are split, so that the error names the row of the file, not of a split.
+
+    Args:
+        dataset: the rows as read.
+        config: names the number input features (and the target).
+        with_target: the target is a number too (a regression).
+
+    Raises:
+        DataError: naming the file, the column and the first bad rows.
+    """
+    columns = [f.name for f in config.input_features if f.type == "number"]
+    if with_target:
+        columns.append(str(config.data.target))
+    for frame in dataset.frames.values():
+        for name in columns:
+            if name not in frame.columns:
+                continue
+            try:
+                parse_numbers(name, frame[name])
+            except DataError as err:
+                raise DataError(f"data file '{dataset.name}', {err}") from None
 
 
 def protect(frames: dict[str, pd.DataFrame], config: ModelConfig) -> dict[str, pd.DataFrame]:

@@ -186,10 +186,44 @@ def load(path: str | Path) -> Run:
     if not path.exists():
         raise TailorError(f"run folder '{path}' does not exist.")
     if (path / "model" / "model.json").exists():
-        history_file = path / "history.csv"
-        history = pd.read_csv(history_file).to_dict("records") if history_file.exists() else []
-        run = Run(load_bundle(path / "model"), path, history)
-        metrics_file = path / "metrics.json"
-        run.metrics = dict(read_json(metrics_file)) if metrics_file.exists() else {}
+        run = Run(load_bundle(path / "model"), path, read_history(path / "history.csv"))
+        run.metrics = read_metrics(path / "metrics.json")
         return run
     return Run(load_bundle(path), None)
+
+
+def read_history(file: Path) -> list[dict[str, Any]]:
+    """A run's ``history.csv`` (none: an empty history).
+
+    Raises:
+        TailorError: the file is not a readable CSV table.
+    """
+    if not file.exists():
+        return []
+    try:
+        return list(pd.read_csv(file).to_dict("records"))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise TailorError(
+            f"the run file '{file}' is corrupt or was edited: it is not a readable CSV table "
+            f"({err}). Delete it to open the run without its training history."
+        ) from None
+
+
+def read_metrics(file: Path) -> dict[str, Any]:
+    """A run's ``metrics.json`` (none: no metrics).
+
+    Raises:
+        TailorError: the file is not a JSON object.
+    """
+    if not file.exists():
+        return {}
+    try:
+        metrics = read_json(file)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        metrics = None
+    if not isinstance(metrics, dict):
+        raise TailorError(
+            f"the run file '{file}' is corrupt or was edited: it does not hold a JSON object "
+            "of metrics. Delete it to open the run without its recorded metrics."
+        )
+    return metrics

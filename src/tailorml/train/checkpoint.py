@@ -7,9 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
-from tailorml.io import atomic_write_json, load_tensors, read_json, replace_dir, save_tensors
+from tailorml.errors import TailorError
+from tailorml.io import (
+    atomic_write_json,
+    load_tensors,
+    read_json,
+    replace_dir,
+    save_tensors,
+    shape_mismatch,
+)
 from tailorml.io import staging_dir as make_staging
 
 
@@ -84,25 +93,54 @@ class Checkpoint:
 
 
 def read_checkpoint(folder: Path) -> Checkpoint:
-    raw = read_json(folder / "state.json")
+    """The checkpoint in ``folder``.
+
+    Raises:
+        TailorError: a file of it is missing, truncated or overwritten.
+    """
     best_file = folder / "best.safetensors"
-    return Checkpoint(
-        model=load_tensors(folder / "model.safetensors"),
-        optimizer=load_tensors(folder / "optimizer.safetensors"),
-        optimizer_rest=raw.pop("optimizer"),
-        rng=load_tensors(folder / "rng.safetensors"),
-        best=load_tensors(best_file) if best_file.exists() else None,
-        state=raw,
-    )
+    try:
+        raw = read_json(folder / "state.json")
+        return Checkpoint(
+            model=load_tensors(folder / "model.safetensors"),
+            optimizer=load_tensors(folder / "optimizer.safetensors"),
+            optimizer_rest=raw.pop("optimizer"),
+            rng=load_tensors(folder / "rng.safetensors"),
+            best=load_tensors(best_file) if best_file.exists() else None,
+            state=raw,
+        )
+    except (OSError, SafetensorError, ValueError, KeyError, AttributeError) as err:
+        raise TailorError(
+            f"the checkpoint in '{folder}' is corrupt or incomplete ({type(err).__name__}: "
+            f"{err}). Delete that folder to train from epoch 1, or train without --resume."
+        ) from None
 
 
 def restore_checkpoint(
     checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer,
     order: torch.Generator,
 ) -> tuple[TrainState, dict[str, torch.Tensor] | None]:  # fmt: skip
-    """Put model, optimizer and random states back; return progress so far."""
-    model.load_state_dict(checkpoint.model)
-    restore_optimizer(optimizer, checkpoint.optimizer, checkpoint.optimizer_rest)
-    torch.set_rng_state(checkpoint.rng["torch"])
-    order.set_state(checkpoint.rng["order"])
-    return TrainState(**checkpoint.state), checkpoint.best
+    """Put model, optimizer and random states back; return progress so far.
+
+    Raises:
+        TailorError: the checkpoint was written for another network (the
+            config changed since) or its files do not fit together.
+    """
+    mismatch = shape_mismatch(model.state_dict(), checkpoint.model)
+    if mismatch:
+        raise TailorError(
+            "the checkpoint to resume from was written for another network (was the config "
+            f"changed since?): {mismatch}. Train without --resume to start from epoch 1."
+        )
+    try:
+        model.load_state_dict(checkpoint.model)
+        restore_optimizer(optimizer, checkpoint.optimizer, checkpoint.optimizer_rest)
+        torch.set_rng_state(checkpoint.rng["torch"])
+        order.set_state(checkpoint.rng["order"])
+        return TrainState(**checkpoint.state), checkpoint.best
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TailorError(
+            "the checkpoint to resume from does not fit this model (was the config changed "
+            f"since it was written?): {first}. Train without --resume to start from epoch 1."
+        ) from None

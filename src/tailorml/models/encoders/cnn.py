@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from tailorml.config import EncoderConfig
+from tailorml.config.model import STRICT_TYPES
 from tailorml.errors import ConfigError
 from tailorml.features.meta import FeatureMeta
 from tailorml.models.activations import ACTIVATIONS
@@ -25,7 +26,7 @@ from tailorml.models.registry import Encoder, register_encoder
 class ConvLayer(BaseModel):
     """One conv → [batch or group norm] → activation → [max-pool] → [dropout] block."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **STRICT_TYPES)
 
     filters: int = Field(ge=1, description="Output channels.")
     kernel_size: int = Field(ge=1, description="Side of the square kernel.")

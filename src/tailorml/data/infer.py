@@ -1,8 +1,6 @@
-"""Guess feature types from a table to write a starter config."""
+"""Guess a column's feature type from its values alone."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,18 +35,3 @@ def infer_target_type(column: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_CATEGORY_NUMBERS:
         return "number"
     return "category"
-
-
-def starter_config(frame: pd.DataFrame, source: str, target: str) -> dict[str, Any]:
-    """A config dict with one input feature per column besides the target."""
-    features = [
-        {"name": str(name), "type": infer_type(frame[name])}
-        for name in frame.columns
-        if name != target
-    ]
-    return {
-        "data": {"source": source, "target": target},
-        "input_features": features,
-        "output_features": [{"name": target, "type": infer_target_type(frame[target])}],
-        "training": {"epochs": 10, "batch_size": 64, "learning_rate": 0.001, "seed": 0},
-    }

@@ -11,11 +11,13 @@ import pandas as pd
 import torch
 
 from tailorml.config import ModelConfig, Scenario
-from tailorml.config.infer import infer_type
-from tailorml.errors import DataError
+from tailorml.data.roles import ColumnRole, classify_columns, notes
+from tailorml.errors import ConfigError, DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.featureset import preprocessor_for
 from tailorml.runs.pipeline import read_splits
+
+MATCH_HINT = "keep it with columns: {{{name}: feature}} in the scenario"
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Prepared:
     config: ModelConfig  # inputs, output and data; candidates add encoders/decoder/training
     frames: dict[str, pd.DataFrame]
     dropped_rows: int
+    roles: list[ColumnRole] = field(default_factory=list)  # inferred inputs only, else empty
     fitted: dict[str, Preprocessed] = field(default_factory=dict)  # by preprocessing signature
 
     @property
@@ -58,6 +61,10 @@ class Prepared:
             encoded = {name: features.encode(frame, name) for name, frame in self.frames.items()}
             self.fitted[key] = Preprocessed(features, encoded)
         return self.fitted[key]
+
+    def role_notes(self) -> list[str]:
+        """One line per inferred input that is not a plain feature: left out, or text."""
+        return notes(self.roles, MATCH_HINT)
 
     def subset_index(self, fraction: float, seed: int) -> np.ndarray:
         """Positions of a seeded sample of the training rows (successive-halving rungs)."""
@@ -91,9 +98,12 @@ def preprocessing_signature(config: ModelConfig) -> str:
     return json.dumps(inputs, sort_keys=True, default=str)
 
 
-def model_config(scenario: Scenario, columns: pd.DataFrame) -> ModelConfig:
-    """The model config a scenario implies: its inputs (given or inferred,
-    sensitive columns left out unless allowed) and its output."""
+def check_target(scenario: Scenario, columns: pd.DataFrame) -> str:
+    """The scenario's target column, checked to exist.
+
+    Raises:
+        DataError: The data has no such column.
+    """
     target = scenario.data.target
     assert target is not None
     if target not in columns.columns:
@@ -101,16 +111,58 @@ def model_config(scenario: Scenario, columns: pd.DataFrame) -> ModelConfig:
             f"target column '{target}' does not exist in '{scenario.data.source}'; columns: "
             f"{', '.join(map(str, columns.columns[:30]))}."
         )
+    return target
+
+
+def column_roles(scenario: Scenario, columns: pd.DataFrame) -> list[ColumnRole]:
+    """Every column's role when the scenario leaves its inputs to infer (sensitive
+    columns left out unless allowed, ``columns:`` overrides applied); none when it
+    lists ``input_features``.
+
+    Raises:
+        ConfigError: ``columns:`` is set beside ``input_features``, or names the target
+            or a column the data lacks.
+        DataError: The target column does not exist.
+    """
+    target = check_target(scenario, columns)
+    if scenario.input_features is not None:
+        if scenario.columns:
+            raise ConfigError(
+                "columns: overrides apply to inferred inputs; with input_features listed, "
+                f"add or remove features there instead (columns: {', '.join(scenario.columns)})."
+            )
+        return []
+    return classify_columns(
+        columns,
+        target,
+        sensitive=() if scenario.use_sensitive_as_features else scenario.sensitive,
+        overrides=scenario.columns,
+        task=scenario.task,
+    )
+
+
+def model_config(
+    scenario: Scenario, columns: pd.DataFrame, roles: list[ColumnRole] | None = None
+) -> ModelConfig:
+    """The model config a scenario implies: its inputs (given, or the columns
+    ``column_roles`` keeps) and its output.
+
+    Raises:
+        DataError: The target does not exist, or every other column is left out.
+    """
+    target = check_target(scenario, columns)
     features: list[Any]
     if scenario.input_features is not None:
         features = [f.model_dump() for f in scenario.input_features]
     else:
-        hidden = set() if scenario.use_sensitive_as_features else set(scenario.sensitive)
-        features = [
-            {"name": str(c), "type": infer_type(columns[c])}
-            for c in columns.columns
-            if c != target and c not in hidden
-        ]
+        roles = column_roles(scenario, columns) if roles is None else roles
+        features = [{"name": r.name, "type": r.type} for r in roles if r.kept]
+        if not features:
+            raise DataError(
+                f"no column of '{scenario.data.source}' is left as an input feature: "
+                + "; ".join(r.describe() for r in roles)
+                + ". Keep one with columns: {NAME: feature}, or list input_features."
+            )
     return ModelConfig.model_validate(
         {
             "data": scenario.data.model_dump(),
@@ -150,6 +202,8 @@ def prepare(scenario: Scenario) -> Prepared:
             raise DataError(
                 f"sensitive column '{column}' does not exist in '{scenario.data.source}'."
             )
-    data = Prepared(scenario, model_config(scenario, frames["train"]), frames, dropped)
+    roles = column_roles(scenario, frames["train"])
+    config = model_config(scenario, frames["train"], roles)
+    data = Prepared(scenario, config, frames, dropped, roles)
     data.preprocessed(data.config)  # the shared features: bad data fails here, not mid-search
     return data

@@ -76,12 +76,24 @@ class Candidate:
 
 
 def modality(metas: dict[str, FeatureMeta]) -> str:
+    """image if any input is one; text when every input is; else table (a table may
+    hold free-text columns beside its numbers and categories)."""
     types = {m.type for m in metas.values()}
     if "image" in types:
         return "image"
-    if "text" in types:
+    if types == {"text"}:
         return "text"
     return "table"
+
+
+def text_columns_note(metas: dict[str, FeatureMeta]) -> list[str]:
+    """How a table's free-text columns are read, when it has some."""
+    texts = [name for name, meta in metas.items() if meta.type == "text"]
+    if not texts or modality(metas) != "table":
+        return []
+    names = ", ".join(texts)
+    return [f"Free-text columns in the table ({names}): linear models read them as TF-IDF, "
+            "networks with an LSTM; trees read the other columns only."]  # fmt: skip
 
 
 def build_portfolio(
@@ -97,6 +109,7 @@ def build_portfolio(
     kind = modality(metas)
     chooser = {"table": _table, "text": _text, "image": _image}[kind]
     candidates, reasons = chooser(rows, max(budget_s, 60) if max_epsilon else budget_s)
+    reasons = [*reasons, *text_columns_note(metas)]
     if kind == "text" and max_epsilon is None:
         more, notes = pretrained(rows, budget_s, checkpoint or match_checkpoint())
         candidates, reasons = [*candidates, *more], [*reasons, *notes]

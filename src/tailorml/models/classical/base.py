@@ -26,6 +26,13 @@ class ClassicalModel:
 
     family: ClassVar[str]
     explainable: ClassVar[bool] = True  # coefficients / tree contributions
+    TABLE_TYPES: ClassVar[frozenset[str]] = frozenset({"number", "binary", "category"})
+
+    @classmethod
+    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+        """The input feature types the family reads with these params (None: every type).
+        A model trained on a table with other columns reads only the ones it takes."""
+        return None
 
     def __init__(
         self, params: dict[str, Any], metas: dict[str, FeatureMeta], kind: str, n_classes: int

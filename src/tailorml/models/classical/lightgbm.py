@@ -4,6 +4,7 @@ text model format; no pickle."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -22,6 +23,11 @@ class LightGBMModel(ClassicalModel):
     ``min_child_samples`` (LightGBM's own meaning)."""
 
     family = "lightgbm"
+
+    @classmethod
+    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+        """Trees split on table columns; they do not read words or pixels."""
+        return cls.TABLE_TYPES
 
     def fit(
         self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None

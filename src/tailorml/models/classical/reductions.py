@@ -134,6 +134,12 @@ class FairReductionsModel(ClassicalModel):
     """
 
     family = "fair_reductions"
+
+    @classmethod
+    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+        """Table columns only (either base); a table's free-text columns are left out."""
+        return cls.TABLE_TYPES
+
     explainable = False  # a mixture of hard classifiers has no exact contributions
 
     def fit(

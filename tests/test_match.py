@@ -87,6 +87,25 @@ def test_credit_risk_moves_the_threshold_and_gains_value(matched) -> None:  # ty
     assert metrics["value_per_1k"] > metrics["baseline_value_per_1k"]
 
 
+def test_credit_risk_with_an_accuracy_floor_keeps_it_on_test(matched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Value alone moves the threshold far from 0.5 (a bad loan costs 5×); with a floor
+    the threshold is tuned for value within it, and the floor holds on test."""
+    from tailorml.config import Scenario, load_config
+
+    _, plain = matched["credit_risk"]
+    chosen = next(c for c in plain["candidates"] if c["name"] == plain["recommended"])
+    assert chosen["metrics"]["accuracy"] < 0.70  # the unconstrained pick breaks the floor
+    scenario = load_config(ROOT / "scenarios" / "credit_risk.yaml", Scenario)
+    floor = scenario.constraints.model_copy(update={"quality": {"metric": "accuracy", "min": 0.70}})
+    scenario = Scenario.model_validate(scenario.model_dump() | {"constraints": floor.model_dump()})
+    result = match(scenario, tmp_path / "run", quiet=True)
+    assert result["recommended"] is not None, result["reasoning"]
+    assert result["test"]["constraints"]["min_accuracy"]["pass"]
+    assert result["test"]["metrics"]["accuracy"] >= 0.70
+    chosen = next(c for c in result["candidates"] if c["name"] == result["recommended"])
+    assert chosen["metrics"]["value_per_1k"] >= chosen["metrics"]["baseline_value_per_1k"]
+
+
 def test_same_scenario_and_seed_give_the_same_answer(matched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, first = matched["credit_risk"]
     again = match(ROOT / "scenarios" / "credit_risk.yaml", tmp_path / "again", quiet=True)

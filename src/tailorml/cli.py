@@ -10,16 +10,16 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import tailorml
-from tailorml.config.infer import starter_config
 from tailorml.config.schema import SCHEMAS, json_schema
+from tailorml.data.roles import notes
+from tailorml.data.starter import INIT_HINT, starter_yaml
 from tailorml.errors import TailorError
-from tailorml.io import atomic_write_json, atomic_write_text
+from tailorml.io import atomic_write_text
 
 app = typer.Typer(
     help="Fit a deep-learning model to your scenario: train, measure, ship.",
@@ -41,7 +41,13 @@ def train_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
         "runs/latest"
     ),
-    resume: Annotated[bool, typer.Option(help="Continue from the last epoch checkpoint.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue from the last epoch checkpoint in OUTPUT/checkpoint; with none there, "
+            "start from epoch 1 (a note on stderr says so)."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     nproc: Annotated[
         int, typer.Option(help="Training processes on this machine (DDP when more than one).")
@@ -60,6 +66,11 @@ def train_cmd(
     With --nproc N (and --nnodes M) the run trains with PyTorch distributed data
     parallel, one process per rank, the config's batch_size shared among them.
     """
+    check_output_folder(output, "--output")
+    if master_port is not None and not 1 <= master_port <= 65535:
+        raise TailorError(f"--master-port is a TCP port, 1 to 65535; not {master_port}.")
+    if resume and not (output / "checkpoint" / "state.json").is_file():
+        err.print(f"no checkpoint in {output / 'checkpoint'}; starting from epoch 1", markup=False)
     if nproc == 1 and nnodes == 1:
         metrics: dict[str, Any] | None = tailorml.train(
             config, output, resume=resume, quiet=quiet
@@ -100,6 +111,11 @@ def match_cmd(
     from tailorml.match import match
     from tailorml.match.backends import Backend
 
+    if workers is not None and workers < 1:
+        raise TailorError(
+            f"--workers counts candidates trained at once: at least 1, not {workers}."
+        )
+    check_output_folder(output, "--output")
     if backend not in ("local", "ray"):
         raise TailorError(f"--backend {backend!r} is not one of: local, ray.")
     if address is not None and backend != "ray":
@@ -119,7 +135,9 @@ def audit_cmd(
         str | None,
         typer.Option(help="demographic_parity or equalized_odds: tune group thresholds."),
     ] = None,
-    max_gap: Annotated[float, typer.Option(help="Largest gap allowed after mitigation.")] = 0.05,
+    max_gap: Annotated[
+        float, typer.Option(help="Largest gap allowed after mitigation, between 0 and 1.")
+    ] = 0.05,
     tune_data: Annotated[
         str | None,
         typer.Option(help="Rows to tune thresholds on (default: the run's validation split)."),
@@ -128,6 +146,9 @@ def audit_cmd(
         Path | None,
         typer.Option(help="An unmitigated run of the same task, audited as 'before'."),
     ] = None,
+    min_group_size: Annotated[
+        int, typer.Option(help="Groups with fewer rows are reported, not judged in the gaps.")
+    ] = 30,
 ) -> None:
     """Bias audit: per-group rates with 95% intervals, parity and odds gaps;
     optionally mitigate with per-group thresholds (saved to RUN/mitigated).
@@ -142,11 +163,15 @@ def audit_cmd(
     from tailorml.runs.bundle import save_bundle
     from tailorml.runs.run import read_rows
 
+    if min_group_size < 1:
+        raise TailorError(f"--min-group-size takes a number of rows ≥ 1, not {min_group_size}.")
+    if not 0 <= max_gap <= 1:
+        raise TailorError(f"--max-gap is a gap between two rates: from 0 to 1, not {max_gap}.")
     trained = tailorml.load(run)
     rows, _ = read_rows(data, trained.config.data)
     reference = tailorml.load(baseline) if baseline is not None else trained
-    result: dict[str, Any] = {"run": str(run), "data": data,
-                              "before": audit(reference, rows, sensitive)}  # fmt: skip
+    before = audit(reference, rows, sensitive, min_group_size=min_group_size)
+    result: dict[str, Any] = {"run": str(run), "data": data, "before": before}
     if baseline is not None:
         result["baseline"] = {"run": str(baseline), "training": trained.metrics.get("fairness")}
     if mitigate is not None:
@@ -160,7 +185,7 @@ def audit_cmd(
         result["mitigation"] = mitigate_run(trained, tune, sensitive[0], metrics[mitigate], max_gap)  # type: ignore[arg-type]
         save_bundle(trained.bundle, run / "mitigated")
     if baseline is not None or mitigate is not None:
-        result["after"] = audit(trained, rows, sensitive)
+        result["after"] = audit(trained, rows, sensitive, min_group_size=min_group_size)
     page = write_audit(run, result)
     write_model_card(run)
     show_audit(result)
@@ -191,10 +216,14 @@ def show_audit(result: dict[str, Any]) -> None:
     for attribute, report in result["before"]["attributes"].items():
         for gap in ("demographic_parity_difference", "equalized_odds_difference"):
             new = after.get(attribute, {}).get(gap)
-            table.add_row(
-                attribute, gap, f"{report[gap]:.4f}", f"{new:.4f}" if new is not None else ""
-            )
+            table.add_row(attribute, gap, figure(report[gap]), figure(new))
+            if report["too_small"]:
+                judged = f"{gap} (groups ≥ {report['min_group_size']} rows)"
+                new = after.get(attribute, {}).get("judged", {}).get(gap)
+                table.add_row(attribute, judged, figure(report["judged"][gap]), figure(new))
     out.print(table)
+    attributes = result["before"]["attributes"].items()
+    warn_small_groups({"the audited rows": {a: r["too_small"] for a, r in attributes}})
 
 
 @app.command("pii")
@@ -204,7 +233,11 @@ def pii_cmd(
         list[str] | None, typer.Option("--columns", help="Columns to scan (default: all text).")
     ] = None,
     redact: Annotated[
-        Path | None, typer.Option(help="Write a redacted copy (every row kept) to this CSV.")
+        Path | None,
+        typer.Option(
+            help="Write a redacted copy (every row kept) to this CSV; an existing file is "
+            "replaced atomically, missing folders are created."
+        ),
     ] = None,
 ) -> None:
     """Find personal data (emails, phones, cards, IBANs, IPs, URLs, SSNs…) in
@@ -212,12 +245,14 @@ def pii_cmd(
     from tailorml.data import pii
     from tailorml.data.readers import read_source
 
+    if redact is not None:
+        check_output_file(redact, "--redact")
     frames = read_source(data).frames
     frame = pd.concat(list(frames.values()), ignore_index=True)
     counts = pii.scan(frame, columns) if redact is None else None
     if redact is not None:
         redacted, counts = pii.redact(frame, columns)
-        atomic_write_text(redact, redacted.to_csv(index=False))
+        write_output(redact, redacted.to_csv(index=False), "--redact")
     assert counts is not None
     table = Table("column", "entity", "count", title=f"personal data in {data}")
     for column, found in counts.items():
@@ -269,6 +304,8 @@ def row_range(text: str, length: int) -> tuple[int, int]:
         start, stop = int(start_text or 0), int(stop_text or length)
     except ValueError:
         raise TailorError(f"--rows takes START:STOP such as 0:10, not {text!r}.") from None
+    if start >= stop:
+        raise TailorError(f"--rows {text} is empty: STOP must be greater than START (e.g. 0:10).")
     if not 0 <= start < stop <= length:
         raise TailorError(f"--rows {text} is outside the {length} rows of the data.")
     return start, stop
@@ -278,24 +315,39 @@ def row_range(text: str, length: int) -> tuple[int, int]:
 def evaluate_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[str, typer.Option(help="Labelled rows: a file or builtin:NAME.")],
-    output: Annotated[Path | None, typer.Option(help="Also write the metrics as JSON.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the metrics as JSON (an existing file is replaced atomically, "
+            "missing folders are created)."
+        ),
+    ] = None,
 ) -> None:
     """Score a trained model on labelled data."""
+    if output is not None:
+        check_output_file(output, "--output")
     metrics = tailorml.load(run).evaluate(data)
     show_metrics({"evaluation": metrics})
     if output is not None:
-        atomic_write_json(output, metrics)
+        write_output(output, json.dumps(metrics, indent=2) + "\n", "--output")
 
 
 @app.command("predict")
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[str, typer.Option(help="Rows to predict: a file or builtin:NAME.")],
-    output: Annotated[Path, typer.Option(help="CSV to write.")] = Path("predictions.csv"),
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="CSV to write; an existing file is replaced atomically, missing folders are "
+            "created."
+        ),
+    ] = Path("predictions.csv"),
 ) -> None:
     """Predict every row; one output row per input row, in order."""
+    check_output_file(output, "--output")
     frame = tailorml.load(run).predict(data)
-    atomic_write_text(output, frame.to_csv(index=False))
+    write_output(output, frame.to_csv(index=False), "--output")
     out.print(f"{len(frame)} predictions written to {output}")
 
 
@@ -320,6 +372,8 @@ def export_cmd(
 
     if fmt != "onnx":
         raise TailorError(f"--format takes onnx, not {fmt!r}.")
+    if output is not None:
+        check_output_file(output, "--output")
     report = export_onnx(run, quantize=quantize, output=output)
     folder, parity = Path(report["folder"]), report["parity"]
     out.print(
@@ -378,11 +432,28 @@ def serve_cmd(
 def init_cmd(
     data: Annotated[str, typer.Argument(help="A table (CSV, Parquet) or builtin:NAME.")],
     target: Annotated[str, typer.Option(help="The column to predict.")],
-    output: Annotated[Path | None, typer.Option(help="Write the config here.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the config here (missing folders are created)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --output file.")
+    ] = False,
 ) -> None:
-    """Infer feature types from a table and write a starter config."""
+    """Infer feature types from a table and write a starter config.
+
+    Identifiers, personal data, dates, constants and target leaks are left out; each
+    such column, and each free-text one, gets a line on stderr and a comment in the config.
+    """
     from tailorml.data.readers import read_source
 
+    if output is not None:
+        check_output_file(output, "--output")
+        if output.exists() and not force:
+            raise TailorError(
+                f"--output '{output}' already exists; a config is often edited by hand, so it "
+                "is not replaced: pass --force to overwrite it, or name another file."
+            )
     frames = read_source(data).frames
     frame = frames.get("train", next(iter(frames.values())))
     if target not in frame.columns:
@@ -391,12 +462,14 @@ def init_cmd(
         hint = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=1)
         tip = f" — did you mean '{hint[0]}'?" if hint else ""
         raise TailorError(f"target column '{target}' does not exist in '{data}'{tip}")
-    text = yaml.safe_dump(starter_config(frame, data, target), sort_keys=False)
+    text, roles = starter_yaml(frame, data, target)
     tailorml.config.parse_config(text, source="the starter config")  # it must be valid
+    for line in notes(roles, INIT_HINT):  # on stderr, so that stdout stays valid YAML
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if output is None:
-        out.print(text, end="", markup=False, highlight=False)
+        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)  # no wrapping
     else:
-        atomic_write_text(output, text)
+        write_output(output, text, "--output")
         out.print(f"starter config written to {output}")
 
 
@@ -459,6 +532,7 @@ def show_match(result: dict[str, Any]) -> None:
             "yes" if entry["feasible"] else "no: " + "; ".join(entry["rejected_because"]),
         )  # fmt: skip
     out.print(table)
+    warn_small_groups(result.get("small_groups") or {})
     for line in result["reasoning"]:
         out.print(f"- {line}", markup=False, highlight=False)
     if result["recommended"] is None:
@@ -470,6 +544,73 @@ def show_match(result: dict[str, Any]) -> None:
     quality = test["metrics"].get("accuracy", test["metrics"].get("mae"))
     held.insert(0, f"quality {quality:.4f}, value/1k {test['metrics']['value_per_1k']:,.2f}")
     out.print(f"recommended: {result['recommended']}; on test: " + ", ".join(held), markup=False)
+
+
+def warn_small_groups(found: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    """One warning per split and fairness limit naming the groups too small to judge."""
+    for split, limits in found.items():
+        for name, groups in limits.items():
+            listed = "; ".join(
+                f"{g['group']} (n={g['n']}, selection rate {rate_text(g['selection_rate'])})"
+                for g in groups
+            )
+            if listed:
+                err.print(f"warning: {name} on {split}: too few rows to judge, left out of "
+                          f"the gaps: {listed}", markup=False, highlight=False)  # fmt: skip
+
+
+def figure(value: float | None) -> str:
+    """A gap or rate to four decimals; blank when there is none."""
+    return f"{value:.4f}" if value is not None else ""
+
+
+def rate_text(rate: dict[str, Any]) -> str:
+    """A rate and its 95% interval: ``0.33 [0.06, 0.79]``."""
+    if rate["value"] is None:
+        return "—"
+    low, high = rate["ci95"]
+    return f"{rate['value']:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse an output file path that names a folder, or lies under a file.
+
+    Raises:
+        TailorError: naming the option and the path.
+    """
+    if path.is_dir():
+        raise TailorError(f"{option} '{path}' is a folder; name a file to write instead.")
+    check_parents(path, option)
+
+
+def check_output_folder(path: Path, option: str) -> None:
+    """Refuse an output folder path that names an existing file, or lies under one.
+
+    Raises:
+        TailorError: naming the option and the path.
+    """
+    if path.exists() and not path.is_dir():
+        raise TailorError(f"{option} '{path}' is a file; name a folder for the run instead.")
+    check_parents(path, option)
+
+
+def check_parents(path: Path, option: str) -> None:
+    """The nearest existing folder above ``path`` must be a folder, not a file."""
+    nearest = next((p for p in path.parents if p.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise TailorError(f"{option} '{path}': '{nearest}' is a file, not a folder.")
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    """Write an output file atomically, creating missing folders.
+
+    Raises:
+        TailorError: the file cannot be written (permissions, a full disk…).
+    """
+    try:
+        atomic_write_text(path, text)
+    except OSError as error:
+        raise TailorError(f"cannot write {option} '{path}': {error.strerror or error}.") from None
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tailorml.audit import measure
+from tailorml.audit.groups import DEFAULT_MIN_GROUP_SIZE, DPD, EOD, GroupScope, judge_limit
 from tailorml.audit.thresholds import FairnessLimit, Metric, ValueMatrix, choose_decision
 from tailorml.errors import DataError
 from tailorml.runs.run import Outcome, Run
@@ -69,9 +70,12 @@ def bootstrap_rates(
 
 
 def audit_outcome(
-    result: Outcome, groups: dict[str, np.ndarray], n_resamples: int = 200, seed: int = 0
-) -> dict[str, Any]:
-    """Per attribute: gaps and ratios, and every group's rates with CIs."""
+    result: Outcome, groups: dict[str, np.ndarray], n_resamples: int = 200, seed: int = 0,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> dict[str, Any]:  # fmt: skip
+    """Per attribute: gaps and ratios (fairlearn, every group), the gaps between the
+    groups large enough to judge (``judged``), the groups too small (``too_small``),
+    and every group's rates with CIs."""
     if result.proba is None or result.proba.shape[1] != 2:
         raise DataError("the fairness audit needs a binary classifier (two classes).")
     y, pred, proba = result.y_true, result.decided, result.proba[:, 1]
@@ -84,17 +88,34 @@ def audit_outcome(
             cis = bootstrap_rates(y[rows], pred[rows], proba[rows], n_resamples, seed + i)
             per_group[group] = {"n": int(rows.sum()), **rates, "ci95": cis}
         report[attribute]["groups"] = per_group
+        report[attribute] |= judged_gaps(y, pred, labels, min_group_size)
     return report
 
 
-def audit(run: Run, rows: pd.DataFrame, sensitive: list[str], seed: int = 0) -> dict[str, Any]:
+def judged_gaps(
+    y: np.ndarray, pred: np.ndarray, labels: np.ndarray, min_group_size: int
+) -> dict[str, Any]:
+    """Both gaps over the groups with at least ``min_group_size`` rows, and the others."""
+    scope = GroupScope(min_group_size=min_group_size)
+    figures = {metric: judge_limit(y, pred, labels, metric, scope) for metric in (DPD, EOD)}
+    return {
+        "min_group_size": min_group_size,
+        "judged": {metric: f["gap"] for metric, f in figures.items()},
+        "too_small": figures[DPD]["too_small"],
+    }
+
+
+def audit(
+    run: Run, rows: pd.DataFrame, sensitive: list[str], seed: int = 0,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+) -> dict[str, Any]:  # fmt: skip
     """The bias audit of a run's decisions on labelled rows."""
     groups = check_sensitive(rows, sensitive)
     result = run.outcome(rows)
     return {
         "rows": len(rows),
         "accuracy": float(np.mean(result.y_true == result.decided)),
-        "attributes": audit_outcome(result, groups, seed=seed),
+        "attributes": audit_outcome(result, groups, seed=seed, min_group_size=min_group_size),
     }
 
 

@@ -1,40 +1,63 @@
-"""Choose the decision threshold on p(positive) that earns the most, within fairness limits.
+"""Choose the decision threshold on p(positive) that earns the most within every constraint.
 
-The choice is made on a validation split and must still hold on an untouched test
-split, so every fairness limit is enforced with a safety margin:
+A threshold (one, or one per group of a sensitive attribute) moves three kinds of figure:
+the value of the decisions, the quality metrics that count decisions (accuracy, macro F1)
+and the fairness gaps. The search maximises value *subject to* every constraint the
+scenario states that a threshold can move, on the validation split:
 
-    met  <=>  gap <= limit - margin_z * se
+1. Candidate decisions: every single threshold on a grid (quantiles of the probabilities,
+   plus 0.5, the argmax rule); with ``group_thresholds``, combinations of one threshold per
+   judged group of the first limit's attribute (every pair for two groups; for more,
+   the most valuable threshold of each group within a band around a common target rate).
+2. Each constraint is judged twice. As measured: ``gap <= limit`` and ``quality >= floor``.
+   With a margin, so that it still holds on rows the search never saw:
+   ``gap <= limit - z * se`` and ``quality - z * se >= floor``.
+3. The choice is the most valuable decision meeting every constraint with its margin
+   (``certified``); if there is none, the most valuable one meeting every constraint as
+   measured (``feasible``, not certified); if there is none either, the best compromise,
+   the decision with the least total violation, and ``conflict`` says which constraints
+   it breaks and by how much. Since the argmax rule (threshold 0.5) is among the
+   candidates, a model whose argmax decisions meet the constraints as measured keeps
+   them after tuning: tuning never makes a feasible model infeasible.
 
-``gap`` is fairlearn's between-groups difference (max over groups minus min over
-groups of the selection rate; for equalized odds the larger of the TPR and FPR
-differences). ``se`` is the Agresti-Caffo standard error of the difference between
-the two extreme groups' rates: with ``x`` hits out of ``n`` rows in a group,
-``p~ = (x + 1) / (n + 2)`` and ``se = sqrt(p1~(1 - p1~) / (n1 + 2) + p2~(1 - p2~) / (n2 + 2))``.
-The adjustment keeps ``se`` above zero when a rate is 0 or 1, so a limit of 0 can never
-be certified from a finite sample. For equalized odds the rates are TPR (``n`` = the
-group's positives) and FPR (``n`` = its negatives) and the larger of the two errors is
-used; a group with no positives (negatives) has an unmeasured TPR (FPR) and so a wide
-margin. ``limit - margin_z * se`` is reported as the effective limit; it is negative when
-the sample is too small to certify the limit at all.
+Fairness gaps are between the judged groups (see audit/groups.py: groups below a minimum
+size are reported, not judged; a limit may be scoped to some groups or to a reference
+group). ``se`` of a gap is the Agresti-Caffo standard error of the difference between
+the two groups that make it: with ``x`` hits out of ``n`` rows in a group,
+``p~ = (x + 1) / (n + 2)`` and ``se = sqrt(p1~(1 - p1~) / (n1 + 2) + p2~(1 - p2~) / (n2 + 2))``,
+which stays above zero when a rate is 0 or 1, so a limit of 0 can never be certified
+from a finite sample. For equalized odds the rates are TPR (``n`` = the group's
+positives) and FPR (``n`` = its negatives) and the larger of the two errors is used.
+``se`` of accuracy is the binomial ``sqrt(a (1 - a) / n)``; for macro F1 the same formula
+is used as an approximation. ``limit - z * se`` (``floor + z * se``) is reported as the
+effective limit (floor).
 
-Groups with fewer than ``MIN_GROUP_ROWS`` rows are left out of gaps and margins (their
-rates are too noisy to judge) and get the global threshold, as unseen groups do: the one
-selecting the counted groups' share of rows, if the limits still hold, else the best
-single threshold meeting them (or the best one). If fewer than two groups
-are that large, all groups are used and their small size shows in the margin.
+Rows of groups that are not judged get the global threshold, as unseen groups do: the
+one selecting the judged groups' share of rows, if the constraints still hold, else the
+best single threshold meeting them.
 
-With ``margin_z`` = 1.96 the margin bounds the population gap (about 97.5 % one-sided for
-a fixed rule). A test split as small as the validation split adds its own noise, about
-sqrt(2) * se; to bound the gap measured there too, use ``margin_z`` near 2.8.
+With ``margin_z`` = 1.645 the margin bounds the population figure one-sided at about 95%
+for a fixed rule. A test split as small as the validation split adds its own noise, about
+sqrt(2) * se; to bound the figure measured there too, use ``margin_z`` near 2.3.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from tailorml.audit.groups import (
+    DEFAULT_MIN_GROUP_SIZE,
+    DPD,
+    EOD,
+    Groups,
+    GroupScope,
+    encode_groups,
+    group_counts,
+    limit_gap,
+)
 from tailorml.evaluate.decision import Decision
 
 __all__ = [
@@ -42,18 +65,20 @@ __all__ = [
     "Decision",
     "DecisionResult",
     "FairnessLimit",
+    "QualityFloor",
     "ValueMatrix",
     "choose_decision",
     "demographic_parity_gap",
     "equalized_odds_gap",
 ]
 
-MIN_GROUP_ROWS = 30
+MIN_GROUP_ROWS = DEFAULT_MIN_GROUP_SIZE
 Metric = Literal["demographic_parity_difference", "equalized_odds_difference"]
-_DPD = "demographic_parity_difference"
-_EOD = "equalized_odds_difference"
+_DPD, _EOD = DPD, EOD
 # Narrower bands leave room for the exact margin at the extreme groups.
 _BAND_SCALES = (1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1)
+_MAX_EXACT_CHECKS = 2_000  # grouped decisions checked exactly per tier (other attributes)
+_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -86,15 +111,45 @@ class ValueMatrix:
 
 @dataclass(frozen=True)
 class FairnessLimit:
-    """At most ``limit`` of ``metric`` between the groups of ``attribute``."""
+    """At most ``limit`` of ``metric`` between the judged groups of ``attribute``."""
 
     attribute: str
     metric: Metric
     limit: float
+    scope: GroupScope = GroupScope()
 
     @property
     def key(self) -> str:
         return f"{self.attribute}:{self.metric}"
+
+
+@dataclass(frozen=True)
+class QualityFloor:
+    """At least ``minimum`` of a quality metric that decisions move."""
+
+    metric: Literal["accuracy", "f1_macro"]
+    minimum: float
+
+    @property
+    def key(self) -> str:
+        return f"min_{self.metric}"
+
+    def figure(
+        self, tp: np.ndarray, fp: np.ndarray, pos: float, neg: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The metric and its standard error from confusion counts, (...,) each."""
+        tp, fp = np.asarray(tp, dtype=np.float64), np.asarray(fp, dtype=np.float64)
+        n = max(pos + neg, 1.0)
+        fn, tn = pos - tp, neg - fp
+        if self.metric == "accuracy":
+            figure = (tp + tn) / n
+        else:  # the mean of both classes' F1; a class never predicted nor present scores 0
+            f1_pos = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(tp.shape),
+                               where=(2 * tp + fp + fn) > 0)  # fmt: skip
+            f1_neg = np.divide(2 * tn, 2 * tn + fn + fp, out=np.zeros(tp.shape),
+                               where=(2 * tn + fn + fp) > 0)  # fmt: skip
+            figure = (f1_pos + f1_neg) / 2
+        return figure, np.sqrt(np.clip(figure * (1 - figure), 0, None) / n)
 
 
 @dataclass
@@ -105,10 +160,15 @@ class DecisionResult:
         decision: the rule to apply to new rows.
         value_per_row: mean money per row at the decision.
         baseline_value_per_row: mean money per row at threshold 0.5, no groups.
-        gaps: measured gap per limit key ``"attribute:metric"``.
-        feasible: whether every limit is met after its margin.
-        binding: key of the limit that constrained the choice (or could not be met).
-        effective_limits: limit minus margin per limit key, as enforced.
+        gaps: measured gap per judged limit key ``"attribute:metric"``.
+        feasible: whether every constraint is met as measured on these rows.
+        certified: whether every constraint is met with its margin.
+        binding: key of the constraint that shaped the choice (or was not met).
+        effective_limits: limit minus margin per judged limit key.
+        quality: measured figure per quality floor key ``"min_metric"``.
+        effective_floors: floor plus margin per quality floor key.
+        not_judged: limit keys with fewer than two groups large enough to judge.
+        conflict: when infeasible, one line per broken constraint at the best compromise.
     """
 
     decision: Decision
@@ -118,87 +178,121 @@ class DecisionResult:
     feasible: bool
     binding: str | None
     effective_limits: dict[str, float]
+    certified: bool = True
+    quality: dict[str, float] = field(default_factory=dict)
+    effective_floors: dict[str, float] = field(default_factory=dict)
+    not_judged: list[str] = field(default_factory=list)
+    conflict: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class _Groups:
-    """One sensitive attribute encoded once: group codes and per-group counts."""
+class _Scores:
+    """Value and every constraint's slack for K candidate decisions.
 
-    labels: np.ndarray  # (G,) str
-    codes: np.ndarray  # (N,) int
-    rows: np.ndarray  # (G,)
-    pos: np.ndarray  # (G,) actual positives
-    neg: np.ndarray  # (G,) actual negatives
-    eligible: np.ndarray  # (G,) bool: counted in gaps and margins
-
-
-@dataclass(frozen=True)
-class _Assessment:
-    """Value and per-limit gap / effective limit of one decision."""
-
-    value: float  # total money over the rows
-    gaps: dict[str, float]
-    effective: dict[str, float]
-
-    def met(self) -> bool:
-        return all(self.gaps[k] <= self.effective[k] for k in self.gaps)
-
-
-def _encode(groups: np.ndarray, y: np.ndarray, min_rows: int) -> _Groups:
-    labels, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-    count = len(labels)
-    rows = np.bincount(codes, minlength=count).astype(np.float64)
-    pos = np.bincount(codes, weights=y, minlength=count)
-    eligible = rows >= min_rows
-    if eligible.sum() < 2:
-        eligible = np.ones(count, dtype=bool)
-    return _Groups(labels, codes, rows, pos, rows - pos, eligible)
-
-
-def _rate_gap(hits: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Max-minus-min rate over groups and the Agresti-Caffo error of that difference.
-
-    Args:
-        hits: rows counted by the rate, (..., G).
-        totals: rows in each group's denominator, (G,). An empty group's rate is 0,
-            as in scikit-learn's normalised confusion matrix.
-
-    Returns:
-        The gap and its standard error, both (...,).
+    ``slack`` is ``limit - gap`` or ``figure - floor`` (met as measured when >= 0);
+    ``margin`` is ``z * se`` (met with the margin when slack >= margin); ``figure``
+    is the gap or quality figure itself.
     """
-    hits = np.asarray(hits, dtype=np.float64)
-    totals = np.broadcast_to(np.asarray(totals, dtype=np.float64), hits.shape)
-    if hits.shape[-1] < 2:
-        return np.zeros(hits.shape[:-1]), np.zeros(hits.shape[:-1])
-    rates = np.divide(hits, totals, out=np.zeros(hits.shape), where=totals > 0)
-    ends = np.stack([rates.argmax(-1), rates.argmin(-1)], axis=-1)  # (..., 2)
-    end_rates = np.take_along_axis(rates, ends, -1)
-    n = np.take_along_axis(totals, ends, -1) + 2.0
-    shrunk = (np.take_along_axis(hits, ends, -1) + 1.0) / n
-    se = np.sqrt((shrunk * (1.0 - shrunk) / n).sum(-1))
-    return end_rates[..., 0] - end_rates[..., 1], se
+
+    value: np.ndarray  # (K,) money summed over rows
+    figure: dict[str, np.ndarray]  # key -> (K,)
+    slack: dict[str, np.ndarray]  # key -> (K,)
+    margin: dict[str, np.ndarray]  # key -> (K,)
+
+    def met(self, certified: bool, keys: list[str] | None = None) -> np.ndarray:
+        """Whether each decision meets the constraints (all, or ``keys``), (K,)."""
+        ok = np.ones(len(self.value), dtype=bool)
+        for key in self.slack if keys is None else keys:
+            need = self.margin[key] if certified else 0.0
+            ok &= self.slack[key] >= need - _TOLERANCE
+        return ok
+
+    def violation(self) -> np.ndarray:
+        """Total shortfall over the constraints as measured, (K,)."""
+        total = np.zeros(len(self.value))
+        for slack in self.slack.values():
+            total += np.maximum(0.0, -slack)
+        return total
+
+    def one(self, k: int) -> _Scores:
+        pick = slice(k, k + 1)
+        return _Scores(self.value[pick], {a: b[pick] for a, b in self.figure.items()},
+                       {a: b[pick] for a, b in self.slack.items()},
+                       {a: b[pick] for a, b in self.margin.items()})  # fmt: skip
 
 
-def _limit_gap(
-    metric: str, tp: np.ndarray, fp: np.ndarray, groups: _Groups
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gap and standard error of ``metric`` from predicted-positive counts per group, (..., G)."""
-    keep = groups.eligible
-    if metric == _DPD:
-        return _rate_gap((tp + fp)[..., keep], groups.rows[keep])
-    if metric == _EOD:
-        tpr_gap, tpr_se = _rate_gap(tp[..., keep], groups.pos[keep])
-        fpr_gap, fpr_se = _rate_gap(fp[..., keep], groups.neg[keep])
-        return np.maximum(tpr_gap, fpr_gap), np.maximum(tpr_se, fpr_se)
-    raise ValueError(f"unknown fairness metric '{metric}'; use '{_DPD}' or '{_EOD}'")
+@dataclass(frozen=True)
+class _Search:
+    """Everything the search needs, fixed for one call."""
+
+    y: np.ndarray
+    proba: np.ndarray
+    value: ValueMatrix
+    encoded: dict[str, Groups]  # by limit key; judged limits only
+    limits: list[FairnessLimit]  # judged limits only
+    floors: list[QualityFloor]
+    margin_z: float
+
+    @property
+    def pos(self) -> float:
+        return float(self.y.sum())
+
+    @property
+    def neg(self) -> float:
+        return float(len(self.y) - self.y.sum())
+
+    @property
+    def group_limit(self) -> FairnessLimit:
+        """The limit whose attribute and judged groups per-group thresholds are set on."""
+        return self.limits[0]
+
+    @property
+    def group_attribute(self) -> str:
+        return self.group_limit.attribute
+
+    @property
+    def groups(self) -> Groups:
+        return self.encoded[self.group_limit.key]
 
 
-def _group_counts(y: np.ndarray, pred: np.ndarray, groups: _Groups) -> tuple[np.ndarray, ...]:
-    """Predicted positives per group among actual positives (tp) and negatives (fp), (G,)."""
-    count = len(groups.labels)
-    tp = np.bincount(groups.codes, weights=pred * y, minlength=count)
-    fp = np.bincount(groups.codes, weights=pred * (1.0 - y), minlength=count)
-    return tp, fp
+def _score(
+    s: _Search, value: np.ndarray, counts: dict[str, tuple[np.ndarray, np.ndarray]],
+    total_tp: np.ndarray, total_fp: np.ndarray,
+) -> _Scores:  # fmt: skip
+    """Scores from per-group counts of each limit (``counts[key]`` = tp, fp, (K, G)) and
+    total counts, (K,). Limits missing from ``counts`` are left out."""
+    figure, slack, margin = {}, {}, {}
+    for lim in s.limits:
+        if lim.key in counts:
+            gap, se = limit_gap(lim.metric, *counts[lim.key], s.encoded[lim.key])
+            figure[lim.key], slack[lim.key] = gap, lim.limit - gap
+            margin[lim.key] = s.margin_z * se
+    for floor in s.floors:
+        got, se = floor.figure(total_tp, total_fp, s.pos, s.neg)
+        figure[floor.key], slack[floor.key] = got, got - floor.minimum
+        margin[floor.key] = s.margin_z * se
+    return _Scores(np.asarray(value, dtype=np.float64), figure, slack, margin)
+
+
+def _predict(s: _Search, decision: Decision) -> np.ndarray:
+    """``decision.apply`` on the search rows via group codes (no per-row lookups), (N,)."""
+    if not decision.group_thresholds:
+        return (s.proba >= decision.threshold).astype(np.float64)
+    groups = s.groups
+    by_code = [decision.group_thresholds.get(str(g), decision.threshold) for g in groups.labels]
+    return (s.proba >= np.asarray(by_code)[groups.codes]).astype(np.float64)
+
+
+def _assess(s: _Search, decision: Decision) -> _Scores:
+    """Exact scores of one decision, (1,)."""
+    pred = _predict(s, decision)
+    counts = {}
+    for lim in s.limits:
+        tp, fp = group_counts(s.y, pred, s.encoded[lim.key])
+        counts[lim.key] = (tp[None], fp[None])
+    value = np.array([s.value.per_row(s.y, pred).sum()])
+    return _score(s, value, counts, np.array([(pred * s.y).sum()]),
+                  np.array([(pred * (1 - s.y)).sum()]))  # fmt: skip
 
 
 def demographic_parity_gap(y_pred: np.ndarray, groups: np.ndarray, min_rows: int = 0) -> float:
@@ -210,9 +304,9 @@ def demographic_parity_gap(y_pred: np.ndarray, groups: np.ndarray, min_rows: int
         min_rows: leave out groups with fewer rows (0 keeps all, as fairlearn does).
     """
     pred = np.asarray(y_pred, dtype=np.float64)
-    encoded = _encode(groups, np.zeros_like(pred), min_rows)
-    tp, fp = _group_counts(np.zeros_like(pred), pred, encoded)
-    return float(_limit_gap(_DPD, tp, fp, encoded)[0])
+    encoded = encode_groups(groups, np.zeros_like(pred), GroupScope(min_group_size=min_rows))
+    tp, fp = group_counts(np.zeros_like(pred), pred, encoded)
+    return float(limit_gap(_DPD, tp, fp, encoded)[0])
 
 
 def equalized_odds_gap(
@@ -227,9 +321,9 @@ def equalized_odds_gap(
         min_rows: leave out groups with fewer rows (0 keeps all, as fairlearn does).
     """
     y = np.asarray(y_true, dtype=np.float64)
-    encoded = _encode(groups, y, min_rows)
-    tp, fp = _group_counts(y, np.asarray(y_pred, dtype=np.float64), encoded)
-    return float(_limit_gap(_EOD, tp, fp, encoded)[0])
+    encoded = encode_groups(groups, y, GroupScope(min_group_size=min_rows))
+    tp, fp = group_counts(y, np.asarray(y_pred, dtype=np.float64), encoded)
+    return float(limit_gap(_EOD, tp, fp, encoded)[0])
 
 
 def _threshold_grid(proba: np.ndarray, grid: int) -> np.ndarray:
@@ -253,43 +347,6 @@ def _counts_at(
         above = np.cumsum(hist.reshape(size + 1, count)[::-1], axis=0)[::-1]
         out.append(above[1:])
     return out[0], out[1]
-
-
-@dataclass(frozen=True)
-class _Search:
-    """Everything the per-group search needs, fixed for one call."""
-
-    y: np.ndarray
-    proba: np.ndarray
-    value: ValueMatrix
-    encoded: dict[str, _Groups]
-    limits: list[FairnessLimit]
-    margin_z: float
-
-    @property
-    def attribute(self) -> str:
-        """The attribute per-group thresholds are set on: the first limit's."""
-        return self.limits[0].attribute
-
-
-def _predict(s: _Search, decision: Decision) -> np.ndarray:
-    """``decision.apply`` on the search rows via group codes (no per-row lookups), (N,)."""
-    if not decision.group_thresholds:
-        return (s.proba >= decision.threshold).astype(np.float64)
-    groups = s.encoded[s.attribute]
-    by_code = [decision.group_thresholds.get(str(g), decision.threshold) for g in groups.labels]
-    return (s.proba >= np.asarray(by_code)[groups.codes]).astype(np.float64)
-
-
-def _assess(s: _Search, decision: Decision) -> _Assessment:
-    """Value and every limit's gap and effective limit for one decision."""
-    pred = _predict(s, decision)
-    gaps, effective = {}, {}
-    for lim in s.limits:
-        tp, fp = _group_counts(s.y, pred, s.encoded[lim.attribute])
-        gap, se = _limit_gap(lim.metric, tp, fp, s.encoded[lim.attribute])
-        gaps[lim.key], effective[lim.key] = float(gap), float(lim.limit - s.margin_z * se)
-    return _Assessment(float(s.value.per_row(s.y, pred).sum()), gaps, effective)
 
 
 def _best_index(values: np.ndarray, allowed: np.ndarray, thresholds: np.ndarray) -> int | None:
@@ -334,7 +391,7 @@ class _Targets:
     half: np.ndarray  # (S, A) or (S, A, A): half-width of the band at each target
 
 
-def _targets(lim: FairnessLimit, groups: _Groups, margin_z: float, grid: int) -> _Targets:
+def _targets(lim: FairnessLimit, groups: Groups, margin_z: float, grid: int) -> _Targets:
     """Target rates to sweep: selection rate (DPD) or TPR x FPR (EOD), with their bands.
 
     The widest band is half the effective limit two of the smallest counted groups would
@@ -375,23 +432,40 @@ def _band_picks(options: _GroupOptions, targets: _Targets) -> np.ndarray:
     return best.reshape(-1)
 
 
-def _split_rows(groups: _Groups) -> list[np.ndarray]:
-    """Row indices of each counted group, in label order."""
+def _split_rows(groups: Groups) -> list[np.ndarray]:
+    """Row indices of each judged group, in label order."""
     order = np.argsort(groups.codes, kind="stable")
     parts = np.split(order, np.cumsum(groups.rows.astype(np.int64))[:-1])
     return [parts[g] for g in np.flatnonzero(groups.eligible)]
 
 
-def _combos(
-    s: _Search, options: list[_GroupOptions], groups: _Groups, fallback: float, grid: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate picks, one threshold index per counted group.
+@dataclass(frozen=True)
+class _Grouped:
+    """Candidate per-group decisions: one threshold index per judged group, and scores.
 
-    Returns:
-        The picks (K, Ge), with the unconstrained optimum (every group at its best) last;
-        their total values (K,); whether they meet the limits on the group attribute (K,),
-        judged exactly from per-group counts.
+    The scores cover the limits on the group attribute and the quality floors; limits on
+    other attributes are checked exactly, decision by decision.
     """
+
+    picks: np.ndarray  # (K, Ge), the unconstrained optimum (every group at its best) last
+    options: list[_GroupOptions]
+    scores: _Scores
+    fallback: float
+
+    def decision(self, s: _Search, k: int) -> Decision:
+        labels = s.groups.labels[s.groups.eligible]
+        chosen = zip(labels, self.options, self.picks[k], strict=True)
+        return Decision(self.fallback, s.group_attribute,
+                        {str(g): float(o.thresholds[i]) for g, o, i in chosen})  # fmt: skip
+
+
+def _combos(s: _Search, grid: int, fallback: float) -> _Grouped:
+    """Per-group threshold combinations on the group limit's attribute, scored."""
+    groups = s.groups
+    options = [
+        _group_options(s.y[rows], s.proba[rows], s.value, s.group_limit.metric, grid)
+        for rows in _split_rows(groups)
+    ]
     if len(options) == 2:
         # two groups (the common case): every pair of thresholds, exactly
         first, second = np.meshgrid(
@@ -401,70 +475,49 @@ def _combos(
         )
         banded = np.stack([first.ravel(), second.ravel()], axis=1)
     else:
-        targets = _targets(s.limits[0], groups, s.margin_z, grid)
+        targets = _targets(s.group_limit, groups, s.margin_z, grid)
         banded = np.stack([_band_picks(o, targets) for o in options], axis=1)
         banded = np.unique(banded[(banded >= 0).all(1)], axis=0)
     free = np.array([[int(np.argmax(o.value)) for o in options]])
     picks = np.concatenate([banded, free])
-    rest = ~groups.eligible[groups.codes]  # rows of small groups keep the global threshold
+    rest = ~groups.eligible[groups.codes]  # rows of groups not judged keep the global threshold
     rest_pred = ((s.proba >= fallback) & rest).astype(np.float64)
-    tp_rest, fp_rest = _group_counts(s.y, rest_pred, groups)
+    tp_rest, fp_rest = group_counts(s.y, rest_pred, groups)
     tp, fp = np.tile(tp_rest, (len(picks), 1)), np.tile(fp_rest, (len(picks), 1))
     values = np.full(len(picks), s.value.per_row(s.y[rest], rest_pred[rest]).sum())
     for j, (g, o) in enumerate(zip(np.flatnonzero(groups.eligible), options, strict=True)):
         tp[:, g], fp[:, g] = o.tp[picks[:, j]], o.fp[picks[:, j]]
         values += o.value[picks[:, j]]
-    met = np.ones(len(picks), dtype=bool)
-    for lim in s.limits:
-        if lim.attribute == s.attribute:
-            gap, se = _limit_gap(lim.metric, tp, fp, groups)
-            met &= gap <= lim.limit - s.margin_z * se
-    return picks, values, met
+    same = {lim.key: (tp, fp) for lim in s.limits if lim.attribute == s.group_attribute}
+    return _Grouped(picks, options, _score(s, values, same, tp.sum(1), fp.sum(1)), fallback)
 
 
-def _search_groups(s: _Search, grid: int, fallback: float) -> tuple[Decision | None, Decision]:
-    """Per-group thresholds on the first limit's attribute.
+def _pick_grouped(s: _Search, grouped: _Grouped, certified: bool) -> Decision | None:
+    """The most valuable per-group decision meeting every constraint (None if none does)."""
+    met = grouped.scores.met(certified)
+    order = [int(k) for k in np.argsort(-grouped.scores.value, kind="stable") if met[k]]
+    exact = len(grouped.scores.slack) < len(s.limits) + len(s.floors)
+    for k in order[:_MAX_EXACT_CHECKS] if exact else order[:1]:
+        decision = grouped.decision(s, k)
+        if not exact or _assess(s, decision).met(certified)[0]:
+            return _match_fallback(s, decision, certified)
+    return None
 
-    Returns:
-        The most valuable decision meeting every limit (None if none does) and the
-        unconstrained one (every group at its most valuable threshold).
+
+def _match_fallback(s: _Search, decision: Decision, certified: bool) -> Decision:
+    """Give groups that are not judged a threshold selecting the judged groups' share of rows.
+
+    The new global threshold is kept only if every constraint is still met.
     """
-    attribute = s.attribute
-    groups = s.encoded[attribute]
-    metric = s.limits[0].metric
-    options = [
-        _group_options(s.y[rows], s.proba[rows], s.value, metric, grid)
-        for rows in _split_rows(groups)
-    ]
-    picks, values, met = _combos(s, options, groups, fallback, grid)
-    labels = groups.labels[groups.eligible]
-
-    def decision(k: int) -> Decision:
-        chosen = zip(labels, options, picks[k], strict=True)
-        return Decision(fallback, attribute, {str(g): float(o.thresholds[i]) for g, o, i in chosen})
-
-    for k in np.argsort(-values, kind="stable"):
-        if met[k] and _assess(s, decision(int(k))).met():
-            return decision(int(k)), decision(len(picks) - 1)
-    return None, decision(len(picks) - 1)
-
-
-def _match_fallback(s: _Search, decision: Decision) -> Decision:
-    """Give small and unseen groups a threshold selecting the counted groups' share of rows.
-
-    The new global threshold is kept only if every limit is still met.
-
-    Args:
-        s: the search.
-        decision: a per-group decision whose global threshold came from the global search.
-    """
-    groups = s.encoded[s.attribute]
+    groups = s.groups
     counted = groups.eligible[groups.codes]
+    if counted.all():
+        return decision
     proba = np.sort(s.proba[counted])[::-1]
     chosen = int(_predict(s, decision)[counted].sum())
     threshold = proba[chosen - 1] if chosen else np.nextafter(proba[0], np.inf)
-    matched = Decision(float(threshold), s.attribute, dict(decision.group_thresholds))
-    return matched if _assess(s, matched).met() else decision
+    matched = Decision(float(threshold), s.group_attribute, dict(decision.group_thresholds))
+    return matched if _assess(s, matched).met(certified)[0] else decision
 
 
 def _check_inputs(
@@ -494,36 +547,98 @@ def _check_inputs(
     return y, proba
 
 
-def _search_global(s: _Search, grid: int) -> tuple[Decision | None, Decision]:
-    """The best single threshold meeting every limit (None if none does), and the best one."""
+@dataclass(frozen=True)
+class _Global:
+    """Every single threshold on the grid, scored on every constraint."""
+
+    thresholds: np.ndarray  # (T,)
+    scores: _Scores
+
+    @property
+    def free(self) -> Decision:
+        """The most valuable threshold, whatever the constraints."""
+        index = _best_index(self.scores.value, np.ones(len(self.thresholds), dtype=bool),
+                            self.thresholds)  # fmt: skip
+        assert index is not None  # every threshold is allowed
+        return Decision(float(self.thresholds[index]))
+
+    def best(self, allowed: np.ndarray) -> Decision | None:
+        index = _best_index(self.scores.value, allowed, self.thresholds)
+        return None if index is None else Decision(float(self.thresholds[index]))
+
+
+def _global(s: _Search, grid: int) -> _Global:
     thresholds = _threshold_grid(s.proba, grid)
     tp, fp = _counts_at(s.y, s.proba, np.zeros(len(s.y), dtype=np.int64), 1, thresholds)
-    values = s.value.total(tp[:, 0], fp[:, 0], s.y.sum(), len(s.y) - s.y.sum())
-    met = np.ones(len(thresholds), dtype=bool)
+    values = s.value.total(tp[:, 0], fp[:, 0], s.pos, s.neg)
+    counts = {}
     for lim in s.limits:
-        groups = s.encoded[lim.attribute]
-        tp, fp = _counts_at(s.y, s.proba, groups.codes, len(groups.labels), thresholds)
-        gap, se = _limit_gap(lim.metric, tp, fp, groups)
-        met &= gap <= lim.limit - s.margin_z * se
-    best = _best_index(values, met, thresholds)
-    free = _best_index(values, np.ones(len(thresholds), dtype=bool), thresholds)
-    assert free is not None  # every threshold is allowed
-    chosen = None if best is None else Decision(float(thresholds[best]))
-    return chosen, Decision(float(thresholds[free]))
+        groups = s.encoded[lim.key]
+        counts[lim.key] = _counts_at(s.y, s.proba, groups.codes, len(groups.labels), thresholds)
+    return _Global(thresholds, _score(s, values, counts, tp[:, 0], fp[:, 0]))
 
 
-def _binding(chosen: _Assessment, free: _Assessment, feasible: bool) -> str | None:
-    """The limit that shaped the choice.
+def _compromise(s: _Search, single: _Global, grouped: _Grouped | None) -> Decision:
+    """The decision with the least total shortfall (ties: the most valuable)."""
+    options = [(single.scores, lambda k: Decision(float(single.thresholds[k])))]
+    if grouped is not None:
+        options.append((grouped.scores, lambda k: grouped.decision(s, k)))
+    best: tuple[float, float] | None = None
+    chosen = Decision(0.5)
+    for scores, build in options:
+        k = int(np.lexsort((-scores.value, scores.violation()))[0])
+        decision = build(k)
+        exact = _assess(s, decision)
+        key = (float(exact.violation()[0]), -float(exact.value[0]))
+        if best is None or key < best:
+            best, chosen = key, decision
+    return chosen
 
-    Feasible: of the limits the unconstrained optimum breaks, the one with the least slack
-    at the choice (None if it breaks none). Infeasible: the most violated limit.
+
+def _conflict(s: _Search, single: _Global, grouped: _Grouped | None, at: _Scores) -> list[str]:
+    """Which constraints cannot hold together, and by how much each misses at ``at``."""
+    sets = [single.scores] + ([grouped.scores] if grouped is not None else [])
+    broken = [k for k in at.slack if at.slack[k][0] < -_TOLERANCE]
+    lines = []
+    for key in broken:
+        where = [(sc, sc.met(False, [key])) for sc in sets if key in sc.slack]
+        if not any(ok.any() for _, ok in where):
+            best = max(float(sc.slack[key].max()) for sc, _ in where)
+            lines.append(f"{key} cannot be met by any decision on its own (short by {-best:.4f})")
+            continue
+        for other in at.slack:
+            found = [(sc, ok) for sc, ok in where if other in sc.slack and ok.any()]
+            if other == key or any((ok & sc.met(False, [other])).any() for sc, ok in found):
+                continue
+            miss = min(float(-sc.slack[other][ok].max()) for sc, ok in found)
+            lines.append(f"{key} and {other} cannot hold together: where {key} holds, "
+                         f"{other} misses by at least {miss:.4f}")  # fmt: skip
+    for key in broken:
+        side = "above" if key in s.encoded else "below"
+        miss = -at.slack[key][0]
+        lines.append(f"at the best compromise (least total shortfall) {key} is "
+                     f"{at.figure[key][0]:.4f}, {miss:.3g} {side} its bound")  # fmt: skip
+    return lines
+
+
+def _binding(s: _Search, chosen: _Scores, free: _Scores, certified: bool, feasible: bool
+             ) -> str | None:  # fmt: skip
+    """The constraint that shaped the choice.
+
+    Certified: of the constraints the unconstrained optimum breaks (with margin), the one
+    with the least room left at the choice (None if it breaks none). Feasible only: the
+    constraint furthest from its margin. Infeasible: the most violated one.
     """
-    if not feasible:
-        return max(chosen.gaps, key=lambda k: chosen.gaps[k] - chosen.effective[k])
-    broken = [k for k in free.gaps if free.gaps[k] > free.effective[k]]
-    if not broken:
+    keys = list(chosen.slack)
+    if not keys:
         return None
-    return min(broken, key=lambda k: chosen.effective[k] - chosen.gaps[k])
+    if not feasible:
+        return max(keys, key=lambda k: -chosen.slack[k][0])
+    room = {k: float(chosen.slack[k][0] - chosen.margin[k][0]) for k in keys}
+    if not certified:
+        return min(keys, key=lambda k: room[k])
+    broken = [k for k in keys if free.slack[k][0] < free.margin[k][0] - _TOLERANCE]
+    return min(broken, key=lambda k: room[k]) if broken else None
 
 
 def choose_decision(
@@ -535,8 +650,9 @@ def choose_decision(
     group_thresholds: bool,
     margin_z: float = 1.96,
     grid: int = 101,
+    floors: list[QualityFloor] | None = None,
 ) -> DecisionResult:
-    """The most valuable decision rule that meets every fairness limit after its margin.
+    """The most valuable decision rule that meets every constraint (see the module docstring).
 
     Args:
         y_true: 0/1 labels of the validation rows, (N,).
@@ -544,38 +660,71 @@ def choose_decision(
         value: money per outcome.
         sensitive: group label per row for each attribute, (N,) each; may be empty.
         limits: fairness limits, each on one attribute of ``sensitive``.
-        group_thresholds: allow one threshold per group of the first limit's attribute.
-        margin_z: z-score of the safety margin (see the module docstring).
+        group_thresholds: allow one threshold per judged group of the first judged
+            limit's attribute.
+        margin_z: z-score of the safety margin.
         grid: thresholds (quantiles of ``proba_pos``, plus 0.5) and target rates to try.
+        floors: quality floors (accuracy, macro F1) the decisions must keep.
 
     Returns:
-        The decision and its value, gaps and effective limits on these rows. When no rule
-        meets the limits, the most valuable single threshold, with ``feasible`` False.
+        The decision and its value, figures, effective bounds and status on these rows.
 
     Raises:
         ValueError: mismatched lengths, labels not 0/1, or a limit on a missing attribute.
     """
     y, proba = _check_inputs(y_true, proba_pos, sensitive, limits, grid)
-    attributes = dict.fromkeys(lim.attribute for lim in limits)
-    encoded = {a: _encode(sensitive[a], y, MIN_GROUP_ROWS) for a in attributes}
-    s = _Search(y, proba, value, encoded, list(limits), margin_z)
-    chosen, best_single = _search_global(s, grid)
-    free = best_single  # the unconstrained optimum, to tell which limit was binding
-    if group_thresholds and limits:
-        grouped, grouped_free = _search_groups(s, grid, (chosen or best_single).threshold)
-        if grouped:
-            grouped = _match_fallback(s, grouped)
-        if grouped and (not chosen or _assess(s, grouped).value > _assess(s, chosen).value):
-            chosen = grouped
-        if _assess(s, grouped_free).value > _assess(s, free).value:
-            free = grouped_free
-    final = _assess(s, chosen or best_single)
+    encoded = {lim.key: encode_groups(sensitive[lim.attribute], y, lim.scope) for lim in limits}
+    judged = [lim for lim in limits if encoded[lim.key].judged]
+    s = _Search(y, proba, value, {lim.key: encoded[lim.key] for lim in judged}, judged,
+                list(floors or []), margin_z)  # fmt: skip
+    single = _global(s, grid)
+    grouped = None
+    if group_thresholds and judged:
+        fallback = single.best(single.scores.met(True)) or single.free
+        grouped = _combos(s, grid, fallback.threshold)
+    for certified in (True, False):
+        chosen = _choose(s, single, grouped, certified)
+        if chosen is not None:
+            return _result(s, chosen, single, grouped, certified, True, limits)
+    decision = _compromise(s, single, grouped)
+    return _result(s, decision, single, grouped, False, False, limits)
+
+
+def _choose(
+    s: _Search, single: _Global, grouped: _Grouped | None, certified: bool
+) -> Decision | None:
+    """The most valuable single or per-group decision meeting every constraint."""
+    chosen = single.best(single.scores.met(certified))
+    better = _pick_grouped(s, grouped, certified) if grouped is not None else None
+    if better and (not chosen or _assess(s, better).value[0] > _assess(s, chosen).value[0]):
+        return better
+    return chosen
+
+
+def _result(
+    s: _Search, decision: Decision, single: _Global, grouped: _Grouped | None,
+    certified: bool, feasible: bool, limits: list[FairnessLimit],
+) -> DecisionResult:  # fmt: skip
+    """The DecisionResult of the chosen decision."""
+    final = _assess(s, decision)
+    free = _assess(s, single.free)
+    if grouped is not None:
+        grouped_free = _assess(s, grouped.decision(s, len(grouped.picks) - 1))
+        free = grouped_free if grouped_free.value[0] > free.value[0] else free
+    fair = [lim.key for lim in s.limits]
     return DecisionResult(
-        decision=chosen or best_single,
-        value_per_row=final.value / len(y),
-        baseline_value_per_row=_assess(s, Decision(0.5)).value / len(y),
-        gaps=final.gaps,
-        feasible=chosen is not None,
-        binding=_binding(final, _assess(s, free), chosen is not None) if limits else None,
-        effective_limits=final.effective,
+        decision=decision,
+        value_per_row=float(final.value[0]) / len(s.y),
+        baseline_value_per_row=float(_assess(s, Decision(0.5)).value[0]) / len(s.y),
+        gaps={k: float(final.figure[k][0]) for k in fair},
+        feasible=feasible,
+        binding=_binding(s, final, free, certified, feasible),
+        effective_limits={
+            k: float(final.slack[k][0] + final.figure[k][0] - final.margin[k][0]) for k in fair
+        },  # fmt: skip
+        certified=certified,
+        quality={f.key: float(final.figure[f.key][0]) for f in s.floors},
+        effective_floors={f.key: f.minimum + float(final.margin[f.key][0]) for f in s.floors},
+        not_judged=[lim.key for lim in limits if lim.key not in s.encoded],
+        conflict=[] if feasible else _conflict(s, single, grouped, final),
     )

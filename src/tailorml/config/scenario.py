@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from tailorml.config.model import DataConfig, InputFeature, Strict
 
 QualityMetric = Literal["accuracy", "f1_macro", "roc_auc", "mae", "rmse", "r2"]
 LOWER_IS_BETTER = {"mae", "rmse"}
+# The values each quality metric can take (None: unbounded on that side).
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "accuracy": (0, 1), "f1_macro": (0, 1), "roc_auc": (0, 1),
+    "r2": (None, 1), "mae": (0, None), "rmse": (0, None),
+}  # fmt: skip
+
+
+def span_text(low: float | None, high: float | None) -> str:
+    """``between 0 and 1``, ``at most 1`` or ``at least 0``."""
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at most {high:g}" if high is not None else f"at least {low:g}"
 
 
 class Budget(Strict):
@@ -39,10 +51,28 @@ class QualityConstraint(Strict):
     min: float | None = Field(default=None, description="For accuracy, f1_macro, roc_auc, r2.")
     max: float | None = Field(default=None, description="For mae and rmse.")
 
+    @field_validator("min", "max")
+    @classmethod
+    def _within_range(cls, bound: float | None, info: ValidationInfo) -> float | None:
+        """A bound the metric can never reach (accuracy 1.5, rmse -1) is an error."""
+        metric = info.data.get("metric")
+        if bound is None or metric is None:
+            return bound
+        low, high = METRIC_RANGES[metric]
+        if (low is not None and bound < low) or (high is not None and bound > high):
+            facts = {"m": metric, "span": span_text(low, high), "w": info.field_name}
+            raise PydanticCustomError(
+                "quality_range",
+                "{m} is always {span}, so a {w} of {b} can never be met",
+                facts | {"b": f"{bound:g}"},
+            )
+        return bound
+
     @model_validator(mode="after")
     def _one_bound(self) -> QualityConstraint:
         wanted = "max" if self.metric in LOWER_IS_BETTER else "min"
-        if getattr(self, wanted) is None or getattr(self, "min" if wanted == "max" else "max"):
+        other = "min" if wanted == "max" else "max"
+        if getattr(self, wanted) is None or getattr(self, other) is not None:
             raise PydanticCustomError(
                 "quality_bound",
                 "quality metric '{m}' takes a '{w}' bound only",
@@ -57,6 +87,27 @@ class FairnessConstraint(Strict):
         "demographic_parity_difference"
     )
     max: float = Field(ge=0, le=1)
+    min_group_size: int = Field(
+        default=30,
+        ge=1,
+        description="Groups with fewer rows in the split being judged are reported, not judged.",
+    )
+    groups: list[str] | None = Field(
+        default=None, min_length=2, description="Judge only these groups of the attribute."
+    )
+    reference: str | None = Field(
+        default=None, description="Measure each group against this one (not every pair)."
+    )
+
+    @model_validator(mode="after")
+    def _reference_in_groups(self) -> FairnessConstraint:
+        if self.reference is not None and self.groups and self.reference not in self.groups:
+            raise PydanticCustomError(
+                "fairness_reference",
+                "reference group '{r}' is not among the groups listed: {g}",
+                {"r": self.reference, "g": ", ".join(self.groups)},
+            )
+        return self
 
 
 class Constraints(Strict):
@@ -104,6 +155,9 @@ class Scenario(Strict):
     data: DataConfig
     input_features: list[InputFeature] | None = Field(
         default=None, description="Leave out to infer every column but the target."
+    )
+    columns: dict[str, Literal["feature", "number", "category", "binary", "text", "exclude"]] = (
+        Field(default={}, description="Without input_features: override a column's role.")
     )
     sensitive: list[str] = Field(default=[], description="Columns audited for fairness.")
     use_sensitive_as_features: bool = False

@@ -10,8 +10,10 @@ import pandas as pd
 
 from tailorml.audit import measure
 from tailorml.audit.explain import explain_rows
-from tailorml.audit.thresholds import FairnessLimit, ValueMatrix, choose_decision
+from tailorml.audit.groups import GroupScope, judge_limit
+from tailorml.audit.thresholds import FairnessLimit, QualityFloor, ValueMatrix, choose_decision
 from tailorml.config import Scenario
+from tailorml.match.constraints import constraint_name
 from tailorml.match.prepare import Prepared
 from tailorml.models import TailorModel
 from tailorml.models.classical import ClassicalModel
@@ -41,7 +43,45 @@ def value_matrix(scenario: Scenario) -> ValueMatrix:
 
 
 def sensitive_columns(scenario: Scenario, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {c: rows[c].astype(str).to_numpy() for c in scenario.sensitive}
+    """Group labels per sensitive column; a missing value is the group ``<missing>``."""
+    return {
+        c: rows[c].astype(object).where(rows[c].notna(), "<missing>").astype(str).to_numpy()
+        for c in scenario.sensitive
+    }
+
+
+def fairness_limits(scenario: Scenario) -> list[FairnessLimit]:
+    """The scenario's fairness limits with the groups each one judges."""
+    return [
+        FairnessLimit(
+            f.attribute,
+            f.metric,
+            f.max,
+            GroupScope(f.min_group_size, tuple(f.groups) if f.groups else None, f.reference),
+        )  # fmt: skip
+        for f in scenario.constraints.fairness
+    ]
+
+
+def quality_floors(scenario: Scenario) -> list[QualityFloor]:
+    """The quality floor, when it is a metric that decisions move (not ROC AUC)."""
+    quality = scenario.constraints.quality
+    if quality is None or quality.metric not in ("accuracy", "f1_macro") or quality.min is None:
+        return []
+    return [QualityFloor(quality.metric, quality.min)]
+
+
+def limit_figures(
+    scenario: Scenario, y_true: np.ndarray, decided: np.ndarray, rows: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """Each fairness limit's gap over its judged groups, and the groups too small to judge."""
+    groups = sensitive_columns(scenario, rows)
+    return {
+        constraint_name(fair): judge_limit(
+            y_true, decided, groups[lim.attribute], lim.metric, lim.scope
+        )
+        for fair, lim in zip(scenario.constraints.fairness, fairness_limits(scenario), strict=True)
+    }
 
 
 def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str, Any] | None:
@@ -51,18 +91,37 @@ def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str,
     result = run.outcome(rows)
     if result.proba is None or result.proba.shape[1] != 2:
         return None
-    limits = [FairnessLimit(f.attribute, f.metric, f.max) for f in scenario.constraints.fairness]
+    limits = fairness_limits(scenario)
     choice = choose_decision(
         result.y_true, result.proba[:, 1], value_matrix(scenario),
         sensitive_columns(scenario, rows), limits, scenario.decisions.group_thresholds,
-        margin_z=MARGIN_Z, grid=GRID,
+        margin_z=MARGIN_Z, grid=GRID, floors=quality_floors(scenario),
     )  # fmt: skip
     run.bundle.decision = choice.decision
+    names = {
+        lim.key: constraint_name(fair)
+        for fair, lim in zip(scenario.constraints.fairness, limits, strict=True)
+    }
     return {
         "decision": choice.decision.to_dict(),
         "baseline_value_per_1k": 1000 * choice.baseline_value_per_row,
-        "effective_limits": choice.effective_limits,
+        "effective_limits": {names[k]: v for k, v in choice.effective_limits.items()},
+        "tuning": {
+            "margin_z": MARGIN_Z,
+            "certified": choice.certified,
+            "feasible": choice.feasible,
+            "binding": names.get(choice.binding or "", choice.binding),
+            "effective_floors": choice.effective_floors,
+            "not_judged": [names[k] for k in choice.not_judged],
+            "conflict": [_renamed(line, names) for line in choice.conflict],
+        },
     }
+
+
+def _renamed(line: str, names: dict[str, str]) -> str:
+    for key, name in names.items():
+        line = line.replace(key, name)
+    return line
 
 
 def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> dict[str, Any]:
@@ -80,6 +139,7 @@ def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) 
         figures["fairness"] = measure.fairness_report(
             result.y_true, result.decided, sensitive_columns(scenario, rows)
         )
+        figures["limits"] = limit_figures(scenario, result.y_true, result.decided, rows)
     return figures
 
 
@@ -158,4 +218,8 @@ def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, dic
     )
     if tuned is not None:
         metrics |= tuned
+        for name, effective in tuned["effective_limits"].items():
+            limit = metrics["limits"][name]
+            limit["effective_limit"] = effective
+            limit["margin"] = MARGIN_Z * limit["se"] if limit["se"] is not None else None
     return run, metrics

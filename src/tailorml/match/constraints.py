@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tailorml.config import Scenario
-from tailorml.config.scenario import LOWER_IS_BETTER
+from tailorml.config.scenario import LOWER_IS_BETTER, FairnessConstraint
 
 SHORT = {"demographic_parity_difference": "dpd", "equalized_odds_difference": "eod"}
 Check = dict[str, Any]  # {"value", "limit", "pass"}
@@ -50,14 +50,31 @@ def check_constraints(scenario: Scenario, m: dict[str, Any]) -> dict[str, Check]
         if bound is not None:
             checks[name] = upper(m.get(key), bound)
     for fair in c.fairness:
-        gap = (m.get("fairness") or {}).get(fair.attribute, {}).get(fair.metric)
-        checks[f"max_{SHORT[fair.metric]}:{fair.attribute}"] = upper(gap, fair.max)
+        name = constraint_name(fair)
+        checks[name] = fairness_check(fair, (m.get("limits") or {}).get(name))
     if c.max_epsilon is not None:
         checks["max_epsilon"] = upper(m.get("epsilon"), c.max_epsilon)
     if c.explanations == "required":
         explained = bool(m.get("explainable"))
         checks["explanations"] = {"value": explained, "limit": "required", "pass": explained}
     return checks
+
+
+def constraint_name(fair: FairnessConstraint) -> str:
+    """``max_dpd:ATTRIBUTE`` or ``max_eod:ATTRIBUTE``."""
+    return f"max_{SHORT[fair.metric]}:{fair.attribute}"
+
+
+def fairness_check(fair: FairnessConstraint, judged: dict[str, Any] | None) -> Check:
+    """The gap over the judged groups against the limit. A limit with fewer than two
+    groups large enough to judge passes, marked ``judged: false`` with the reason."""
+    if judged is not None and not judged["judged"]:
+        small = ", ".join(f"{g['group']} ({g['n']})" for g in judged["too_small"]) or "none"
+        note = (f"not judged: fewer than two groups with at least {fair.min_group_size} rows "
+                f"(too small: {small})")  # fmt: skip
+        return {"value": None, "limit": fair.max, "pass": True, "judged": False, "note": note}
+    gap = judged["gap"] if judged is not None else None
+    return upper(gap, fair.max) | {"judged": judged is not None}
 
 
 def why_rejected(checks: dict[str, Check]) -> list[str]:

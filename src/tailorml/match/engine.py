@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from tailorml.config import Scenario, load_config
+from tailorml.errors import ConfigError
 from tailorml.io import atomic_write_json, replace_dir, staging_dir
 from tailorml.match.assess import assess, split_figures
 from tailorml.match.backends import Backend
@@ -44,12 +45,16 @@ def match(
     where trials run (this machine, or a Ray cluster); the answer is the same."""
     spec = load_scenario(scenario)
     if workers is not None:
+        if workers < 1:
+            raise ConfigError(f"workers takes a number of processes ≥ 1, not {workers}.")
         spec = spec.model_copy(
             update={"budget": spec.budget.model_copy(update={"workers": workers})}
         )
     run_dir = Path(output)
     started = time.monotonic()
     data = prepare(spec)
+    for line in [] if quiet else data.role_notes():  # inferred inputs left out, and why
+        Console(stderr=True).print(f"warning: {line}", markup=False, highlight=False)
     rows = len(data.frames["train"])
     portfolio, reasons = build_portfolio(
         data.features.metas(), rows, spec.budget.seconds, spec.constraints.max_epsilon,
@@ -64,6 +69,7 @@ def match(
     result["search"]["backend"] = backend.name
     if selection.recommended is not None:
         result["test"] = ship(run_dir, selection.recommended, data, entries)
+    result["small_groups"] = small_groups(result)
     atomic_write_json(run_dir / "match.json", result)
     if selection.recommended is not None:
         write_model_card(run_dir / "recommended", result)
@@ -78,6 +84,8 @@ def measure_candidate(
     seconds = log.results[(candidate.name, rung)].train_seconds
     _, metrics = assess(run_dir / "candidates" / candidate.name, data, seconds)
     checks = check_constraints(data.scenario, metrics)
+    feasible = all(c["pass"] for c in checks.values())
+    conflict = [] if feasible else list((metrics.get("tuning") or {}).get("conflict") or [])
     return {
         "name": candidate.name,
         "family": candidate.family,
@@ -85,9 +93,27 @@ def measure_candidate(
         "status": "finished",
         "metrics": metrics,
         "constraints": checks,
-        "feasible": all(c["pass"] for c in checks.values()),
+        "feasible": feasible,
         "value_per_1k": metrics["value_per_1k"],
-        "rejected_because": why_rejected(checks),
+        "rejected_because": why_rejected(checks) + conflict,
+    }
+
+
+def small_groups(result: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per split and fairness limit, the groups too small to judge (count, rates with
+    intervals) under the recommended candidate's decisions (else the first one's)."""
+    entries = result["candidates"]
+    chosen = next((e for e in entries if e["name"] == result["recommended"]), None)
+    chosen = chosen or (entries[0] if entries else None)
+    splits = {"validation": (chosen or {}).get("metrics", {}),
+              "test": (result.get("test") or {}).get("metrics", {})}  # fmt: skip
+    return {
+        split: {
+            name: limit["too_small"]
+            for name, limit in (m.get("limits") or {}).items()
+            if limit["too_small"]
+        }  # fmt: skip
+        for split, m in splits.items()
     }
 
 
@@ -122,6 +148,7 @@ def summary(
         "data": {
             "rows": {k: len(v) for k, v in data.frames.items()},
             "dropped_rows": data.dropped_rows,
+            "columns": [role.to_dict() for role in data.roles],  # empty with input_features
         },  # fmt: skip
         "portfolio": {"reasons": reasons, "candidates": [c.name for c in portfolio]},
         "search": {

@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tailorml.audit import measure
 from tailorml.audit.fairness import check_sensitive
 from tailorml.config import ModelConfig, Scenario
+from tailorml.errors import DataError
 from tailorml.features import Encoded
+from tailorml.match.assess import limit_figures
+from tailorml.match.constraints import constraint_name, fairness_check
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
 from tailorml.models import ENCODERS, TailorModel
@@ -85,15 +87,29 @@ def fit_charged(
 
 
 def fit_classical(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
-    train, rows = data.subset(fraction, seed)
+    """A classical candidate, on the inputs its family reads (trees: the table columns)."""
+    family = CLASSICAL[candidate.family]
+    config = classical_config(data.config, family.input_types(candidate.params))
+    prepared = data.preprocessed(config)
+    train, rows = data.subset(fraction, seed, prepared.encoded["train"])
     y = train.target
     assert y is not None
-    target = data.features.target
-    classical = CLASSICAL[candidate.family](
-        candidate.params, data.features.metas(), target.kind, len(target.labels) or 1
+    target = prepared.features.target
+    classical = family(
+        candidate.params, prepared.features.metas(), target.kind, len(target.labels) or 1
     )
     classical.fit(train.inputs, y, seed, sensitive_labels(data, rows))
-    return Bundle(data.config, data.features, classical, candidate.family, dict(candidate.params))
+    return Bundle(config, prepared.features, classical, candidate.family, dict(candidate.params))
+
+
+def classical_config(base: ModelConfig, types: frozenset[str] | None) -> ModelConfig:
+    """The base config with only the inputs of ``types`` (all of them for None)."""
+    if types is None or all(f.type in types for f in base.input_features):
+        return base
+    kept = [f for f in base.input_features if f.type in types]
+    if not kept:
+        raise DataError("this model family reads none of the input features' types")
+    return base.model_copy(update={"input_features": kept})
 
 
 def fit_network(
@@ -171,9 +187,8 @@ def within_fairness(run: Run, scenario: Scenario, rows: pd.DataFrame) -> bool:
     if not limits or scenario.decisions.group_thresholds:
         return True
     outcome = run.outcome(rows)
-    groups = check_sensitive(rows, sorted({limit.attribute for limit in limits}))
-    report = measure.fairness_report(outcome.y_true, outcome.decided, groups)
-    return all(report[f.attribute][f.metric] <= f.max for f in limits)
+    judged = limit_figures(scenario, outcome.y_true, outcome.decided, rows)
+    return all(fairness_check(f, judged[constraint_name(f)])["pass"] for f in limits)
 
 
 def set_threads(workers: int) -> None:

@@ -75,11 +75,23 @@ def describe(result: dict[str, Any]) -> str:
 def _table(report: dict[str, Any], after: dict[str, Any] | None) -> str:
     head = "".join(f"<th>{c}</th>" for c in ("group", *COLUMNS))
     rows = [f"<tr>{head}</tr>"]
+    small = {g["group"] for g in report.get("too_small") or []}
     for group, stats in report["groups"].items():
-        cells = [html.escape(group)] + [_cell(stats, c) for c in COLUMNS]
+        name = html.escape(group) + (" (too few rows to judge)" if group in small else "")
+        cells = [name] + [_cell(stats, c) for c in COLUMNS]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     gaps = " · ".join(f"{g}: {format_value(report.get(g))}" for g in GAPS)
-    return f"<p>{gaps}</p><table>{''.join(rows)}</table>"
+    return f"<p>{gaps}</p>{_judged(report)}<table>{''.join(rows)}</table>"
+
+
+def _judged(report: dict[str, Any]) -> str:
+    """The gaps between the groups large enough to judge, when some are not."""
+    if not report.get("too_small"):
+        return ""
+    judged = " · ".join(f"{g}: {format_value(v)}" for g, v in report["judged"].items())
+    small = ", ".join(f"{g['group']} ({g['n']} rows)" for g in report["too_small"])
+    return (f"<p>Too few rows to judge (under {report['min_group_size']}): "
+            f"{html.escape(small)}. Between the other groups: {judged}.</p>")  # fmt: skip
 
 
 def _cell(stats: dict[str, Any], column: str) -> str:

@@ -754,7 +754,8 @@ def preprocessing_row(feature: dict[str, Any]) -> list[str]:
 def quantitative_analyses(facts: Facts) -> dict[str, Any]:
     tables = [quality_table(facts)] if facts.splits else []
     tables += per_class_table(facts) + operation_table(facts) + privacy_table(facts)
-    tables += audit_tables(facts) + match_fairness_tables(facts) + importance_table(facts)
+    tables += audit_tables(facts) + match_fairness_tables(facts) + match_limit_tables(facts)
+    tables += importance_table(facts)
     bundle_mb = None
     if not facts.candidate:
         files = [f for f in facts.bundle_dir.rglob("*") if f.is_file()]
@@ -853,6 +854,11 @@ def group_table(attribute: str, report: dict[str, Any], where: str) -> Table:
     gaps = "; ".join(f"{gap} {format_value(report[gap])}" for gap in GAPS if gap in report)
     dashes = any("—" in text for row in rows for text in row)
     notes = [f"{gaps}."] if gaps else []
+    small = [dict_of(g) for g in report.get("too_small") or []]
+    if small:
+        judged = dict_of(report.get("judged"))
+        between = "; ".join(f"{gap} {format_value(v)}" for gap, v in judged.items())
+        notes += [f"{too_small_text(small)} Between the other groups: {between}."]
     notes += ["A dash marks a rate the group has no rows for."] if dashes else []
     return Table(["group", "n", *GROUP_RATES], rows, f"`{attribute}` ({where})", " ".join(notes))
 
@@ -882,6 +888,47 @@ def match_fairness_tables(facts: Facts) -> list[Table]:
         if attribute in test:
             tables.append(group_table(attribute, test[attribute], "test"))
     return tables
+
+
+def match_limit_tables(facts: Facts) -> list[Table]:
+    """Each fairness limit: the gap over the judged groups on validation and test, the
+    effective limit the decision was tuned to, and the groups too small to judge."""
+    if facts.match is None:
+        return []
+    validation = dict_of(dict_of(facts.candidate.get("metrics")).get("limits"))
+    test = dict_of(dict_of(dict_of(facts.match.get("test")).get("metrics")).get("limits"))
+    tables = []
+    for name in dict.fromkeys([*validation, *test]):
+        val, tst = dict_of(validation.get(name)), dict_of(test.get(name))
+        scope = dict_of(val.get("scope") or tst.get("scope"))
+        small = [dict_of(g) for g in [*(val.get("too_small") or []), *(tst.get("too_small") or [])]]
+        rows = [
+            ["judged groups (rows)", judged_groups(val), judged_groups(tst)],
+            ["gap between them", cell(val.get("gap")), cell(tst.get("gap"))],
+            ["effective limit (limit − margin)", cell(val.get("effective_limit")), "—"],
+        ]
+        note = f"Groups with fewer than {scope.get('min_group_size')} rows are not judged."
+        if scope.get("reference"):
+            note += f" Each group is measured against `{scope['reference']}`."
+        if small:
+            note += f" {too_small_text(small)}"
+        tables.append(Table(["", "validation", "test"], rows, f"Fairness limit `{name}`", note))
+    return tables
+
+
+def too_small_text(groups: list[dict[str, Any]]) -> str:
+    """``Too few rows to judge: `A` (3 rows, selection rate 0.33 [0.06, 0.79]); …``."""
+    shown = []
+    for group in groups:
+        rate = dict_of(group.get("selection_rate"))
+        each = rate_cell(rate.get("value"), rate.get("ci95"))
+        shown.append(f"`{group.get('group')}` ({group.get('n')} rows, selection rate {each})")
+    return f"Too few rows to judge: {'; '.join(shown)}."
+
+
+def judged_groups(figures: dict[str, Any]) -> str:
+    groups = dict_of(figures.get("groups"))
+    return cell(", ".join(f"{g} ({n:,})" for g, n in groups.items()) or "—")
 
 
 def importance_table(facts: Facts) -> list[Table]:

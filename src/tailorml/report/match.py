@@ -159,6 +159,7 @@ def _build_context(run_dir: Path, match: dict[str, Any]) -> dict[str, Any]:
         "pareto_axes": _pareto_axes(_dict(match.get("pareto_axes"))),
         "fairness_chart": _fairness_chart(recommended, test),
         "fairness_rows": _fairness_rows(recommended, test),
+        "limit_rows": _limit_rows(recommended, test),
         "test_rows": _test_rows(recommended, test),
         "test_metrics": _scalars(_dict(test.get("metrics"))),
         "decision": _decision(recommended),
@@ -293,6 +294,32 @@ def _fairness_rows(candidate: dict[str, Any] | None, test: dict[str, Any]) -> li
             pair = [_dict(split.get(attribute)).get(key) for split in (validation, on_test)]
             if any(value is not None for value in pair):
                 rows.append({"attribute": attribute, "gap": short, "values": pair})
+    return rows
+
+
+def _limit_rows(candidate: dict[str, Any] | None, test: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per fairness limit of the recommended model: the judged groups, the gap between
+    them on validation and test, the effective limit, and the groups too small to judge."""
+    validation = _dict(_metrics(candidate).get("limits")) if candidate else {}
+    on_test = _dict(_dict(test.get("metrics")).get("limits")) if candidate else {}
+    rows = []
+    for name in dict.fromkeys([*validation, *on_test]):
+        splits = [_dict(validation.get(name)), _dict(on_test.get(name))]
+        small = [
+            f"{g['group']} on {split} ({g['n']} rows, selection rate "
+            f"{format_number(g['selection_rate']['value'])})"
+            for split, figures in zip(("validation", "test"), splits, strict=True)
+            for g in figures.get("too_small") or []
+        ]
+        rows.append({
+            "name": name,
+            "groups": [", ".join(_dict(f.get("groups"))) or "—" for f in splits],
+            "gaps": [f.get("gap") for f in splits],
+            "effective": splits[0].get("effective_limit"),
+            "min_group_size": _dict(splits[0].get("scope") or splits[1].get("scope")).get(
+                "min_group_size"),
+            "too_small": small,
+        })  # fmt: skip
     return rows
 
 

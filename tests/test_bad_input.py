@@ -887,6 +887,18 @@ CASES = [
 # ---------------------------------------------------------------- running the CLI in-process
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads() -> Iterator[None]:
+    """A serve case that gets as far as setting up the server process sets torch's
+    thread count in this process; later tests (which compare a subprocess's metrics
+    with this process's, bit for bit) need the count they started with."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny run (12 rows, 1 epoch, a 4-unit MLP) for the cases to use and break."""
@@ -1074,3 +1086,20 @@ def test_service_answers_infinity_with_a_422(
 def test_service_accepts_the_same_row_when_finite(service: TestClient) -> None:
     response = service.post("/predict", content=b'{"rows": [{"a": 1e30, "b": "p"}]}')
     assert response.status_code == 200, response.text
+
+
+def test_predict_says_how_many_broken_rows_got_no_prediction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = table(tmp_path, "train.csv")
+    text = CONFIG.replace("SOURCE", source).replace("target: y", "target: y\n  bad_rows: drop")
+    assert "bad_rows: drop" in text
+    tailorml.train(tailorml.config.parse_config(text), tmp_path / "run", quiet=True)
+    rows = table(tmp_path, "rows.csv", rows=edited_rows(r2="inf,q,z", r5="1,2,3,4"))
+    code, said = run_tailor(
+        ["predict", str(tmp_path / "run"), "--data", rows, "--output", str(tmp_path / "p.csv")],
+        monkeypatch, capsys,
+    )  # fmt: skip
+    assert code in (0, None), said
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(ROWS) - 2
+    assert "warning: 2 broken rows" in said and "got no prediction" in said

@@ -95,9 +95,9 @@ def test_credit_risk_with_an_accuracy_floor_keeps_it_on_test(matched, tmp_path: 
     _, plain = matched["credit_risk"]
     chosen = next(c for c in plain["candidates"] if c["name"] == plain["recommended"])
     assert chosen["metrics"]["accuracy"] < 0.70  # the unconstrained pick breaks the floor
-    scenario = load_config(ROOT / "scenarios" / "credit_risk.yaml", Scenario)
-    floor = scenario.constraints.model_copy(update={"quality": {"metric": "accuracy", "min": 0.70}})
-    scenario = Scenario.model_validate(scenario.model_dump() | {"constraints": floor.model_dump()})
+    raw = load_config(ROOT / "scenarios" / "credit_risk.yaml", Scenario).model_dump(mode="json")
+    raw["constraints"]["quality"] = {"metric": "accuracy", "min": 0.70}
+    scenario = Scenario.model_validate(raw)
     result = match(scenario, tmp_path / "run", quiet=True)
     assert result["recommended"] is not None, result["reasoning"]
     assert result["test"]["constraints"]["min_accuracy"]["pass"]

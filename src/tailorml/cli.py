@@ -349,6 +349,11 @@ def predict_cmd(
     frame = tailorml.load(run).predict(data)
     write_output(output, frame.to_csv(index=False), "--output")
     out.print(f"{len(frame)} predictions written to {output}")
+    dropped = int(frame.attrs.get("dropped_rows", 0))
+    if dropped:
+        err.print(f"warning: {dropped:,} broken rows of {data} got no prediction (the run's "
+                  "data.bad_rows is drop); fix them or set bad_rows: fail to see which",
+                  markup=False, highlight=False)  # fmt: skip
 
 
 @app.command("export")
@@ -539,7 +544,7 @@ def show_match(result: dict[str, Any]) -> None:
         out.print("no feasible model", style="bold red")
         return
     test = result["test"]
-    held = [f"{name}: {'held' if c['pass'] else 'BROKEN'} ({c['value']})"
+    held = [f"{name}: {'held' if c['pass'] else 'BROKEN'} ({shown(c['value'])})"
             for name, c in test["constraints"].items()]  # fmt: skip
     quality = test["metrics"].get("accuracy", test["metrics"].get("mae"))
     held.insert(0, f"quality {quality:.4f}, value/1k {test['metrics']['value_per_1k']:,.2f}")
@@ -557,6 +562,12 @@ def warn_small_groups(found: dict[str, dict[str, list[dict[str, Any]]]]) -> None
             if listed:
                 err.print(f"warning: {name} on {split}: too few rows to judge, left out of "
                           f"the gaps: {listed}", markup=False, highlight=False)  # fmt: skip
+
+
+def shown(value: Any) -> str:
+    """A measured value as a person reads it: numbers to 4 significant digits."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return f"{value:.4g}" if is_number else str(value)
 
 
 def figure(value: float | None) -> str:

@@ -148,10 +148,14 @@ class Run:
 
     def predict(self, data: DataLike) -> pd.DataFrame:
         """One row per input row, in order: ``prediction`` and, for
-        classification, ``probability_<label>`` per class."""
-        rows, _ = read_rows(data, self.config.data)
+        classification, ``probability_<label>`` per class. Under the training
+        config's ``bad_rows: drop``, broken rows get no prediction; their count is
+        ``frame.attrs["dropped_rows"]``."""
+        rows, dropped = read_rows(data, self.config.data)
         out = self.outputs(self.bundle.features.encode(rows, "prediction", with_target=False))
-        return self.predictions(out, rows)
+        frame = self.predictions(out, rows)
+        frame.attrs["dropped_rows"] = dropped  # bad rows left out under bad_rows: drop
+        return frame
 
     def predictions(self, out: torch.Tensor, rows: pd.DataFrame) -> pd.DataFrame:
         """What ``predict`` returns, from the model's raw outputs for these rows.

@@ -901,7 +901,6 @@ def match_limit_tables(facts: Facts) -> list[Table]:
     for name in dict.fromkeys([*validation, *test]):
         val, tst = dict_of(validation.get(name)), dict_of(test.get(name))
         scope = dict_of(val.get("scope") or tst.get("scope"))
-        small = [dict_of(g) for g in [*(val.get("too_small") or []), *(tst.get("too_small") or [])]]
         rows = [
             ["judged groups (rows)", judged_groups(val), judged_groups(tst)],
             ["gap between them", cell(val.get("gap")), cell(tst.get("gap"))],
@@ -910,8 +909,10 @@ def match_limit_tables(facts: Facts) -> list[Table]:
         note = f"Groups with fewer than {scope.get('min_group_size')} rows are not judged."
         if scope.get("reference"):
             note += f" Each group is measured against `{scope['reference']}`."
-        if small:
-            note += f" {too_small_text(small)}"
+        for split, figures in (("validation", val), ("test", tst)):
+            small = [dict_of(g) for g in figures.get("too_small") or []]
+            if small:
+                note += f" On {split}: {too_small_text(small)}"
         tables.append(Table(["", "validation", "test"], rows, f"Fairness limit `{name}`", note))
     return tables
 

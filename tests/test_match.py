@@ -180,3 +180,19 @@ def test_schema_scenario(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("schema", "scenario")
     assert result.returncode == 0
     assert "max_latency_p95_ms" in json.loads(result.stdout)["$defs"]["Constraints"]["properties"]
+
+
+def test_candidates_certified_with_the_margin_are_preferred() -> None:
+    from tailorml.match.select import select
+
+    def entry(name: str, value: float, certified: bool) -> dict[str, Any]:
+        metrics = {"quality": {"metric": "accuracy", "value": 0.7},
+                   "tuning": {"certified": certified}}  # fmt: skip
+        return {"name": name, "family": "linear", "metrics": metrics, "constraints": {},
+                "feasible": True, "value_per_1k": value, "rejected_because": []}  # fmt: skip
+
+    chosen = select([entry("edgy", -400.0, False), entry("safe", -420.0, True)])
+    assert chosen.recommended == "safe"
+    assert "not with the safety margin" in " ".join(chosen.reasoning)
+    alone = select([entry("edgy", -400.0, False)])
+    assert alone.recommended == "edgy" and "may not hold on new rows" in alone.reasoning[1]

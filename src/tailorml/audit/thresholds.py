@@ -613,11 +613,13 @@ def _conflict(s: _Search, single: _Global, grouped: _Grouped | None, at: _Scores
             miss = min(float(-sc.slack[other][ok].max()) for sc, ok in found)
             lines.append(f"{key} and {other} cannot hold together: where {key} holds, "
                          f"{other} misses by at least {miss:.4f}")  # fmt: skip
-    for key in broken:
-        side = "above" if key in s.encoded else "below"
-        miss = -at.slack[key][0]
-        lines.append(f"at the best compromise (least total shortfall) {key} is "
-                     f"{at.figure[key][0]:.4f}, {miss:.3g} {side} its bound")  # fmt: skip
+    misses = [
+        f"{key} {at.figure[key][0]:.4f} ({-at.slack[key][0]:.3g} "
+        f"{'above' if key in s.encoded else 'below'} its bound)"
+        for key in broken
+    ]
+    if misses:
+        lines.append(f"at the best compromise (least total shortfall): {', '.join(misses)}")
     return lines
 
 

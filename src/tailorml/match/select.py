@@ -47,14 +47,31 @@ def pareto(entries: list[Entry]) -> list[str]:
     )
 
 
-def rank_key(entry: Entry) -> tuple[float, float, str]:
+def certified(entry: Entry) -> bool:
+    """Whether the candidate's decisions meet the constraints with the safety margin
+    (candidates whose decisions were not tuned count as certified)."""
+    return bool((entry["metrics"].get("tuning") or {}).get("certified", True))
+
+
+def rank_key(entry: Entry) -> tuple[bool, float, float, str]:
+    """Certified first (the constraints hold with a margin, so they hold on new rows
+    too), then the most value, then the best quality."""
     quality = entry["metrics"]["quality"]
     sign = -1 if quality["metric"] in ("mae", "rmse") else 1
-    return (-entry["value_per_1k"], -sign * float(quality["value"] or 0), entry["name"])
+    return (not certified(entry), -entry["value_per_1k"], -sign * float(quality["value"] or 0),
+            entry["name"])  # fmt: skip
+
+
+def runner_up(entry: Entry, best: Entry) -> str:
+    """Why a feasible candidate is not the pick."""
+    if certified(entry) or not certified(best):
+        return "worth less"
+    return "meets the constraints only as measured, not with the safety margin"
 
 
 def select(entries: list[Entry]) -> Selection:
-    """The feasible candidate with the most value per 1,000 predictions."""
+    """The feasible candidate with the most value per 1,000 predictions, those whose
+    decisions meet the constraints with the safety margin first."""
     front = pareto(entries) if entries else []
     feasible = sorted((e for e in entries if e["feasible"]), key=rank_key)
     if feasible:
@@ -63,10 +80,13 @@ def select(entries: list[Entry]) -> Selection:
             f"{best['name']} ({best['family']}) meets every constraint on validation and has "
             f"the highest value: {best['value_per_1k']:,.2f} per 1,000 predictions."
         ]
-        reasons += [
-            f"{e['name']} is feasible but worth less ({e['value_per_1k']:,.2f} per 1,000)."
-            for e in feasible[1:]
-        ]
+        if not certified(best):
+            reasons.append(
+                f"{best['name']} meets them as measured but not with the safety margin (a bound "
+                "lies within the validation split's noise): they may not hold on new rows."
+            )
+        reasons += [f"{e['name']} is feasible but {runner_up(e, best)} "
+                    f"({e['value_per_1k']:,.2f} per 1,000)." for e in feasible[1:]]  # fmt: skip
         reasons += [f"{e['name']} rejected: {'; '.join(e['rejected_because'])}."
                     for e in entries if not e["feasible"]]  # fmt: skip
         return Selection(best["name"], reasons, front)

@@ -1103,3 +1103,22 @@ def test_predict_says_how_many_broken_rows_got_no_prediction(
     assert code in (0, None), said
     assert len(pd.read_csv(tmp_path / "p.csv")) == len(ROWS) - 2
     assert "warning: 2 broken rows" in said and "got no prediction" in said
+
+
+def test_train_and_evaluate_say_how_many_broken_rows_were_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = table(tmp_path, "train.csv", rows=[*ROWS, "1,2,3,4"])
+    text = CONFIG.replace("SOURCE", source).replace("target: y", "target: y\n  bad_rows: drop")
+    (tmp_path / "drop.yaml").write_text(text)
+    code, said = run_tailor(
+        ["train", str(tmp_path / "drop.yaml"), "--output", str(tmp_path / "run"), "--quiet"],
+        monkeypatch, capsys,
+    )  # fmt: skip
+    assert code in (0, None), said
+    assert "warning: 1 broken row was dropped" in said
+    code, said = run_tailor(
+        ["evaluate", str(tmp_path / "run"), "--data", source], monkeypatch, capsys
+    )
+    assert code in (0, None), said
+    assert "warning: 1 broken row was dropped" in said

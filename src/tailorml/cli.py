@@ -86,6 +86,7 @@ def train_cmd(
         out.print(f"this machine's ranks finished; node rank 0 writes the run ({output})")
         return
     show_metrics(metrics)
+    warn_dropped(int((metrics.get("data") or {}).get("dropped_rows") or 0))
     out.print(f"run saved to {output} (report: {output / 'report.html'})")
 
 
@@ -123,6 +124,7 @@ def match_cmd(
     chosen = Backend("ray" if backend == "ray" else "local", address)
     result = match(scenario, output, workers=workers, quiet=quiet, backend=chosen)
     show_match(result)
+    warn_dropped(int(result["data"]["dropped_rows"] or 0))
     out.print(f"match saved to {output} (report: {output / 'report.html'})")
 
 
@@ -328,6 +330,7 @@ def evaluate_cmd(
         check_output_file(output, "--output")
     metrics = tailorml.load(run).evaluate(data)
     show_metrics({"evaluation": metrics})
+    warn_dropped(int(metrics.get("dropped_rows") or 0))
     if output is not None:
         write_output(output, json.dumps(metrics, indent=2) + "\n", "--output")
 
@@ -549,6 +552,14 @@ def show_match(result: dict[str, Any]) -> None:
     quality = test["metrics"].get("accuracy", test["metrics"].get("mae"))
     held.insert(0, f"quality {quality:.4f}, value/1k {test['metrics']['value_per_1k']:,.2f}")
     out.print(f"recommended: {result['recommended']}; on test: " + ", ".join(held), markup=False)
+
+
+def warn_dropped(count: int) -> None:
+    """Broken rows left out under ``bad_rows: drop`` are said, never silent."""
+    if count:
+        rows = f"{count:,} broken row was" if count == 1 else f"{count:,} broken rows were"
+        text = f"warning: {rows} dropped (data.bad_rows: drop); set bad_rows: fail to see them"
+        err.print(text, markup=False, highlight=False)
 
 
 def warn_small_groups(found: dict[str, dict[str, list[dict[str, Any]]]]) -> None:

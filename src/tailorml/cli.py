@@ -352,11 +352,7 @@ def predict_cmd(
     frame = tailorml.load(run).predict(data)
     write_output(output, frame.to_csv(index=False), "--output")
     out.print(f"{len(frame)} predictions written to {output}")
-    dropped = int(frame.attrs.get("dropped_rows", 0))
-    if dropped:
-        err.print(f"warning: {dropped:,} broken rows of {data} got no prediction (the run's "
-                  "data.bad_rows is drop); fix them or set bad_rows: fail to see which",
-                  markup=False, highlight=False)  # fmt: skip
+    warn_dropped(int(frame.attrs.get("dropped_rows", 0)), " and got no prediction")
 
 
 @app.command("export")
@@ -554,11 +550,12 @@ def show_match(result: dict[str, Any]) -> None:
     out.print(f"recommended: {result['recommended']}; on test: " + ", ".join(held), markup=False)
 
 
-def warn_dropped(count: int) -> None:
+def warn_dropped(count: int, what: str = "") -> None:
     """Broken rows left out under ``bad_rows: drop`` are said, never silent."""
     if count:
         rows = f"{count:,} broken row was" if count == 1 else f"{count:,} broken rows were"
-        text = f"warning: {rows} dropped (data.bad_rows: drop); set bad_rows: fail to see them"
+        text = (f"warning: {rows} dropped{what} (data.bad_rows: drop); "
+                "set bad_rows: fail to see them")  # fmt: skip
         err.print(text, markup=False, highlight=False)
 
 

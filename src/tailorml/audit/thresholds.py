@@ -111,16 +111,21 @@ class ValueMatrix:
 
 @dataclass(frozen=True)
 class FairnessLimit:
-    """At most ``limit`` of ``metric`` between the judged groups of ``attribute``."""
+    """At most ``limit`` of ``metric`` between the judged groups of ``attribute``.
+
+    ``name`` keys the limit in the result (default ``"attribute:metric"``), so a caller
+    gets its figures and messages under its own constraint names.
+    """
 
     attribute: str
     metric: Metric
     limit: float
     scope: GroupScope = GroupScope()
+    name: str | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.attribute}:{self.metric}"
+        return self.name or f"{self.attribute}:{self.metric}"
 
 
 @dataclass(frozen=True)

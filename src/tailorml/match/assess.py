@@ -58,6 +58,7 @@ def fairness_limits(scenario: Scenario) -> list[FairnessLimit]:
             f.metric,
             f.max,
             GroupScope(f.min_group_size, tuple(f.groups) if f.groups else None, f.reference),
+            name=constraint_name(f),
         )  # fmt: skip
         for f in scenario.constraints.fairness
     ]
@@ -77,10 +78,8 @@ def limit_figures(
     """Each fairness limit's gap over its judged groups, and the groups too small to judge."""
     groups = sensitive_columns(scenario, rows)
     return {
-        constraint_name(fair): judge_limit(
-            y_true, decided, groups[lim.attribute], lim.metric, lim.scope
-        )
-        for fair, lim in zip(scenario.constraints.fairness, fairness_limits(scenario), strict=True)
+        lim.key: judge_limit(y_true, decided, groups[lim.attribute], lim.metric, lim.scope)
+        for lim in fairness_limits(scenario)
     }
 
 
@@ -98,30 +97,20 @@ def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str,
         margin_z=MARGIN_Z, grid=GRID, floors=quality_floors(scenario),
     )  # fmt: skip
     run.bundle.decision = choice.decision
-    names = {
-        lim.key: constraint_name(fair)
-        for fair, lim in zip(scenario.constraints.fairness, limits, strict=True)
-    }
     return {
         "decision": choice.decision.to_dict(),
         "baseline_value_per_1k": 1000 * choice.baseline_value_per_row,
-        "effective_limits": {names[k]: v for k, v in choice.effective_limits.items()},
+        "effective_limits": choice.effective_limits,
         "tuning": {
             "margin_z": MARGIN_Z,
             "certified": choice.certified,
             "feasible": choice.feasible,
-            "binding": names.get(choice.binding or "", choice.binding),
+            "binding": choice.binding,
             "effective_floors": choice.effective_floors,
-            "not_judged": [names[k] for k in choice.not_judged],
-            "conflict": [_renamed(line, names) for line in choice.conflict],
+            "not_judged": choice.not_judged,
+            "conflict": choice.conflict,
         },
     }
-
-
-def _renamed(line: str, names: dict[str, str]) -> str:
-    for key, name in names.items():
-        line = line.replace(key, name)
-    return line
 
 
 def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> dict[str, Any]:

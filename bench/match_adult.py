@@ -36,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 import tailorml
 from tailorml.config import Scenario, load_config
 from tailorml.data import load_builtin
-from tailorml.match import match
+from tailorml.pipelines import match
 
 ROOT = Path(__file__).resolve().parents[1]
 SENSITIVE = ["sex", "race"]

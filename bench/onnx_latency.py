@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 import tailorml
-from tailorml.runs.pipeline import read_splits
+from tailorml.features.splits import read_splits
 from tailorml.ship.onnx import OnnxModel, export_onnx
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from fairlearn.metrics import demographic_parity_difference
 from fairlearn.postprocessing import ThresholdOptimizer
 
 import tailorml
-from tailorml.match import match
+from tailorml.pipelines import match
 
 ROOT = Path(__file__).resolve().parents[1]
 LARGE = ["African-American", "Caucasian"]

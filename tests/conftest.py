@@ -79,7 +79,7 @@ def cli():  # type: ignore[no-untyped-def]
 def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
     """Every shipped scenario matched once per session (local backend):
     (run folder, match.json)."""
-    from tailorml.match import match
+    from tailorml.pipelines import match
 
     out = {}
     for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):

@@ -14,12 +14,12 @@ import yaml
 
 import tailorml
 from tailorml.audit.explain import explain_rows, faithfulness, permutation_importance
+from tailorml.config import as_config
 from tailorml.data import load_builtin
 from tailorml.features import FeatureSet
 from tailorml.models.classical import CLASSICAL
 from tailorml.report.explain import write_explanations
 from tailorml.runs.bundle import Bundle
-from tailorml.runs.pipeline import as_config
 from tailorml.runs.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]

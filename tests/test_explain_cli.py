@@ -9,7 +9,7 @@ import yaml
 
 import tailorml
 from tailorml.data import load_builtin
-from tailorml.match import match
+from tailorml.pipelines import match
 
 
 def german_run(tmp_path: Path) -> tuple[Path, Path]:

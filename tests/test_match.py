@@ -15,7 +15,7 @@ from fairlearn.metrics import demographic_parity_difference
 
 import tailorml
 from tailorml.data import load_builtin
-from tailorml.match import match
+from tailorml.pipelines import match
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -22,13 +22,13 @@ import yaml
 import tailorml
 from tailorml.data import load_builtin
 from tailorml.features.meta import FeatureMeta
-from tailorml.match import match
 from tailorml.match.engine import load_scenario, measure_candidate, ship
 from tailorml.match.portfolio import Candidate, build_portfolio
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import search
 from tailorml.match.trial import deep_config, fit_bundle, fit_charged
 from tailorml.models import TailorModel
+from tailorml.pipelines import match
 from tailorml.runs.run import Run
 from tailorml.train.frozen import embed_frozen_costed
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tailorml.match import match
+from tailorml.pipelines import match
 
 ROOT = Path(__file__).resolve().parents[1]
 

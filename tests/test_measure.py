@@ -20,7 +20,7 @@ from fairlearn.metrics import (
 )
 from torch import nn
 
-from tailorml.audit import measure
+from tailorml.evaluate import measure
 
 
 def test_latency_times_one_row_calls() -> None:

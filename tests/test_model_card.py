@@ -16,13 +16,13 @@ import yaml
 import tailorml
 from tailorml.audit.fairness import audit, mitigate
 from tailorml.errors import TailorError
-from tailorml.match import match
+from tailorml.features.splits import read_splits
+from tailorml.pipelines import match
 from tailorml.report.audit import write_audit
 from tailorml.report.card import CARD_NAME, render_model_card, write_model_card
 from tailorml.report.html import format_value
 from tailorml.report.match import format_number
 from tailorml.runs.bundle import save_bundle
-from tailorml.runs.pipeline import read_splits
 
 SECTIONS = [
     "Model details",

@@ -16,11 +16,12 @@ import pytest
 import torch
 import yaml
 
+from tailorml.config import as_config
 from tailorml.data.readers import read_source
 from tailorml.errors import ConfigError
 from tailorml.features.checkpoint import DEFAULT_CHECKPOINT, checkpoint_folder
 from tailorml.models.model import TailorModel
-from tailorml.runs.pipeline import as_config, train
+from tailorml.pipelines import train
 from tailorml.runs.run import load
 from tailorml.train.loop import bucketed, predict_outputs
 

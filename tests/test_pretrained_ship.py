@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 import tailorml
 from serve_runs import Server
 from tailorml.data.readers import read_source
-from tailorml.runs.pipeline import train
+from tailorml.pipelines.train import train
 from tailorml.serve import ServeSettings, create_app
 from tailorml.serve.predictor import TEXT_BATCH
 from tailorml.serve.schema import EXAMPLE_TEXT

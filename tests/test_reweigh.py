@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from tailorml.audit.reweigh import joint_groups, reweigh
 from tailorml.config import TrainingConfig
 from tailorml.errors import DataError
 from tailorml.features import Encoded
 from tailorml.train import Trainer
-from tailorml.train.loop import make_loss, weighted
+from tailorml.train.loop import weighted
+from tailorml.train.losses import make_loss
+from tailorml.train.weights import joint_groups, reweigh
 
 
 def test_weighted_rows_make_the_label_independent_of_the_group() -> None:

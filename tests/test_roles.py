@@ -432,7 +432,7 @@ def test_match_rejects_columns_beside_input_features(tmp_path: Path) -> None:
 def test_match_warns_and_writes_the_roles_to_match_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tailorml.match import match
+    from tailorml.pipelines import match
 
     result = match(people_scenario(tmp_path), tmp_path / "run", quiet=False)
     warnings = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Choosing a decision threshold for value under fairness limits (audit/thresholds.py)."""
+"""Choosing a decision threshold for value under fairness limits (evaluate/thresholds.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from tailorml.audit.thresholds import (
+from tailorml.evaluate.thresholds import (
     MIN_GROUP_ROWS,
     Decision,
     FairnessLimit,
@@ -268,7 +268,7 @@ def test_a_limit_with_one_large_group_is_not_judged() -> None:
 
 
 def test_scoped_limits_judge_the_named_groups_or_against_a_reference() -> None:
-    from tailorml.audit.groups import GroupScope
+    from tailorml.evaluate.groups import GroupScope
 
     y, proba, g = calibrated(9_000, seed=25, base_rates=(0.2, 0.45, 0.5))
     only = FairnessLimit("g", DPD, 0.05, GroupScope(groups=("g1", "g2")))

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 import tailorml
+from tailorml import pipelines
 from tailorml.config.schema import SCHEMAS, json_schema
 from tailorml.data.roles import notes
 from tailorml.data.starter import INIT_HINT, starter_yaml
@@ -72,11 +73,11 @@ def train_cmd(
     if resume and not (output / "checkpoint" / "state.json").is_file():
         err.print(f"no checkpoint in {output / 'checkpoint'}; starting from epoch 1", markup=False)
     if nproc == 1 and nnodes == 1:
-        metrics: dict[str, Any] | None = tailorml.train(
+        metrics: dict[str, Any] | None = pipelines.train(
             config, output, resume=resume, quiet=quiet
         ).metrics
     else:
-        from tailorml.runs.launch import train_distributed
+        from tailorml.pipelines.launch import train_distributed
 
         metrics = train_distributed(
             config, output, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
@@ -109,8 +110,8 @@ def match_cmd(
 
     Rerunning on the same --output folder resumes: finished trials are kept.
     """
-    from tailorml.match import match
     from tailorml.match.backends import Backend
+    from tailorml.pipelines import match
 
     if workers is not None and workers < 1:
         raise TailorError(
@@ -197,7 +198,7 @@ def audit_cmd(
 def tuning_rows(run: tailorml.Run, source: str | None) -> Any:
     """Rows to tune thresholds on: a given source, or the run's own
     validation split (recomputed from its config and seed)."""
-    from tailorml.runs.pipeline import read_splits
+    from tailorml.features.splits import read_splits
     from tailorml.runs.run import read_rows
 
     if source is not None:

@@ -8,37 +8,25 @@ differences and ratios (fairlearn).
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tailorml.audit import measure
-from tailorml.audit.groups import DEFAULT_MIN_GROUP_SIZE, DPD, EOD, GroupScope, judge_limit
-from tailorml.audit.thresholds import FairnessLimit, Metric, ValueMatrix, choose_decision
 from tailorml.errors import DataError
+from tailorml.evaluate import measure
+from tailorml.evaluate.groups import (
+    DEFAULT_MIN_GROUP_SIZE,
+    DPD,
+    EOD,
+    GroupScope,
+    check_sensitive,
+    judge_limit,
+)
+from tailorml.evaluate.thresholds import FairnessLimit, Metric, ValueMatrix, choose_decision
 from tailorml.runs.run import Outcome, Run
 
 RATES = ("selection_rate", "accuracy", "tpr", "fpr", "mean_probability", "observed_rate")
-
-
-def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.ndarray]:
-    """Sensitive columns as group labels; unknown or single-group columns are errors."""
-    groups = {}
-    for column in sensitive:
-        if column not in rows.columns:
-            hint = difflib.get_close_matches(column, [str(c) for c in rows.columns], n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else ""
-            raise DataError(f"sensitive column '{column}' does not exist in the data{tip}")
-        labels = rows[column].astype(object).where(rows[column].notna(), "<missing>").astype(str)
-        if labels.nunique() < 2:
-            raise DataError(
-                f"sensitive column '{column}' has a single group ({labels.iloc[0]!r}); "
-                "fairness compares at least two."
-            )
-        groups[column] = labels.to_numpy()
-    return groups
 
 
 def group_rates(y: np.ndarray, pred: np.ndarray, proba: np.ndarray) -> dict[str, float | None]:

@@ -1,6 +1,6 @@
 """Configuration: typed, validated descriptions of models and their training."""
 
-from tailorml.config.loading import dump_config, load_config, parse_config
+from tailorml.config.loading import ConfigLike, as_config, dump_config, load_config, parse_config
 from tailorml.config.model import (
     DataConfig,
     DecoderConfig,
@@ -17,6 +17,8 @@ from tailorml.config.registry import register_options
 from tailorml.config.scenario import Scenario
 
 __all__ = [
+    "ConfigLike",
+    "as_config",
     "DataConfig",
     "DecoderConfig",
     "EncoderConfig",

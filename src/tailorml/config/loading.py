@@ -171,3 +171,18 @@ def _line(loc: Loc, lines: dict[Loc, int]) -> int | str:
 
 def _dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
+
+
+ConfigLike = ModelConfig | dict[str, Any] | str | Path
+
+
+def as_config(config: ConfigLike) -> ModelConfig:
+    """Accept a config object, a dict or a YAML file path."""
+    if isinstance(config, ModelConfig):
+        return config
+    if isinstance(config, dict):
+        try:
+            return ModelConfig.model_validate(config)
+        except ValidationError as err:
+            raise ConfigError(explain(err, ModelConfig, config, {}, "<config>")) from None
+    return load_config(config)

@@ -1,5 +1,5 @@
-"""Matching: recommend the model that fits a scenario's constraints and value."""
+"""Match: search the portfolio of candidates for the one that fits a scenario."""
 
-from tailorml.match.engine import load_scenario, match
+from tailorml.match.engine import load_scenario, run_match
 
-__all__ = ["load_scenario", "match"]
+__all__ = ["load_scenario", "run_match"]

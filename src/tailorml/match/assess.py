@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tailorml.audit import measure
 from tailorml.audit.explain import explain_rows
-from tailorml.audit.groups import GroupScope, judge_limit
-from tailorml.audit.thresholds import FairnessLimit, QualityFloor, ValueMatrix, choose_decision
 from tailorml.config import Scenario
+from tailorml.evaluate import measure
+from tailorml.evaluate.groups import GroupScope, judge_limit
+from tailorml.evaluate.thresholds import FairnessLimit, QualityFloor, ValueMatrix, choose_decision
 from tailorml.match.constraints import constraint_name
 from tailorml.match.prepare import Prepared
 from tailorml.models import TailorModel

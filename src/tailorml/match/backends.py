@@ -22,9 +22,8 @@ from typing import Any, Literal
 from tailorml.config import Scenario
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared, prepare
-from tailorml.match.trial import TrialResult, run_trial, set_threads
+from tailorml.match.trial import Job, TrialResult, run_trial, set_threads
 
-Job = tuple[Candidate, int, float, str, Path | None]  # candidate, rung, fraction, metric, save to
 Runner = Callable[[list[Job], float], Iterator[TrialResult]]  # (jobs, deadline) → results
 
 

@@ -22,8 +22,6 @@ from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import SearchLog, search
 from tailorml.match.select import Selection, select
 from tailorml.match.trial import TrialResult
-from tailorml.report.card import write_model_card
-from tailorml.report.match import write_match_report
 from tailorml.runs.run import Run
 
 
@@ -31,7 +29,7 @@ def load_scenario(scenario: Scenario | str | Path) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_config(scenario, Scenario)
 
 
-def match(
+def run_match(
     scenario: Scenario | str | Path,
     output: str | Path,
     *,
@@ -39,8 +37,8 @@ def match(
     quiet: bool = False,
     backend: Backend = Backend(),
 ) -> dict[str, Any]:
-    """Recommend the model that fits the scenario; write ``match.json``,
-    ``recommended/`` and ``report.html`` into ``output``. A rerun on the same
+    """Recommend the model that fits the scenario; write ``match.json`` and
+    ``recommended/`` into ``output``. A rerun on the same
     folder resumes: finished trials are not trained again. ``backend`` says
     where trials run (this machine, or a Ray cluster); the answer is the same."""
     spec = load_scenario(scenario)
@@ -71,9 +69,6 @@ def match(
         result["test"] = ship(run_dir, selection.recommended, data, entries)
     result["small_groups"] = small_groups(result)
     atomic_write_json(run_dir / "match.json", result)
-    if selection.recommended is not None:
-        write_model_card(run_dir / "recommended", result)
-    write_match_report(run_dir)
     return result
 
 

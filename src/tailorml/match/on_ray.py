@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -25,10 +25,7 @@ from tailorml.errors import ConfigError, TailorError
 from tailorml.io import atomic_write_bytes, replace_dir, staging_dir
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
-from tailorml.match.trial import TrialResult, run_trial
-
-if TYPE_CHECKING:
-    from tailorml.match.backends import Job
+from tailorml.match.trial import Job, TrialResult, run_trial
 
 RETRIES = 3  # runs of a task whose worker died, after the first
 CONNECT_TIMEOUT = 10  # seconds to reach the cluster's address

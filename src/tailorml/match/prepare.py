@@ -15,7 +15,7 @@ from tailorml.data.roles import ColumnRole, classify_columns, notes
 from tailorml.errors import ConfigError, DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.featureset import preprocessor_for
-from tailorml.runs.pipeline import read_splits
+from tailorml.features.splits import read_splits
 
 MATCH_HINT = "keep it with columns: {{{name}: feature}} in the scenario"
 

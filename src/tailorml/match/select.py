@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tailorml.audit import measure
+from tailorml.evaluate import measure
 from tailorml.match.constraints import why_rejected
 
 Entry = dict[str, Any]  # one candidate of match.json

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tailorml.audit.fairness import check_sensitive
 from tailorml.config import ModelConfig, Scenario
 from tailorml.errors import DataError
+from tailorml.evaluate.groups import check_sensitive
 from tailorml.features import Encoded
 from tailorml.match.assess import limit_figures
 from tailorml.match.constraints import constraint_name, fairness_check
@@ -23,10 +23,12 @@ from tailorml.match.prepare import Prepared
 from tailorml.models import ENCODERS, TailorModel
 from tailorml.models.classical import CLASSICAL
 from tailorml.runs.bundle import Bundle, save_bundle
-from tailorml.runs.pipeline import reweigh_training
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
 from tailorml.train.frozen import embed_frozen_costed
+from tailorml.train.weights import reweigh_training
+
+Job = tuple[Candidate, int, float, str, Path | None]  # candidate, rung, fraction, metric, save to
 
 
 @dataclass

@@ -39,10 +39,10 @@ from torch import nn
 from tailorml import __version__
 from tailorml.errors import TailorError
 from tailorml.features import FeatureMeta, Target
+from tailorml.features.splits import read_splits
 from tailorml.io import atomic_write_bytes, atomic_write_json, read_json
 from tailorml.models import TailorModel
 from tailorml.models.model import module_key
-from tailorml.runs.pipeline import read_splits
 from tailorml.runs.run import Run, load
 from tailorml.train import predict_outputs
 

@@ -1,5 +1,6 @@
 """Training: the loop, its checkpoints and its progress bar."""
 
-from tailorml.train.loop import Trainer, make_loss, predict_outputs
+from tailorml.train.loop import Trainer, predict_outputs
+from tailorml.train.losses import make_loss
 
 __all__ = ["Trainer", "make_loss", "predict_outputs"]

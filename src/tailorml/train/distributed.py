@@ -1,6 +1,6 @@
 """Data-parallel training across processes: what each rank does differently.
 
-``tailor train --nproc N`` (``runs/launch.py``) starts one process per rank
+``tailor train --nproc N`` (``pipelines/launch.py``) starts one process per rank
 with the machinery behind ``torchrun``; each joins a process group (gloo on
 CPUs, NCCL on GPUs) and runs the same Trainer, which asks this module to:
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +39,13 @@ from tailorml.train.distributed import (
     summed,
 )
 from tailorml.train.frozen import EMBED_BATCH, embed_frozen
+from tailorml.train.losses import LossFn, count_correct, make_loss
 from tailorml.train.precision import autocast, resolve_device, to_device
 from tailorml.train.progress import TrainingProgress
 
 if TYPE_CHECKING:
     from tailorml.train.privacy import PrivateTraining
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BAR_EVERY = 10  # steps between loss read-outs on the bar
 BUCKET_POOL = 50  # batches sorted by length together (see ``bucketed``)
 
@@ -92,39 +91,6 @@ def lr_at(epoch: int, cfg: TrainingConfig) -> float:
     if cfg.lr_schedule == "exponential":
         return base * cfg.lr_gamma**t
     return base
-
-
-def make_loss(kind: str, name: str, reduction: str = "mean") -> LossFn:
-    """The loss for an output kind; ``auto`` picks the usual one.
-
-    Args:
-        kind: output kind (category | binary | number).
-        name: the configured loss, or ``auto``.
-        reduction: ``mean`` over the batch, or ``none`` for one loss per row.
-    """
-    if name == "auto":
-        name = {"category": "cross_entropy", "binary": "binary_cross_entropy"}.get(kind, "mse")
-    if name == "cross_entropy":
-        return partial(nn.functional.cross_entropy, reduction=reduction)
-    if name == "binary_cross_entropy":
-        bce = nn.functional.binary_cross_entropy_with_logits
-        return lambda out, y: bce(out.reshape(-1), y, reduction=reduction)
-    regression: dict[str, Callable[..., torch.Tensor]] = {
-        "mse": nn.functional.mse_loss,
-        "mae": nn.functional.l1_loss,
-        "huber": nn.functional.huber_loss,
-    }
-    loss = regression[name]
-    return lambda out, y: loss(out.reshape(-1), y, reduction=reduction)
-
-
-def count_correct(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Correct predictions in a batch, as a 0-d tensor (no host sync)."""
-    if kind == "category":
-        return (out.argmax(dim=1) == y).sum()
-    if kind == "binary":
-        return ((out.reshape(-1) > 0).float() == y).sum()
-    return torch.zeros((), dtype=torch.int64)
 
 
 def take(data: Encoded, index: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -49,7 +49,7 @@ from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.models.model import module_key
 from tailorml.models.registry import ENCODERS
-from tailorml.train.loop import make_loss
+from tailorml.train.losses import make_loss
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor]
 PROBE_ROWS = 4  # training rows whose per-sample gradients are checked before training
@@ -461,3 +461,10 @@ def make_private(
     else:
         module, dp_optimizer, loss, dp_loader = wrapped
     return PrivateTraining(engine, module, dp_optimizer, loss, dp_loader, order, settings)
+
+
+def private_layers(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
+    """Under DP-SGD, the config with layers it cannot train swapped for ones it can."""
+    if config.training.privacy is None:
+        return config, []
+    return swap_batch_norm(config)

@@ -14,13 +14,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tailorml.config import ModelConfig, dump_config, load_config
-from tailorml.data.dataset import Dataset
-from tailorml.data.readers import read_source
-from tailorml.data.split import split_dataset
-from tailorml.errors import ConfigError, DataError
+from tailorml.config import ConfigLike, as_config, dump_config
 from tailorml.features import Encoded, FeatureSet
-from tailorml.features.tabular import parse_numbers
+from tailorml.features.splits import read_splits
 from tailorml.io import atomic_write_json, atomic_write_text
 from tailorml.models import TailorModel
 from tailorml.report import write_report
@@ -28,109 +24,14 @@ from tailorml.report.card import write_model_card
 from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
-
-ConfigLike = ModelConfig | dict[str, Any] | str | Path
-
-
-def as_config(config: ConfigLike) -> ModelConfig:
-    """Accept a config object, a dict or a YAML file path."""
-    if isinstance(config, ModelConfig):
-        return config
-    if isinstance(config, dict):
-        from pydantic import ValidationError
-
-        try:
-            return ModelConfig.model_validate(config)
-        except ValidationError as err:
-            from tailorml.config.loading import explain
-
-            raise ConfigError(explain(err, ModelConfig, config, {}, "<config>")) from None
-    return load_config(config)
+from tailorml.train.privacy import private_layers
+from tailorml.train.weights import reweigh_training
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def read_splits(
-    config: ModelConfig, classification: bool | None = None
-) -> tuple[dict[str, pd.DataFrame], int]:
-    """Read the source and split it; returns frames and dropped-row count.
-
-    ``classification`` (stratify by the target) defaults to the output type.
-    """
-    data = config.data
-
-    def read(source: str) -> pd.DataFrame:
-        extra = read_source(source, format=data.format, bad_rows=data.bad_rows,
-                            encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
-        return pd.concat(list(extra.frames.values()), ignore_index=True)
-
-    dataset = read_source(
-        data.source,
-        format=data.format,
-        bad_rows=data.bad_rows,
-        encoding=data.encoding,
-        delimiter=data.delimiter,
-    )
-    assert data.target is not None
-    if classification is None:
-        classification = config.output.type != "number"
-    check_numbers(dataset, config, with_target=not classification)
-    frames = split_dataset(dataset, data.split, data.target, classification, read)
-    return protect(frames, config), dataset.dropped_rows
-
-
-def check_numbers(dataset: Dataset, config: ModelConfig, with_target: bool) -> None:
-    """Refuse text and infinite values in the number columns before the rows
-    are split, so that the error names the row of the file, not of a split.
-
-    Args:
-        dataset: the rows as read.
-        config: names the number input features (and the target).
-        with_target: the target is a number too (a regression).
-
-    Raises:
-        DataError: naming the file, the column and the first bad rows.
-    """
-    columns = [f.name for f in config.input_features if f.type == "number"]
-    if with_target:
-        columns.append(str(config.data.target))
-    for frame in dataset.frames.values():
-        for name in columns:
-            if name not in frame.columns:
-                continue
-            try:
-                parse_numbers(name, frame[name])
-            except DataError as err:
-                raise DataError(f"data file '{dataset.name}', {err}") from None
-
-
-def protect(frames: dict[str, pd.DataFrame], config: ModelConfig) -> dict[str, pd.DataFrame]:
-    """Apply the config's personal-data policy to every split, before training.
-
-    Raises:
-        DataError: the policy is ``fail`` and personal data was found, or
-            ``drop_column`` dropped a column an input feature needs.
-    """
-    policy = config.data.pii
-    if policy == "allow":
-        return frames
-    from tailorml.data.pii import apply_policy
-
-    protected = {name: apply_policy(frame, policy, config.data.pii_columns)[0]
-                 for name, frame in frames.items()}  # fmt: skip
-    needed = {f.name for f in config.input_features} | {config.output.name}
-    for name, frame in protected.items():
-        lost = sorted((needed & set(frames[name].columns)) - set(frame.columns))
-        if lost:
-            raise DataError(
-                f"column(s) {', '.join(map(repr, lost))} hold personal data in the {name} split "
-                "and data.pii is drop_column; remove them from the features or use pii: redact."
-            )
-    return protected
 
 
 def train(
@@ -179,38 +80,6 @@ def train(
     if run_dir is not None:
         save_run(run_dir, run)
     return run
-
-
-def private_layers(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
-    """Under DP-SGD, the config with layers it cannot train swapped for ones it can."""
-    if config.training.privacy is None:
-        return config, []
-    from tailorml.train.privacy import swap_batch_norm
-
-    return swap_batch_norm(config)
-
-
-def reweigh_training(
-    config: ModelConfig, rows: pd.DataFrame, train: Encoded, features: FeatureSet
-) -> dict[str, Any] | None:
-    """Set Kamiran–Calders weights on the training rows when the config asks.
-
-    Returns what ``metrics.json`` records under ``fairness``: the method, the
-    sensitive columns and every (group, label) cell with its rows and weight.
-    """
-    fairness = config.training.fairness
-    if fairness is None:
-        return None
-    from tailorml.audit.reweigh import joint_groups, reweigh
-
-    assert train.target is not None
-    groups = joint_groups(rows, fairness.sensitive)
-    weights, cells = reweigh(groups, train.target.long().numpy())
-    names = features.target.labels
-    for cell in cells:
-        cell["label"] = names[cell["label"]]
-    train.weights = torch.from_numpy(weights.astype(np.float32))
-    return {"method": fairness.method, "sensitive": fairness.sensitive, "cells": cells}
 
 
 def collect_metrics(

@@ -12,16 +12,20 @@ largest difference between any two. A limit with fewer than two groups large eno
 reported as such and constrains nothing.
 
 The gap and its standard error are computed here once and shared by the threshold
-search (audit/thresholds.py) and the measurement of a split (match, audit), so the
+search (evaluate/thresholds.py) and the measurement of a split (match, audit), so the
 figure a decision was chosen on is the figure it is judged by.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from tailorml.errors import DataError
 
 DEFAULT_MIN_GROUP_SIZE = 30
 DPD = "demographic_parity_difference"
@@ -199,3 +203,21 @@ def judge_limit(
         "too_small": too_small(y, pred, groups),
         "scope": scope.to_dict(),
     }  # fmt: skip
+
+
+def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.ndarray]:
+    """Sensitive columns as group labels; unknown or single-group columns are errors."""
+    groups = {}
+    for column in sensitive:
+        if column not in rows.columns:
+            hint = difflib.get_close_matches(column, [str(c) for c in rows.columns], n=1)
+            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            raise DataError(f"sensitive column '{column}' does not exist in the data{tip}")
+        labels = rows[column].astype(object).where(rows[column].notna(), "<missing>").astype(str)
+        if labels.nunique() < 2:
+            raise DataError(
+                f"sensitive column '{column}' has a single group ({labels.iloc[0]!r}); "
+                "fairness compares at least two."
+            )
+        groups[column] = labels.to_numpy()
+    return groups

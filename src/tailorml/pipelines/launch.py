@@ -25,10 +25,10 @@ from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-from tailorml.config import ModelConfig
+from tailorml.config import ConfigLike, ModelConfig, as_config
 from tailorml.errors import ConfigError, TailorError
 from tailorml.io import atomic_write_text
-from tailorml.runs.pipeline import ConfigLike, as_config, train
+from tailorml.pipelines.train import train
 from tailorml.train.distributed import check_single_process_options, rank_batch_size
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)  # a rank silent this long is taken as lost

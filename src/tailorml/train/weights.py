@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from tailorml.audit.fairness import check_sensitive
+from tailorml.config import ModelConfig
+from tailorml.evaluate.groups import check_sensitive
+from tailorml.features import Encoded, FeatureSet
 
 
 def joint_groups(rows: pd.DataFrame, sensitive: list[str]) -> np.ndarray:
@@ -50,3 +53,24 @@ def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[di
             cells.append({"group": str(group), "label": int(label), "rows": count,
                           "weight": float(weight)})  # fmt: skip
     return weights, cells
+
+
+def reweigh_training(
+    config: ModelConfig, rows: pd.DataFrame, train: Encoded, features: FeatureSet
+) -> dict[str, Any] | None:
+    """Set Kamiran–Calders weights on the training rows when the config asks.
+
+    Returns what ``metrics.json`` records under ``fairness``: the method, the
+    sensitive columns and every (group, label) cell with its rows and weight.
+    """
+    fairness = config.training.fairness
+    if fairness is None:
+        return None
+    assert train.target is not None
+    groups = joint_groups(rows, fairness.sensitive)
+    weights, cells = reweigh(groups, train.target.long().numpy())
+    names = features.target.labels
+    for cell in cells:
+        cell["label"] = names[cell["label"]]
+    train.weights = torch.from_numpy(weights.astype(np.float32))
+    return {"method": fairness.method, "sensitive": fairness.sensitive, "cells": cells}

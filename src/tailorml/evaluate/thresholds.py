@@ -20,7 +20,7 @@ scenario states that a threshold can move, on the validation split:
    candidates, a model whose argmax decisions meet the constraints as measured keeps
    them after tuning: tuning never makes a feasible model infeasible.
 
-Fairness gaps are between the judged groups (see audit/groups.py: groups below a minimum
+Fairness gaps are between the judged groups (see evaluate/groups.py: groups below a minimum
 size are reported, not judged; a limit may be scoped to some groups or to a reference
 group). ``se`` of a gap is the Agresti-Caffo standard error of the difference between
 the two groups that make it: with ``x`` hits out of ``n`` rows in a group,
@@ -48,7 +48,8 @@ from typing import Literal
 
 import numpy as np
 
-from tailorml.audit.groups import (
+from tailorml.evaluate.decision import Decision
+from tailorml.evaluate.groups import (
     DEFAULT_MIN_GROUP_SIZE,
     DPD,
     EOD,
@@ -58,7 +59,6 @@ from tailorml.audit.groups import (
     group_counts,
     limit_gap,
 )
-from tailorml.evaluate.decision import Decision
 
 __all__ = [
     "MIN_GROUP_ROWS",

@@ -1,0 +1,92 @@
+"""A config's data source read into checked, personal-data-protected splits,
+ready for the features to be fitted on the training rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tailorml.config import ModelConfig
+from tailorml.data.dataset import Dataset
+from tailorml.data.readers import read_source
+from tailorml.data.split import split_dataset
+from tailorml.errors import DataError
+from tailorml.features.tabular import parse_numbers
+
+
+def read_splits(
+    config: ModelConfig, classification: bool | None = None
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Read the source and split it; returns frames and dropped-row count.
+
+    ``classification`` (stratify by the target) defaults to the output type.
+    """
+    data = config.data
+
+    def read(source: str) -> pd.DataFrame:
+        extra = read_source(source, format=data.format, bad_rows=data.bad_rows,
+                            encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
+        return pd.concat(list(extra.frames.values()), ignore_index=True)
+
+    dataset = read_source(
+        data.source,
+        format=data.format,
+        bad_rows=data.bad_rows,
+        encoding=data.encoding,
+        delimiter=data.delimiter,
+    )
+    assert data.target is not None
+    if classification is None:
+        classification = config.output.type != "number"
+    check_numbers(dataset, config, with_target=not classification)
+    frames = split_dataset(dataset, data.split, data.target, classification, read)
+    return protect(frames, config), dataset.dropped_rows
+
+
+def check_numbers(dataset: Dataset, config: ModelConfig, with_target: bool) -> None:
+    """Refuse text and infinite values in the number columns before the rows
+    are split, so that the error names the row of the file, not of a split.
+
+    Args:
+        dataset: the rows as read.
+        config: names the number input features (and the target).
+        with_target: the target is a number too (a regression).
+
+    Raises:
+        DataError: naming the file, the column and the first bad rows.
+    """
+    columns = [f.name for f in config.input_features if f.type == "number"]
+    if with_target:
+        columns.append(str(config.data.target))
+    for frame in dataset.frames.values():
+        for name in columns:
+            if name not in frame.columns:
+                continue
+            try:
+                parse_numbers(name, frame[name])
+            except DataError as err:
+                raise DataError(f"data file '{dataset.name}', {err}") from None
+
+
+def protect(frames: dict[str, pd.DataFrame], config: ModelConfig) -> dict[str, pd.DataFrame]:
+    """Apply the config's personal-data policy to every split, before training.
+
+    Raises:
+        DataError: the policy is ``fail`` and personal data was found, or
+            ``drop_column`` dropped a column an input feature needs.
+    """
+    policy = config.data.pii
+    if policy == "allow":
+        return frames
+    from tailorml.data.pii import apply_policy  # presidio loads in seconds: only when asked
+
+    protected = {name: apply_policy(frame, policy, config.data.pii_columns)[0]
+                 for name, frame in frames.items()}  # fmt: skip
+    needed = {f.name for f in config.input_features} | {config.output.name}
+    for name, frame in protected.items():
+        lost = sorted((needed & set(frames[name].columns)) - set(frame.columns))
+        if lost:
+            raise DataError(
+                f"column(s) {', '.join(map(repr, lost))} hold personal data in the {name} split "
+                "and data.pii is drop_column; remove them from the features or use pii: redact."
+            )
+    return protected

@@ -1,0 +1,100 @@
+"""What every saved record shares: a format version, typed fields that refuse
+unknown keys, atomic writing, and reading that migrates older versions and
+names the file and field when one does not fit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tailorml.errors import DataError
+from tailorml.io import atomic_write_json
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Part(BaseModel):
+    """A typed piece of a record: unknown keys are refused, so a writer's typo
+    fails where it is made instead of leaving a reader blank."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Record(Part):
+    """A file one stage writes and later ones read (metrics.json, match.json…).
+
+    Subclasses set ``FORMAT`` (the version written now) and, for every older
+    version ``v``, ``MIGRATIONS[v]``: a function turning a version-``v`` dict
+    into a version-``v + 1`` one. Files written before records were versioned
+    carry no ``format_version`` and read as version 0.
+    """
+
+    FORMAT: ClassVar[int] = 1
+    MIGRATIONS: ClassVar[dict[int, Migration]] = {}
+    OMIT_NONE: ClassVar[bool] = False  # leave out unset optional parts when written
+
+    format_version: int = 0
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.format_version = self.FORMAT
+
+    @classmethod
+    def migrate(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Bring a dict of any older version up to ``FORMAT``."""
+        version = int(data.pop("format_version", 0))
+        if version > cls.FORMAT:
+            raise ValueError(
+                f"format_version {version} is newer than this tailorml reads "
+                f"({cls.FORMAT}); upgrade tailorml"
+            )
+        for step in range(version, cls.FORMAT):
+            data = cls.MIGRATIONS[step](data)
+        return data
+
+    @classmethod
+    def parse(cls, data: Any, where: str = "<record>") -> Self:
+        """Validate a JSON value (migrating it first).
+
+        Raises:
+            DataError: naming ``where`` and the first field that does not fit.
+        """
+        if not isinstance(data, dict):
+            raise DataError(f"{where} is not a JSON object, so not a {cls.__name__} record.")
+        try:
+            return cls.model_validate(cls.migrate(dict(data)))
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise DataError(
+                f"{where} does not hold a valid {cls.__name__} record: at {field}, "
+                f"{first['msg']} ({err.error_count()} problem(s) in all)."
+            ) from None
+        except (ValueError, KeyError) as err:
+            raise DataError(f"{where}: {err}.") from None
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        """Read and validate a record file.
+
+        Raises:
+            DataError: the file is missing, is not JSON, or does not fit.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"{path} does not exist.") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise DataError(f"{path} is not valid JSON ({err}).") from None
+        return cls.parse(data, str(path))
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON value written to disk."""
+        return self.model_dump(mode="json", exclude_none=self.OMIT_NONE)
+
+    def write(self, path: Path) -> None:
+        """Write the record atomically (an interrupted write leaves no half file)."""
+        atomic_write_json(path, self.dump())

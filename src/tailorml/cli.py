@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -18,7 +17,7 @@ import tailorml
 from tailorml import pipelines
 from tailorml.config.schema import SCHEMAS, json_schema
 from tailorml.data.roles import notes
-from tailorml.data.starter import INIT_HINT, starter_yaml
+from tailorml.data.starter import INIT_HINT
 from tailorml.errors import TailorError
 from tailorml.io import atomic_write_text
 
@@ -245,18 +244,13 @@ def pii_cmd(
 ) -> None:
     """Find personal data (emails, phones, cards, IBANs, IPs, URLs, SSNs…) in
     text columns; optionally write a redacted copy."""
-    from tailorml.data import pii
-    from tailorml.data.readers import read_source
+    from tailorml.pipelines.init import scan_personal_data
 
     if redact is not None:
         check_output_file(redact, "--redact")
-    frames = read_source(data).frames
-    frame = pd.concat(list(frames.values()), ignore_index=True)
-    counts = pii.scan(frame, columns) if redact is None else None
+    frame, counts = scan_personal_data(data, columns, redact=redact is not None)
     if redact is not None:
-        redacted, counts = pii.redact(frame, columns)
-        write_output(redact, redacted.to_csv(index=False), "--redact")
-    assert counts is not None
+        write_output(redact, frame.to_csv(index=False), "--redact")
     table = Table("column", "entity", "count", title=f"personal data in {data}")
     for column, found in counts.items():
         for entity, count in sorted(found.items()) or [("none", 0)]:
@@ -450,7 +444,7 @@ def init_cmd(
     Identifiers, personal data, dates, constants and target leaks are left out; each
     such column, and each free-text one, gets a line on stderr and a comment in the config.
     """
-    from tailorml.data.readers import read_source
+    from tailorml.pipelines.init import starter_config
 
     if output is not None:
         check_output_file(output, "--output")
@@ -459,16 +453,7 @@ def init_cmd(
                 f"--output '{output}' already exists; a config is often edited by hand, so it "
                 "is not replaced: pass --force to overwrite it, or name another file."
             )
-    frames = read_source(data).frames
-    frame = frames.get("train", next(iter(frames.values())))
-    if target not in frame.columns:
-        import difflib
-
-        hint = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=1)
-        tip = f" — did you mean '{hint[0]}'?" if hint else ""
-        raise TailorError(f"target column '{target}' does not exist in '{data}'{tip}")
-    text, roles = starter_yaml(frame, data, target)
-    tailorml.config.parse_config(text, source="the starter config")  # it must be valid
+    text, roles = starter_config(data, target)
     for line in notes(roles, INIT_HINT):  # on stderr, so that stdout stays valid YAML
         err.print(line, markup=False, highlight=False, soft_wrap=True)
     if output is None:

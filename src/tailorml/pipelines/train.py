@@ -24,7 +24,6 @@ from tailorml.report.card import write_model_card
 from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.run import Run
 from tailorml.train import Trainer
-from tailorml.train.privacy import private_layers
 from tailorml.train.weights import reweigh_training
 
 
@@ -52,7 +51,12 @@ def train(
     Returns:
         The trained run, with metrics on the validation and test splits.
     """
-    cfg, swapped = private_layers(as_config(config))
+    cfg = as_config(config)
+    swapped: list[str] = []
+    if cfg.training.privacy is not None:
+        from tailorml.train.privacy import private_layers  # Opacus loads only for a private run
+
+        cfg, swapped = private_layers(cfg)
     seed_everything(cfg.training.seed)
     run_dir = Path(output) if output is not None else None
     frames, dropped = read_splits(cfg)

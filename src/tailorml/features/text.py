@@ -40,8 +40,16 @@ class TextPreprocessor(Preprocessor):
         kept.sort(key=lambda t: (-counts[t], t))
         self.state = {"vocab": ["<pad>", "<unknown>", *kept[: self.options["max_vocab"] - 2]]}
 
+    def index(self) -> dict[str, int]:
+        """Token -> id, built once per vocabulary (not once per request)."""
+        vocab = self.state["vocab"]
+        if getattr(self, "_index_of", None) is not vocab:
+            self._index = {t: i for i, t in enumerate(vocab)}
+            self._index_of = vocab
+        return self._index
+
     def transform(self, column: pd.Series) -> torch.Tensor:
-        index = {t: i for i, t in enumerate(self.state["vocab"])}
+        index = self.index()
         length = self.options["max_length"]
         ids = np.full((len(column), length), PAD, dtype=np.int64)
         for row, text in enumerate(self._texts(column)):

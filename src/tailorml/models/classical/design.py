@@ -40,13 +40,15 @@ def fit_idf(inputs: Inputs, metas: dict[str, FeatureMeta]) -> dict[str, np.ndarr
 
 
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear TF × IDF, each row scaled to unit length."""
+    """Sublinear TF × IDF, each row scaled to unit length (on the stored
+    entries directly: a request of one row must not pay for matrix algebra)."""
     weighted = counts.copy()
-    weighted.data = 1.0 + np.log(weighted.data)
-    weighted = sp.csr_matrix(weighted.multiply(idf.reshape(1, -1)))
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).reshape(-1))
+    weighted.data = (1.0 + np.log(weighted.data)) * idf[weighted.indices]
+    row_of = np.repeat(np.arange(weighted.shape[0]), np.diff(weighted.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=weighted.data**2, minlength=weighted.shape[0]))
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ weighted)
+    weighted.data /= norms[row_of]
+    return weighted
 
 
 def sparse_design(

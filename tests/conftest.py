@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ os.environ.setdefault("TAILORML_CACHE", tempfile.mkdtemp(prefix="tailorml-test-c
 
 import tailorml  # noqa: E402, F401  (registers encoders before configs are parsed)
 from tailorml.features.checkpoint import bundled_minilm  # noqa: E402
+from tailorml.records.match import MatchResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,9 +76,9 @@ def cli():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
+def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, MatchResult]]:
     """Every shipped scenario matched once per session (local backend):
-    (run folder, match.json)."""
+    (run folder, match.json's record)."""
     from tailorml.pipelines import match
 
     out = {}

@@ -49,15 +49,15 @@ def test_group_rates_have_intervals_around_them(adult_run: Path) -> None:
 
     run = tailorml.load(adult_run)
     rows = load_builtin("adult").frames["test"].iloc[:3000]
-    report = audit(run, rows, ["sex"])["attributes"]["sex"]
+    report = audit(run, rows, ["sex"]).attributes["sex"]
     for group in ("Female", "Male"):
-        stats = report["groups"][group]
+        stats = report.groups[group]
         for rate in ("selection_rate", "accuracy", "tpr", "fpr", "mean_probability"):
-            low, high = stats["ci95"][rate]
-            assert low <= stats[rate] <= high
+            low, high = stats.ci95[rate]
+            assert low <= getattr(stats, rate) <= high
     women = rows["sex"] == "Female"
-    assert report["groups"]["Female"]["n"] == int(women.sum())
-    assert report["groups"]["Female"]["observed_rate"] == pytest.approx(
+    assert report.groups["Female"].n == int(women.sum())
+    assert report.groups["Female"].observed_rate == pytest.approx(
         float(np.mean(rows.loc[women, "income"] == ">50K"))
     )
 

@@ -37,28 +37,28 @@ def test_accuracy_f1_and_confusion_by_hand() -> None:
     m = classification_metrics(y_true, one_hot_proba(y_pred, 3), LABELS3)
 
     assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m.confusion_matrix == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
     # cat: P=1/2 R=1/2 F1=1/2; dog: P=2/3 R=1 F1=4/5; owl: P=1 R=1/2 F1=2/3
-    assert m["per_class"]["cat"] == pytest.approx(
+    assert dict(m.per_class["cat"]) == pytest.approx(
         {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
     )
-    assert m["per_class"]["dog"]["f1"] == pytest.approx(0.8)
-    assert m["per_class"]["owl"]["precision"] == pytest.approx(1.0)
+    assert m.per_class["dog"].f1 == pytest.approx(0.8)
+    assert m.per_class["owl"].precision == pytest.approx(1.0)
     assert m["precision_macro"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
     assert m["recall_macro"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
     assert m["f1_macro"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
     assert m["log_loss"] == pytest.approx(-(4 * np.log(0.8) + 2 * np.log(0.1)) / 6)
-    assert m["n"] == 6
+    assert m.n == 6
 
 
 def test_result_is_plain_json() -> None:
     y_true = np.array([0, 1, 1, 0])
     proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]], dtype=np.float32)
     result = evaluate("classification", y_true, proba, ["no", "yes"])
-    assert json.loads(json.dumps(result)) == result
+    assert json.loads(json.dumps(result.dump())) == result.dump()
     assert type(result["accuracy"]) is float
-    assert type(result["confusion_matrix"][0][0]) is int
-    assert type(result["per_class"]["yes"]["support"]) is int
+    assert type(result.confusion_matrix[0][0]) is int
+    assert type(result.per_class["yes"].support) is int
 
 
 def test_ece_zero_when_perfectly_calibrated() -> None:
@@ -107,16 +107,16 @@ def test_absent_class_gives_auc_none_without_crashing() -> None:
     proba = one_hot_proba([0, 1, 2, 1], 3)
     m = classification_metrics(y_true, proba, LABELS3)
     assert m["roc_auc"] is None
-    assert m["per_class"]["owl"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert dict(m.per_class["owl"]) == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     assert np.isfinite(m["log_loss"])
-    assert m["confusion_matrix"][2] == [0, 0, 0]
+    assert m.confusion_matrix[2] == [0, 0, 0]
 
 
 def test_binary_output_may_be_probability_of_class_one() -> None:
     y_true = np.array([0, 1, 1])
     r = evaluate("classification", y_true, np.array([0.2, 0.7, 0.4]), ["no", "yes"])
     assert r["accuracy"] == pytest.approx(2 / 3)
-    assert r["confusion_matrix"] == [[1, 0], [1, 1]]
+    assert r.confusion_matrix == [[1, 0], [1, 1]]
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_regression_metrics_by_hand() -> None:
     assert m["mae"] == pytest.approx(2.5 / 4)
     assert m["rmse"] == pytest.approx(np.sqrt(2.25 / 4))
     assert m["r2"] == pytest.approx(1 - 2.25 / 5.0)
-    assert m["n"] == 4
+    assert m.n == 4
 
 
 def test_regression_r2_none_for_one_row() -> None:
@@ -156,10 +156,10 @@ def test_evaluate_regression_headline_and_ci() -> None:
     y_true = rng.normal(size=500)
     y_pred = y_true + rng.normal(scale=0.5, size=500)
     r = evaluate("regression", y_true, y_pred, seed=1)
-    assert r["headline"] == "mae"
-    assert r["ci95"]["metric"] == "mae"
-    assert r["ci95"]["low"] <= r["mae"] <= r["ci95"]["high"]
-    assert json.loads(json.dumps(r)) == r
+    assert r.headline == "mae"
+    assert r.ci95.metric == "mae"
+    assert r.ci95.low <= r["mae"] <= r.ci95.high
+    assert json.loads(json.dumps(r.dump())) == r.dump()
 
 
 def test_evaluate_rejects_unknown_task() -> None:
@@ -214,8 +214,8 @@ def test_accuracy_ci_in_evaluate() -> None:
     y_true = np.array([0, 1, 2] * 100)
     pred = np.where(np.arange(300) % 5 == 0, (y_true + 1) % 3, y_true)
     r = evaluate("classification", y_true, one_hot_proba(list(pred), 3), LABELS3, seed=2)
-    assert r["headline"] == "accuracy"
-    assert r["ci95"]["metric"] == "accuracy"
+    assert r.headline == "accuracy"
+    assert r.ci95.metric == "accuracy"
     assert r["accuracy"] == pytest.approx(0.8)
-    assert r["ci95"]["low"] < r["accuracy"] < r["ci95"]["high"]
+    assert r.ci95.low < r["accuracy"] < r.ci95.high
     assert evaluate("classification", y_true, one_hot_proba(list(pred), 3), LABELS3, seed=2) == r

@@ -17,8 +17,8 @@ EXAMPLES = ROOT / "examples"
 
 def test_adult_mlp_reaches_085(tmp_path: Path) -> None:
     run = tailorml.train(EXAMPLES / "adult_mlp.yaml", tmp_path / "run", quiet=True)
-    assert run.metrics["data"]["rows"]["test"] == 16281
-    assert run.metrics["test"]["accuracy"] >= 0.85
+    assert run.metrics.data.rows["test"] == 16281
+    assert run.metrics.test["accuracy"] >= 0.85
 
 
 @pytest.mark.parametrize("name", ["sentiment_rnn", "sentiment_transformer"])
@@ -26,7 +26,7 @@ def test_sentiment_beats_majority_by_15_points(name: str, tmp_path: Path) -> Non
     run = tailorml.train(EXAMPLES / f"{name}.yaml", tmp_path / "run", quiet=True)
     labels = load_builtin("sentiment").frames["all"]["sentiment"]
     majority = labels.value_counts(normalize=True).max()
-    assert run.metrics["test"]["accuracy"] >= majority + 0.15
+    assert run.metrics.test["accuracy"] >= majority + 0.15
 
 
 def test_keras_like_seed_program_prints_test_accuracy() -> None:

@@ -18,6 +18,7 @@ from tailorml.config import as_config
 from tailorml.data import load_builtin
 from tailorml.features import FeatureSet
 from tailorml.models.classical import CLASSICAL
+from tailorml.records.explanations import ExplanationsRecord, RowExplanation
 from tailorml.report.explain import write_explanations
 from tailorml.runs.bundle import Bundle
 from tailorml.runs.run import Run
@@ -27,12 +28,12 @@ TABLE_FEATURES = ["status", "duration", "credit_history", "credit_amount", "age"
                   "noise"]  # fmt: skip
 
 
-def converged(explanation: dict[str, Any]) -> bool:
-    return abs(explanation["convergence_delta"]) < 0.05 * abs(explanation["output"])
+def converged(explanation: RowExplanation) -> bool:
+    return abs(explanation.convergence_delta) < 0.05 * abs(explanation.output)
 
 
-def total_score(explanation: dict[str, Any]) -> float:
-    return sum(feature["score"] for feature in explanation["features"].values())
+def total_score(explanation: RowExplanation) -> float:
+    return sum(feature.score for feature in explanation.features.values())
 
 
 def classical_run(config: dict[str, Any], rows: pd.DataFrame, family: str) -> Run:
@@ -64,13 +65,13 @@ def digits() -> pd.DataFrame:
 def test_integrated_gradients_converge_on_the_seed_cnn(cnn: Run, digits: pd.DataFrame) -> None:
     explanations = explain_rows(cnn, digits, n_steps=50)
     assert np.mean([converged(e) for e in explanations]) >= 0.9
-    assert [e["prediction"] for e in explanations] == list(cnn.predict(digits)["prediction"])
+    assert [e.prediction for e in explanations] == list(cnn.predict(digits)["prediction"])
     first = explanations[0]
-    pixels = np.asarray(first["features"]["image"]["map"])
+    pixels = np.asarray(first.features["image"].map)
     assert pixels.shape == (28, 28)
-    assert np.asarray(first["features"]["image"]["image"]).shape == (28, 28)
+    assert np.asarray(first.features["image"].image).shape == (28, 28)
     # completeness: the map adds up to the output minus the black image's output
-    gain = first["output"] - first["baseline_output"]
+    gain = first.output - first.baseline_output
     assert pixels.sum() == pytest.approx(gain, rel=0.05)
 
 
@@ -87,7 +88,8 @@ def test_page_draws_heatmaps_and_importance(cnn: Run, digits: pd.DataFrame) -> N
     assert cnn.path is not None
     explanations = explain_rows(cnn, digits.iloc[:3], n_steps=20)
     importance = permutation_importance(cnn, digits, repeats=2)
-    page = write_explanations(cnn.path, explanations, importance)
+    record = ExplanationsRecord(rows=explanations, permutation_importance=importance)
+    page = write_explanations(cnn.path, record)
     text = page.read_text()
     assert page == cnn.path / "explanations.html"
     assert text.count("<svg") == 4  # three heatmaps and the importance chart
@@ -130,13 +132,14 @@ def test_tokens_carry_the_attributions(example: str, sentiment: Path) -> None:
     rows = pd.read_parquet(sentiment).iloc[:20]
     explanations = explain_rows(run, rows)
     for explanation, text in zip(explanations, rows["text"], strict=True):
-        feature = explanation["features"]["text"]
-        assert feature["tokens"] == model_tokens(run, text)
-        assert len(feature["scores"]) == len(feature["tokens"])
-        gain = explanation["output"] - explanation["baseline_output"]
-        assert sum(feature["scores"]) == pytest.approx(gain, abs=0.05 * abs(gain) + 1e-3)
+        feature = explanation.features["text"]
+        assert feature.tokens == model_tokens(run, text)
+        assert len(feature.scores) == len(feature.tokens)
+        gain = explanation.output - explanation.baseline_output
+        assert sum(feature.scores) == pytest.approx(gain, abs=0.05 * abs(gain) + 1e-3)
     assert np.mean([converged(e) for e in explanations]) >= 0.9
-    page = write_explanations(Path(sentiment).parent, explanations[:2], None).read_text()
+    record = ExplanationsRecord(rows=explanations[:2], permutation_importance=None)
+    page = write_explanations(Path(sentiment).parent, record).read_text()
     assert "<span style='background:rgba(" in page
 
 
@@ -146,10 +149,10 @@ def test_linear_text_contributions_are_exact(sentiment: Path) -> None:
     run = classical_run(config, rows.iloc[100:], "linear")
     explanations = explain_rows(run, rows.iloc[:20])
     for explanation, text in zip(explanations, rows["text"].iloc[:20], strict=True):
-        assert explanation["features"]["text"]["tokens"] == model_tokens(run, text)
-        assert explanation["convergence_delta"] is None
-        exact = total_score(explanation) + explanation["baseline_output"]
-        assert exact == pytest.approx(explanation["output"], abs=1e-3)
+        assert explanation.features["text"].tokens == model_tokens(run, text)
+        assert explanation.convergence_delta is None
+        exact = total_score(explanation) + explanation.baseline_output
+        assert exact == pytest.approx(explanation.output, abs=1e-3)
 
 
 # ---------------------------------------------------------------- tables
@@ -192,16 +195,16 @@ def test_table_model_attributes_every_input_at_once(table_run: Run, german: dict
     predicted = table_run.predict(rows)["prediction"]
     assert np.mean([converged(e) for e in explanations]) >= 0.9
     for explanation, row, label in zip(explanations, rows.itertuples(), predicted, strict=True):
-        assert list(explanation["features"]) == TABLE_FEATURES
-        assert explanation["prediction"] == label
-        assert explanation["features"]["status"]["value"] == row.status
-        assert explanation["features"]["duration"]["value"] == row.duration
-        gain = explanation["output"] - explanation["baseline_output"]
-        delta = explanation["convergence_delta"]
+        assert list(explanation.features) == TABLE_FEATURES
+        assert explanation.prediction == label
+        assert explanation.features["status"].value == row.status
+        assert explanation.features["duration"].value == row.duration
+        gain = explanation.output - explanation.baseline_output
+        delta = explanation.convergence_delta
         assert abs(delta) < 0.02
         assert total_score(explanation) == pytest.approx(gain + delta, abs=1e-4)
         # the explained output is the log-odds of the decided class
-        assert explanation["output"] > 0 or explanation["prediction"] == "bad"
+        assert explanation.output > 0 or explanation.prediction == "bad"
 
 
 @pytest.mark.parametrize("family", ["linear", "lightgbm"])
@@ -212,12 +215,12 @@ def test_classical_contributions_add_up_to_the_output(family: str, german: dict[
     features = run.bundle.features
     logits = run.outputs(features.encode(rows, with_target=False)).reshape(-1).numpy()
     for explanation, logit in zip(explanations, logits, strict=True):
-        assert list(explanation["features"]) == TABLE_FEATURES
-        assert explanation["convergence_delta"] is None
-        sign = 1.0 if explanation["target"] == 1 else -1.0
-        assert explanation["output"] == pytest.approx(sign * logit, abs=1e-3)
-        exact = total_score(explanation) + explanation["baseline_output"]
-        assert exact == pytest.approx(explanation["output"], abs=1e-6)
+        assert list(explanation.features) == TABLE_FEATURES
+        assert explanation.convergence_delta is None
+        sign = 1.0 if explanation.target == 1 else -1.0
+        assert explanation.output == pytest.approx(sign * logit, abs=1e-3)
+        exact = total_score(explanation) + explanation.baseline_output
+        assert exact == pytest.approx(explanation.output, abs=1e-6)
 
 
 @pytest.mark.parametrize("family", ["deep", "lightgbm"])
@@ -229,8 +232,8 @@ def test_permutation_importance_ranks_a_real_feature_above_noise(
     )
     importance = permutation_importance(run, german["held_out"], repeats=5, seed=0)
     assert list(importance) == TABLE_FEATURES
-    assert importance["status"]["mean"] > importance["noise"]["mean"] + 0.01
-    assert all(v["std"] >= 0 for v in importance.values())
+    assert importance["status"].mean > importance["noise"].mean + 0.01
+    assert all(v.std >= 0 for v in importance.values())
     assert permutation_importance(run, german["held_out"], repeats=5, seed=0) == importance
 
 
@@ -248,8 +251,8 @@ def test_regression_explains_the_predicted_value(german: dict[str, Any]) -> None
     explanations = explain_rows(run, rows)
     values = run.predict(rows)["prediction"]
     for explanation, value in zip(explanations, values, strict=True):
-        assert explanation["target"] is None
-        assert explanation["prediction"] == pytest.approx(value, rel=1e-4)
-        gain = explanation["output"] - explanation["baseline_output"]
+        assert explanation.target is None
+        assert explanation.prediction == pytest.approx(value, rel=1e-4)
+        gain = explanation.output - explanation.baseline_output
         assert total_score(explanation) == pytest.approx(gain, abs=0.02)
     assert set(permutation_importance(run, rows, repeats=2)) == {"duration", "status"}

@@ -57,8 +57,8 @@ def test_explanations_required_is_a_checked_constraint(tmp_path: Path) -> None:
     path = tmp_path / "explained.yaml"
     path.write_text(yaml.safe_dump(scenario))
     result = match(path, tmp_path / "run", quiet=True)
-    for candidate in result["candidates"]:
-        check = candidate["constraints"]["explanations"]
-        assert check["value"] is candidate["metrics"]["explainable"]
-        assert check["pass"] == check["value"]
-    assert result["recommended"] is not None
+    for candidate in result.candidates:
+        check = candidate.constraints["explanations"]
+        assert check.value is candidate.metrics.explainable
+        assert check.passed == check.value
+    assert result.recommended is not None

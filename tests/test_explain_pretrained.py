@@ -121,7 +121,8 @@ def test_finetuned_word_pieces_carry_complete_attributions(
     finetuned: Run, data: dict[str, Path]
 ) -> None:
     rows = pd.read_parquet(data["strong"])
-    check_explanations(finetuned, rows, explain_rows(finetuned, rows))
+    explained = [e.model_dump() for e in explain_rows(finetuned, rows)]
+    check_explanations(finetuned, rows, explained)
 
 
 def test_frozen_explanations_run_the_network_from_ids(frozen: Run, data: dict[str, Path]) -> None:
@@ -139,7 +140,7 @@ def test_frozen_explanations_run_the_network_from_ids(frozen: Run, data: dict[st
     integral = [ids for ids in looked_up if len(ids) == 50 * len(rows)]
     assert integral and all(not ids.is_floating_point() for ids in integral)
     assert max(ids.shape[1] for ids in integral) < 48
-    check_explanations(frozen, rows, explanations)
+    check_explanations(frozen, rows, [e.model_dump() for e in explanations])
 
 
 @pytest.mark.parametrize("name", ["finetuned", "frozen"])

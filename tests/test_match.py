@@ -16,6 +16,7 @@ from fairlearn.metrics import demographic_parity_difference
 import tailorml
 from tailorml.data import load_builtin
 from tailorml.pipelines import match
+from tailorml.records.match import CandidateResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -24,14 +25,14 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 @pytest.mark.parametrize("name", [s.stem for s in SCENARIOS])
 def test_constraints_that_pass_on_validation_hold_on_test(name: str, matched) -> None:  # type: ignore[no-untyped-def]
     run_dir, result = matched[name]
-    assert result["recommended"] is not None, result["reasoning"]
-    chosen = next(c for c in result["candidates"] if c["name"] == result["recommended"])
-    assert chosen["feasible"]
-    for constraint, check in chosen["constraints"].items():
-        assert check["pass"]
-        assert result["test"]["constraints"][constraint]["pass"], (constraint, result["test"])
+    assert result.recommended is not None, result.reasoning
+    chosen = next(c for c in result.candidates if c.name == result.recommended)
+    assert chosen.feasible
+    for constraint, check in chosen.constraints.items():
+        assert check.passed
+        assert result.test.constraints[constraint].passed, (constraint, result.test)
     assert (run_dir / "report.html").is_file()
-    assert json.loads((run_dir / "match.json").read_text())["recommended"] == result["recommended"]
+    assert json.loads((run_dir / "match.json").read_text())["recommended"] == result.recommended
 
 
 def test_credit_income_meets_accuracy_and_fairness_on_the_adult_test_file(
@@ -53,20 +54,20 @@ def test_credit_income_meets_accuracy_and_fairness_on_the_adult_test_file(
     )
     assert accuracy >= 0.855
     assert dpd <= 0.05
-    reported = matched["credit_income"][1]["test"]
-    assert accuracy == pytest.approx(reported["metrics"]["accuracy"])
-    assert dpd == pytest.approx(reported["fairness"]["sex"]["demographic_parity_difference"])
+    reported = matched["credit_income"][1].test
+    assert accuracy == pytest.approx(reported.metrics["accuracy"])
+    assert dpd == pytest.approx(reported.fairness["sex"].demographic_parity_difference)
 
 
 def test_credit_income_open_is_at_least_as_accurate_as_lightgbm(matched) -> None:  # type: ignore[no-untyped-def]
     _, result = matched["credit_income_open"]
-    assert result["test"]["metrics"]["accuracy"] >= 0.870
+    assert result.test.metrics["accuracy"] >= 0.870
 
 
 def test_credit_income_blind_is_fair_by_construction(matched) -> None:  # type: ignore[no-untyped-def]
     run_dir, result = matched["credit_income_blind"]
-    chosen = next(c for c in result["candidates"] if c["name"] == result["recommended"])
-    assert chosen["family"] == "fair_reductions"
+    chosen = next(c for c in result.candidates if c.name == result.recommended)
+    assert chosen.family == "fair_reductions"
     assert tailorml.load(run_dir / "recommended").bundle.decision.group_attribute is None  # type: ignore[union-attr]
     test = load_builtin("adult").frames["test"]
     preds = tailorml.load(run_dir / "recommended").predict(test)["prediction"]
@@ -75,16 +76,16 @@ def test_credit_income_blind_is_fair_by_construction(matched) -> None:  # type: 
     )
     assert dpd <= 0.05 and float(np.mean(preds == test["income"])) >= 0.84
     # an unmitigated finalist meets the limit only with one harsh threshold, at less value
-    plain = [c for c in result["candidates"] if c["family"] in ("linear", "lightgbm")]
-    assert all(c["value_per_1k"] < chosen["value_per_1k"] for c in plain)
+    plain = [c for c in result.candidates if c.family in ("linear", "lightgbm")]
+    assert all(c.value_per_1k < chosen.value_per_1k for c in plain)
 
 
 def test_credit_risk_moves_the_threshold_and_gains_value(matched) -> None:  # type: ignore[no-untyped-def]
     _, result = matched["credit_risk"]
-    chosen = next(c for c in result["candidates"] if c["name"] == result["recommended"])
-    metrics = chosen["metrics"]
-    assert metrics["decision"]["threshold"] != pytest.approx(0.5, abs=0.02)
-    assert metrics["value_per_1k"] > metrics["baseline_value_per_1k"]
+    chosen = next(c for c in result.candidates if c.name == result.recommended)
+    metrics = chosen.metrics
+    assert metrics.decision.threshold != pytest.approx(0.5, abs=0.02)
+    assert metrics.value_per_1k > metrics.baseline_value_per_1k
 
 
 def test_credit_risk_with_an_accuracy_floor_keeps_it_on_test(matched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -93,25 +94,25 @@ def test_credit_risk_with_an_accuracy_floor_keeps_it_on_test(matched, tmp_path: 
     from tailorml.config import Scenario, load_config
 
     _, plain = matched["credit_risk"]
-    chosen = next(c for c in plain["candidates"] if c["name"] == plain["recommended"])
-    assert chosen["metrics"]["accuracy"] < 0.70  # the unconstrained pick breaks the floor
+    chosen = next(c for c in plain.candidates if c.name == plain.recommended)
+    assert chosen.metrics["accuracy"] < 0.70  # the unconstrained pick breaks the floor
     raw = load_config(ROOT / "scenarios" / "credit_risk.yaml", Scenario).model_dump(mode="json")
     raw["constraints"]["quality"] = {"metric": "accuracy", "min": 0.70}
     scenario = Scenario.model_validate(raw)
     result = match(scenario, tmp_path / "run", quiet=True)
-    assert result["recommended"] is not None, result["reasoning"]
-    assert result["test"]["constraints"]["min_accuracy"]["pass"]
-    assert result["test"]["metrics"]["accuracy"] >= 0.70
-    chosen = next(c for c in result["candidates"] if c["name"] == result["recommended"])
-    assert chosen["metrics"]["value_per_1k"] >= chosen["metrics"]["baseline_value_per_1k"]
+    assert result.recommended is not None, result.reasoning
+    assert result.test.constraints["min_accuracy"].passed
+    assert result.test.metrics["accuracy"] >= 0.70
+    chosen = next(c for c in result.candidates if c.name == result.recommended)
+    assert chosen.metrics.value_per_1k >= chosen.metrics.baseline_value_per_1k
 
 
 def test_same_scenario_and_seed_give_the_same_answer(matched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, first = matched["credit_risk"]
     again = match(ROOT / "scenarios" / "credit_risk.yaml", tmp_path / "again", quiet=True)
-    assert again["recommended"] == first["recommended"]
-    quality = {c["name"]: c["metrics"]["quality"] for c in first["candidates"]}
-    assert {c["name"]: c["metrics"]["quality"] for c in again["candidates"]} == quality
+    assert again.recommended == first.recommended
+    quality = {c.name: c.metrics.quality for c in first.candidates}
+    assert {c.name: c.metrics.quality for c in again.candidates} == quality
 
 
 def test_rerun_on_the_same_folder_resumes_without_retraining(tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_rerun_on_the_same_folder_resumes_without_retraining(tmp_path: Path) -> 
     trials = (tmp_path / "search" / "trials.jsonl").read_text()
     second = match(scenario, tmp_path, quiet=True)
     assert (tmp_path / "search" / "trials.jsonl").read_text() == trials
-    assert second["recommended"] == first["recommended"]
+    assert second.recommended == first.recommended
 
 
 def custom_scenario(tmp_path: Path, **constraints: Any) -> Path:
@@ -185,11 +186,14 @@ def test_schema_scenario(cli) -> None:  # type: ignore[no-untyped-def]
 def test_candidates_certified_with_the_margin_are_preferred() -> None:
     from tailorml.match.select import select
 
-    def entry(name: str, value: float, certified: bool) -> dict[str, Any]:
-        metrics = {"quality": {"metric": "accuracy", "value": 0.7},
-                   "tuning": {"certified": certified}}  # fmt: skip
-        return {"name": name, "family": "linear", "metrics": metrics, "constraints": {},
-                "feasible": True, "value_per_1k": value, "rejected_because": []}  # fmt: skip
+    def entry(name: str, value: float, certified: bool) -> CandidateResult:
+        tuning = {"margin_z": 1.645, "certified": certified, "feasible": True, "binding": None,
+                  "effective_floors": {}, "not_judged": [], "conflict": []}  # fmt: skip
+        metrics = {"quality": {"metric": "accuracy", "value": 0.7}, "tuning": tuning}
+        return CandidateResult.model_validate(
+            {"name": name, "family": "linear", "metrics": metrics, "constraints": {},
+             "feasible": True, "value_per_1k": value, "rejected_because": []}
+        )  # fmt: skip
 
     chosen = select([entry("edgy", -400.0, False), entry("safe", -420.0, True)])
     assert chosen.recommended == "safe"

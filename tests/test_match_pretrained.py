@@ -29,6 +29,7 @@ from tailorml.match.search import search
 from tailorml.match.trial import deep_config, fit_bundle, fit_charged
 from tailorml.models import TailorModel
 from tailorml.pipelines import match
+from tailorml.records.match import MatchResult
 from tailorml.runs.run import Run
 from tailorml.train.frozen import embed_frozen_costed
 
@@ -84,7 +85,7 @@ def checkpoint_env(tiny_checkpoint: Path) -> Any:
 @pytest.fixture(scope="module")
 def small_match(
     checkpoint_env: Path, feedback: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict[str, Any], Path]:
+) -> tuple[Path, MatchResult, Path]:
     """The whole `tailor match` with a budget too small to fine-tune."""
     folder = tmp_path_factory.mktemp("small_match")
     scenario = write_scenario(folder, feedback, SMALL_BUDGET)
@@ -104,13 +105,13 @@ def large(
 
 
 def test_a_small_budget_leaves_fine_tuning_out_and_says_why(
-    small_match: tuple[Path, dict[str, Any], Path], checkpoint_env: Path
+    small_match: tuple[Path, MatchResult, Path], checkpoint_env: Path
 ) -> None:
     run_dir, result, _ = small_match
-    assert result["portfolio"]["candidates"] == [
+    assert result.portfolio.candidates == [
         "tfidf_linear_c1", "tfidf_linear_c4", "minilm_frozen",
     ]  # fmt: skip
-    reasons = result["portfolio"]["reasons"]
+    reasons = result.portfolio.reasons
     left_out = next(r for r in reasons if r.startswith("minilm_finetune"))
     assert "left out" in left_out and f"half the {SMALL_BUDGET:g} s budget" in left_out
     assert str(checkpoint_env) in left_out
@@ -119,21 +120,21 @@ def test_a_small_budget_leaves_fine_tuning_out_and_says_why(
 
 
 def test_the_frozen_candidate_is_measured_like_the_others(
-    small_match: tuple[Path, dict[str, Any], Path],
+    small_match: tuple[Path, MatchResult, Path],
 ) -> None:
     run_dir, result, scenario = small_match
     trained = (run_dir / "search" / "trials.jsonl").read_text()
     assert '"name": "minilm_frozen"' in trained
-    entries = {c["name"]: c for c in result["candidates"]}
-    assert set(entries) == set(result["portfolio"]["candidates"])  # one rung: all finish
+    entries = {c.name: c for c in result.candidates}
+    assert set(entries) == set(result.portfolio.candidates)  # one rung: all finish
     for entry in entries.values():
-        metrics = entry["metrics"]
-        assert metrics["latency_p95_ms"] >= metrics["latency_p50_ms"] > 0
-        assert metrics["cost_per_1k"] > 0 and metrics["throughput_rows_per_s"] > 0
-    frozen, linear = entries["minilm_frozen"]["metrics"], entries["tfidf_linear_c1"]["metrics"]
-    assert frozen["parameters"] > linear["parameters"]  # the checkpoint's network is counted
-    assert frozen["flops_per_row"] > 0
-    candidate = Candidate("minilm_frozen", "deep", entries["minilm_frozen"]["params"])
+        metrics = entry.metrics
+        assert metrics.latency_p95_ms >= metrics.latency_p50_ms > 0
+        assert metrics.cost_per_1k > 0 and metrics.throughput_rows_per_s > 0
+    frozen, linear = entries["minilm_frozen"].metrics, entries["tfidf_linear_c1"].metrics
+    assert frozen.parameters > linear.parameters  # the checkpoint's network is counted
+    assert frozen.flops_per_row > 0
+    candidate = Candidate("minilm_frozen", "deep", entries["minilm_frozen"].params)
     assert_same_when_trained_again(run_dir, candidate, prepare(load_scenario(scenario)))
 
 
@@ -160,14 +161,14 @@ def check_shipped(folder: Path, pretrained: bool, rows: pd.DataFrame) -> None:
 
 
 def test_the_recommended_bundle_carries_its_own_features(
-    small_match: tuple[Path, dict[str, Any], Path], feedback: Path
+    small_match: tuple[Path, MatchResult, Path], feedback: Path
 ) -> None:
     run_dir, result, scenario = small_match
     rows = pd.read_parquet(feedback)
-    assert result["recommended"] is not None, result["reasoning"]
-    check_shipped(run_dir / "recommended", result["recommended"].startswith("minilm"), rows)
+    assert result.recommended is not None, result.reasoning
+    check_shipped(run_dir / "recommended", result.recommended.startswith("minilm"), rows)
     # a pretrained pick ships the same way (last: it replaces the recommended folder)
-    ship(run_dir, "minilm_frozen", prepare(load_scenario(scenario)), result["candidates"])
+    ship(run_dir, "minilm_frozen", prepare(load_scenario(scenario)), result.candidates)
     check_shipped(run_dir / "recommended", True, rows)
 
 
@@ -179,10 +180,10 @@ def test_the_finetuned_candidate_is_searched_and_measured(
     finetune = portfolio[-1]
     finalists, log = search(data, [finetune], run_dir, "accuracy")
     assert finalists == [finetune]
-    metrics = measure_candidate(finetune, data, log, run_dir)["metrics"]
-    assert 0 <= metrics["quality"]["value"] <= 1
-    assert metrics["latency_p95_ms"] >= metrics["latency_p50_ms"] > 0
-    assert metrics["cost_per_1k"] > 0 and metrics["train_seconds"] > 0
+    metrics = measure_candidate(finetune, data, log, run_dir).metrics
+    assert 0 <= metrics.quality.value <= 1
+    assert metrics.latency_p95_ms >= metrics.latency_p50_ms > 0
+    assert metrics.cost_per_1k > 0 and metrics.train_seconds > 0
     saved = tailorml.load(run_dir / "candidates" / finetune.name)
     assert saved.bundle.features.inputs[0].kind == "text:pretrained"
     assert saved.config.training.precision == "bf16" and saved.config.training.warmup_steps > 0
@@ -217,14 +218,14 @@ def test_the_estimate_grows_with_the_rows_and_the_checkpoint_size(tmp_path: Path
 
 
 def test_a_frozen_trial_is_charged_for_its_cached_embeddings(
-    small_match: tuple[Path, dict[str, Any], Path],
+    small_match: tuple[Path, MatchResult, Path],
 ) -> None:
     """Embeddings computed by an earlier trial are read from the cache, but the
     trial still counts what computing them cost (its share of the rows)."""
     _, result, scenario = small_match
     data = prepare(load_scenario(scenario))
-    entry = next(c for c in result["candidates"] if c["name"] == "minilm_frozen")
-    candidate = Candidate("minilm_frozen", "deep", entry["params"])
+    entry = next(c for c in result.candidates if c.name == "minilm_frozen")
+    candidate = Candidate("minilm_frozen", "deep", entry.params)
     config = deep_config(data.config, candidate.params, data.scenario.seed)
     features = data.preprocessed(config).features
     model = TailorModel(config, features.metas(), features.target.n_outputs)

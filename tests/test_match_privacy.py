@@ -18,11 +18,11 @@ def test_max_epsilon_trains_only_private_candidates(tmp_path: Path) -> None:
     path = tmp_path / "private.yaml"
     path.write_text(yaml.safe_dump(scenario))
     result = match(path, tmp_path / "run", quiet=True)
-    assert all(name.endswith("_dp") for name in result["portfolio"]["candidates"])
-    assert any("no differentially private variant" in r for r in result["portfolio"]["reasons"])
-    for candidate in result["candidates"]:
-        assert candidate["family"] == "deep"
-        epsilon = candidate["metrics"]["epsilon"]
+    assert all(name.endswith("_dp") for name in result.portfolio.candidates)
+    assert any("no differentially private variant" in r for r in result.portfolio.reasons)
+    for candidate in result.candidates:
+        assert candidate.family == "deep"
+        epsilon = candidate.metrics.epsilon
         assert 0 < epsilon <= 8 + 1e-6
-        assert candidate["constraints"]["max_epsilon"]["pass"]
-    assert result["recommended"] is not None
+        assert candidate.constraints["max_epsilon"].passed
+    assert result.recommended is not None

@@ -96,14 +96,14 @@ def test_fairness_report_matches_fairlearn() -> None:
     sex, race = rng.choice(["f", "m"], 400), rng.choice(["a", "b", "c"], 400)
     report = measure.fairness_report(y, pred, {"sex": sex, "race": race})
     for name, groups in (("sex", sex), ("race", race)):
-        assert report[name]["demographic_parity_difference"] == pytest.approx(
+        assert report[name].demographic_parity_difference == pytest.approx(
             demographic_parity_difference(y, pred, sensitive_features=groups)
         )
-        assert report[name]["equalized_odds_difference"] == pytest.approx(
+        assert report[name].equalized_odds_difference == pytest.approx(
             equalized_odds_difference(y, pred, sensitive_features=groups)
         )
-        assert sum(g["n"] for g in report[name]["groups"].values()) == 400
-    assert set(report["race"]["groups"]) == {"a", "b", "c"}
+        assert sum(g.n for g in report[name].groups.values()) == 400
+    assert set(report["race"].groups) == {"a", "b", "c"}
 
 
 def test_fairness_ratios_and_groups_match_fairlearn() -> None:
@@ -111,27 +111,27 @@ def test_fairness_ratios_and_groups_match_fairlearn() -> None:
     y, pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
     groups = rng.choice(["x", "y", "z"], 300)
     report = measure.fairness_report(y, pred, {"g": groups})["g"]
-    assert report["demographic_parity_ratio"] == pytest.approx(
+    assert report.demographic_parity_ratio == pytest.approx(
         demographic_parity_ratio(y, pred, sensitive_features=groups)
     )
-    assert report["equalized_odds_ratio"] == pytest.approx(
+    assert report.equalized_odds_ratio == pytest.approx(
         equalized_odds_ratio(y, pred, sensitive_features=groups)
     )
     frame = MetricFrame(
         metrics=selection_rate, y_true=y, y_pred=pred, sensitive_features=groups
     ).by_group
-    for name, rates in report["groups"].items():
-        assert rates["n"] == int((groups == name).sum())
-        assert rates["selection_rate"] == pytest.approx(frame[name])
-        assert rates["accuracy"] == pytest.approx(float((y == pred)[groups == name].mean()))
+    for name, rates in report.groups.items():
+        assert rates.n == int((groups == name).sum())
+        assert rates.selection_rate == pytest.approx(frame[name])
+        assert rates.accuracy == pytest.approx(float((y == pred)[groups == name].mean()))
 
 
 def test_missing_group_labels_are_named() -> None:
     y, pred = np.array([1, 0, 1, 0]), np.array([1, 1, 0, 0])
     groups = np.array(["a", None, "a", np.nan], dtype=object)
     report = measure.fairness_report(y, pred, {"g": groups})["g"]
-    assert set(report["groups"]) == {"a", "<missing>"}
-    assert report["groups"]["<missing>"]["n"] == 2
+    assert set(report.groups) == {"a", "<missing>"}
+    assert report.groups["<missing>"].n == 2
 
 
 def test_group_without_positives_gives_none_not_nan() -> None:
@@ -139,8 +139,8 @@ def test_group_without_positives_gives_none_not_nan() -> None:
     pred = np.array([1, 0, 0, 1, 0, 1])
     groups = np.array(["a", "a", "a", "b", "b", "b"])
     report = measure.fairness_report(y, pred, {"g": groups})
-    assert report["g"]["groups"]["b"]["tpr"] is None
-    json.dumps(report, allow_nan=False)
+    assert report["g"].groups["b"].tpr is None
+    json.dumps({a: r.model_dump(mode="json") for a, r in report.items()}, allow_nan=False)
 
 
 def test_pareto_front() -> None:

@@ -18,6 +18,7 @@ from tailorml.audit.fairness import audit, mitigate
 from tailorml.errors import TailorError
 from tailorml.features.splits import read_splits
 from tailorml.pipelines import match
+from tailorml.records.audit import AuditRecord
 from tailorml.report.audit import write_audit
 from tailorml.report.card import CARD_NAME, render_model_card, write_model_card
 from tailorml.report.html import format_value
@@ -76,12 +77,12 @@ def audited_run(plain_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     run = tailorml.load(folder)
     frames, _ = read_splits(run.config)
     sensitive = ["personal_status_sex"]
-    result: dict[str, Any] = {"run": str(folder), "data": "builtin:german_credit",
-                              "before": audit(run, frames["test"], sensitive)}  # fmt: skip
-    result["mitigation"] = mitigate(
+    result = AuditRecord(run=str(folder), data="builtin:german_credit",
+                         before=audit(run, frames["test"], sensitive))  # fmt: skip
+    result.mitigation = mitigate(
         run, frames["validation"], sensitive[0], "demographic_parity_difference", 0.05
     )
-    result["after"] = audit(run, frames["test"], sensitive)
+    result.after = audit(run, frames["test"], sensitive)
     save_bundle(run.bundle, folder / "mitigated")
     write_audit(folder, result)
     write_model_card(folder)
@@ -116,7 +117,7 @@ def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
     }  # fmt: skip
     path = folder / "loans.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    result = match(path, folder / "match", quiet=True)
+    result = match(path, folder / "match", quiet=True).dump()  # as match.json holds it
     assert result["recommended"] is not None, result["reasoning"]
     write_model_card(folder / "match" / "recommended", result)
     return folder / "match" / "recommended", result

@@ -164,7 +164,7 @@ def test_frozen_embeddings_are_cached_and_keyed_by_tokenizer_settings(
 
     monkeypatch.setattr(frozen, "embed", no_network)
     second = train(cfg, quiet=True)
-    assert second.metrics["test"] == first.metrics["test"]
+    assert second.metrics.test == first.metrics.test
     assert sorted((tmp_path / "cache" / "embeddings").glob("*.safetensors")) == files
 
     changed = config(texts, tiny_checkpoint, mode="frozen", max_length=16)
@@ -214,7 +214,7 @@ def test_finetuning_is_deterministic_and_moves_the_network(
                  training={"warmup_steps": 3, "epochs": 2})  # fmt: skip
     first = train(cfg, tmp_path / "run", quiet=True)
     second = train(cfg, quiet=True)
-    assert first.metrics["test"] == second.metrics["test"]
+    assert first.metrics.test == second.metrics.test
     losses = [(h["train_loss"], h["val_loss"]) for h in first.history]
     assert losses == [(h["train_loss"], h["val_loss"]) for h in second.history]
     model = first.bundle.model

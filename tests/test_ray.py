@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tailorml.records.match import MatchResult
+
 ROOT = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).parent / "ray")
 SCENARIO = ROOT / "scenarios" / "credit_income.yaml"
@@ -93,9 +95,9 @@ def qualities(result: dict[str, Any]) -> dict[str, float]:
 
 
 def test_ray_gives_the_local_answer_and_survives_a_killed_worker(
-    ray_head: Head, matched: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+    ray_head: Head, matched: dict[str, tuple[Path, MatchResult]], tmp_path: Path
 ) -> None:
-    _, local = matched["credit_income"]
+    local = matched["credit_income"][1].dump()  # as match.json holds it
     assert not local["search"]["stopped_by_budget"]
     process = subprocess.Popen(
         [sys.executable, "-m", "tailorml.cli", "match", str(SCENARIO), "--backend", "ray",

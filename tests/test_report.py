@@ -23,8 +23,8 @@ def classification_metrics_json() -> dict[str, Any]:
     pred = np.where(np.arange(30) % 6 == 0, (y_true + 1) % 3, y_true)
     proba = np.full((30, 3), 0.1)
     proba[np.arange(30), pred] = 0.8
-    test = evaluate("classification", y_true, proba, LABELS, n_resamples=200)
-    validation = evaluate("classification", y_true[:15], proba[:15], LABELS, n_resamples=200)
+    test = evaluate("classification", y_true, proba, LABELS, n_resamples=200).dump()
+    validation = evaluate("classification", y_true[:15], proba[:15], LABELS, n_resamples=200).dump()
     return {
         "task": "classification",
         "labels": LABELS,
@@ -102,7 +102,7 @@ def test_text_is_escaped(tmp_path: Path) -> None:
 def test_regression_run_without_validation(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     y_true = rng.normal(size=50)
-    test = evaluate("regression", y_true, y_true + 0.1, n_resamples=100)
+    test = evaluate("regression", y_true, y_true + 0.1, n_resamples=100).dump()
     metrics = {"task": "regression", "test": test, "train": {"seconds": 2.0, "epochs": 2}}
     history = "epoch,train_loss,train_mae\n1,0.9,0.7\n2,0.4,0.5\n"
     run_dir = make_run(tmp_path, "house-prices", metrics, history)

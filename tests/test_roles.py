@@ -445,4 +445,4 @@ def test_match_warns_and_writes_the_roles_to_match_json(
         "name": "c_charge_desc", "role": "text", "type": "text",
         "reason": columns["c_charge_desc"]["reason"],
     }  # fmt: skip
-    assert result["data"]["columns"] == saved["data"]["columns"]
+    assert result.dump()["data"]["columns"] == saved["data"]["columns"]

@@ -37,12 +37,12 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> tailorml.Run:
 
 def test_seed_cnn_reaches_the_keras_accuracy(seed_run: tailorml.Run) -> None:
     metrics = seed_run.metrics
-    assert metrics["test"]["accuracy"] >= 0.93
-    assert metrics["data"]["rows"] == {"train": 4000, "test": 1000, "validation": 1000}
-    low, high = metrics["test"]["ci95"]["low"], metrics["test"]["ci95"]["high"]
-    assert low < metrics["test"]["accuracy"] < high
-    assert metrics["train"]["samples_per_s"] > 0
-    assert metrics["train"]["epochs"] == 5
+    assert metrics.test["accuracy"] >= 0.93
+    assert metrics.data.rows == {"train": 4000, "test": 1000, "validation": 1000}
+    low, high = metrics.test.ci95.low, metrics.test.ci95.high
+    assert low < metrics.test["accuracy"] < high
+    assert metrics.train.samples_per_s > 0
+    assert metrics.train.epochs == 5
 
 
 def test_run_folder_holds_every_artefact(seed_run: tailorml.Run) -> None:
@@ -66,7 +66,7 @@ def test_reloaded_run_predicts_the_same(seed_run: tailorml.Run, tmp_path: Path) 
     assert seed_run.path is not None
     again = tailorml.load(seed_run.path)
     scores = again.evaluate("builtin:mnist")
-    assert scores["accuracy"] == pytest.approx(seed_run.metrics["test"]["accuracy"])
+    assert scores["accuracy"] == pytest.approx(seed_run.metrics.test["accuracy"])
     preds = again.predict("builtin:mnist")
     assert len(preds) == 1000
     assert list(preds.columns) == ["prediction"] + [f"probability_{d}" for d in range(10)]
@@ -98,14 +98,14 @@ def small_config(tmp_path: Path, epochs: int) -> Path:
 
 def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
     config = small_config(tmp_path, 2)
-    first = tailorml.train(config, tmp_path / "a", quiet=True).metrics
-    second = tailorml.train(config, tmp_path / "b", quiet=True).metrics
+    first = tailorml.train(config, tmp_path / "a", quiet=True).metrics.dump()
+    second = tailorml.train(config, tmp_path / "b", quiet=True).metrics.dump()
     assert without_timings(first) == without_timings(second)
 
 
 def test_killed_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
     config = small_config(tmp_path, 4)
-    reference = tailorml.train(config, tmp_path / "straight", quiet=True).metrics
+    reference = tailorml.train(config, tmp_path / "straight", quiet=True).metrics.dump()
     run_dir = tmp_path / "killed"
     command = [
         sys.executable,
@@ -130,5 +130,5 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
     process.wait()
     assert not (run_dir / "metrics.json").exists()
     assert not list(run_dir.rglob("*.tmp"))  # no half-written file in place
-    resumed = tailorml.train(config, run_dir, resume=True, quiet=True).metrics
+    resumed = tailorml.train(config, run_dir, resume=True, quiet=True).metrics.dump()
     assert without_timings(resumed) == without_timings(reference)

@@ -46,24 +46,24 @@ def test_each_optimizer_learns(optimizer: str) -> None:
     run = tailorml.train(german(optimizer=optimizer, learning_rate=0.01), quiet=True)
     losses = [h["train_loss"] for h in run.history]
     assert losses[-1] < losses[0]
-    assert run.metrics["test"]["accuracy"] > 0.6
+    assert run.metrics.test["accuracy"] > 0.6
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
     run = tailorml.train(
         german(epochs=60, learning_rate=0.05, early_stopping_patience=2), quiet=True
     )
-    train = run.metrics["train"]
-    assert train["early_stopped"] is True
-    assert train["epochs"] < 60
-    assert train["best_epoch"] == train["epochs"] - 2
+    train = run.metrics.train
+    assert train.early_stopped is True
+    assert train.epochs < 60
+    assert train.best_epoch == train.epochs - 2
     val_losses = [h["val_loss"] for h in run.history]
-    assert min(val_losses) == val_losses[train["best_epoch"] - 1]
+    assert min(val_losses) == val_losses[train.best_epoch - 1]
 
 
 def test_bf16_trains_to_a_similar_accuracy() -> None:
-    fp32 = tailorml.train(german(), quiet=True).metrics["test"]["accuracy"]
-    bf16 = tailorml.train(german(precision="bf16"), quiet=True).metrics["test"]["accuracy"]
+    fp32 = tailorml.train(german(), quiet=True).metrics.test["accuracy"]
+    bf16 = tailorml.train(german(precision="bf16"), quiet=True).metrics.test["accuracy"]
     assert abs(fp32 - bf16) < 0.05
 
 
@@ -79,9 +79,9 @@ def test_regression_output(tmp_path: Path) -> None:
     config["output_features"] = [{"name": "credit_amount", "type": "number"}]
     config["data"]["target"] = "credit_amount"
     run = tailorml.train(config, tmp_path / "run", quiet=True)
-    test = run.metrics["test"]
-    assert run.metrics["task"] == "regression"
-    assert {"mae", "rmse", "r2"} <= set(test)
+    test = run.metrics.test
+    assert run.metrics.task == "regression"
+    assert {"mae", "rmse", "r2"} <= set(test.figures)
     assert test["r2"] > 0.2  # duration explains much of the amount
     preds = tailorml.load(tmp_path / "run").predict("builtin:german_credit")
     assert list(preds.columns) == ["prediction"]

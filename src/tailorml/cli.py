@@ -20,6 +20,9 @@ from tailorml.data.roles import notes
 from tailorml.data.starter import INIT_HINT
 from tailorml.errors import TailorError
 from tailorml.io import atomic_write_text
+from tailorml.records.audit import AuditRecord, Rate, SmallGroup
+from tailorml.records.match import MatchResult
+from tailorml.records.metrics import Metrics, Scores
 
 app = typer.Typer(
     help="Fit a deep-learning model to your scenario: train, measure, ship.",
@@ -72,7 +75,7 @@ def train_cmd(
     if resume and not (output / "checkpoint" / "state.json").is_file():
         err.print(f"no checkpoint in {output / 'checkpoint'}; starting from epoch 1", markup=False)
     if nproc == 1 and nnodes == 1:
-        metrics: dict[str, Any] | None = pipelines.train(
+        metrics: Metrics | None = pipelines.train(
             config, output, resume=resume, quiet=quiet
         ).metrics
     else:
@@ -85,8 +88,8 @@ def train_cmd(
     if metrics is None:
         out.print(f"this machine's ranks finished; node rank 0 writes the run ({output})")
         return
-    show_metrics(metrics)
-    warn_dropped(int((metrics.get("data") or {}).get("dropped_rows") or 0))
+    show_metrics(metrics.splits)
+    warn_dropped(metrics.data.dropped_rows if metrics.data else 0)
     out.print(f"run saved to {output} (report: {output / 'report.html'})")
 
 
@@ -124,7 +127,7 @@ def match_cmd(
     chosen = Backend("ray" if backend == "ray" else "local", address)
     result = match(scenario, output, workers=workers, quiet=quiet, backend=chosen)
     show_match(result)
-    warn_dropped(int(result["data"]["dropped_rows"] or 0))
+    warn_dropped(result.data.dropped_rows if result.data else 0)
     out.print(f"match saved to {output} (report: {output / 'report.html'})")
 
 
@@ -158,74 +161,35 @@ def audit_cmd(
     With --baseline, the table compares that run (before) with RUN (after),
     e.g. a plain model with one trained with training.fairness reweighing.
     """
-    from tailorml.audit.fairness import audit
-    from tailorml.audit.fairness import mitigate as mitigate_run
-    from tailorml.report.audit import write_audit
-    from tailorml.report.card import write_model_card
-    from tailorml.runs.bundle import save_bundle
-    from tailorml.runs.run import read_rows
-
-    if min_group_size < 1:
-        raise TailorError(f"--min-group-size takes a number of rows ≥ 1, not {min_group_size}.")
-    if not 0 <= max_gap <= 1:
-        raise TailorError(f"--max-gap is a gap between two rates: from 0 to 1, not {max_gap}.")
-    trained = tailorml.load(run)
-    rows, _ = read_rows(data, trained.config.data)
-    reference = tailorml.load(baseline) if baseline is not None else trained
-    before = audit(reference, rows, sensitive, min_group_size=min_group_size)
-    result: dict[str, Any] = {"run": str(run), "data": data, "before": before}
-    if baseline is not None:
-        result["baseline"] = {"run": str(baseline), "training": trained.metrics.get("fairness")}
-    if mitigate is not None:
-        metrics = {"demographic_parity": "demographic_parity_difference",
-                   "equalized_odds": "equalized_odds_difference"}  # fmt: skip
-        if mitigate not in metrics:
-            raise TailorError(
-                f"--mitigate takes demographic_parity or equalized_odds, not {mitigate!r}."
-            )
-        tune = tuning_rows(trained, tune_data)
-        result["mitigation"] = mitigate_run(trained, tune, sensitive[0], metrics[mitigate], max_gap)  # type: ignore[arg-type]
-        save_bundle(trained.bundle, run / "mitigated")
-    if baseline is not None or mitigate is not None:
-        result["after"] = audit(trained, rows, sensitive, min_group_size=min_group_size)
-    page = write_audit(run, result)
-    write_model_card(run)
+    result = pipelines.audit(
+        run, data, sensitive, mitigate=mitigate, max_gap=max_gap, tune_data=tune_data,
+        baseline=baseline, min_group_size=min_group_size,
+    )  # fmt: skip
     show_audit(result)
-    out.print(f"audit written to {run / 'audit.json'} and {page}")
+    out.print(f"audit written to {run / 'audit.json'} and {run / 'audit.html'}")
 
 
-def tuning_rows(run: tailorml.Run, source: str | None) -> Any:
-    """Rows to tune thresholds on: a given source, or the run's own
-    validation split (recomputed from its config and seed)."""
-    from tailorml.features.splits import read_splits
-    from tailorml.runs.run import read_rows
-
-    if source is not None:
-        return read_rows(source, run.config.data)[0]
-    frames, _ = read_splits(run.config)
-    if "validation" not in frames or run.config.data.split.validation_data == "test":
-        raise TailorError(
-            "this run has no validation split of its own to tune thresholds on; pass --tune-data."
-        )
-    return frames["validation"]
-
-
-def show_audit(result: dict[str, Any]) -> None:
+def show_audit(result: AuditRecord) -> None:
     table = Table("attribute", "metric", "before", "after", title="audit")
-    after = (result.get("after") or {}).get("attributes", {})
-    table.add_row("all", "accuracy", f"{result['before']['accuracy']:.4f}",
-                  f"{result['after']['accuracy']:.4f}" if after else "")  # fmt: skip
-    for attribute, report in result["before"]["attributes"].items():
+    after = result.after.attributes if result.after else {}
+    table.add_row("all", "accuracy", f"{result.before.accuracy:.4f}",
+                  f"{result.after.accuracy:.4f}" if result.after else "")  # fmt: skip
+    for attribute, report in result.before.attributes.items():
+        new = after.get(attribute)
         for gap in ("demographic_parity_difference", "equalized_odds_difference"):
-            new = after.get(attribute, {}).get(gap)
-            table.add_row(attribute, gap, figure(report[gap]), figure(new))
-            if report["too_small"]:
-                judged = f"{gap} (groups ≥ {report['min_group_size']} rows)"
-                new = after.get(attribute, {}).get("judged", {}).get(gap)
-                table.add_row(attribute, judged, figure(report["judged"][gap]), figure(new))
+            table.add_row(attribute, gap, *gap_figures(gap, report, new))
+            if report.too_small:
+                judged = f"{gap} (groups ≥ {report.min_group_size} rows)"
+                changed = new.judged if new else None
+                table.add_row(attribute, judged, *gap_figures(gap, report.judged, changed))
     out.print(table)
-    attributes = result["before"]["attributes"].items()
-    warn_small_groups({"the audited rows": {a: r["too_small"] for a, r in attributes}})
+    attributes = result.before.attributes.items()
+    warn_small_groups({"the audited rows": {a: r.too_small for a, r in attributes}})
+
+
+def gap_figures(gap: str, before: object, after: object | None) -> tuple[str, str]:
+    """A gap before and after, as :func:`figure` shows them."""
+    return figure(getattr(before, gap)), figure(getattr(after, gap) if after else None)
 
 
 @app.command("pii")
@@ -273,39 +237,12 @@ def explain_cmd(
 ) -> None:
     """Per-row attributions (Integrated Gradients for deep models, exact
     contributions for linear models and trees) and permutation importance."""
-    from tailorml.audit.explain import explain_rows, permutation_importance
-    from tailorml.report.card import write_model_card
-    from tailorml.report.explain import write_explanations
-    from tailorml.runs.run import read_rows
-
-    trained = tailorml.load(run)
-    frame, _ = read_rows(data, trained.config.data)
-    start, stop = row_range(rows or f"0:{min(10, len(frame))}", len(frame))
-    explanations = explain_rows(trained, frame.iloc[start:stop])
-    ranking = None
-    if importance and trained.bundle.features.target.name in frame.columns:
-        ranking = permutation_importance(trained, frame.iloc[: min(len(frame), 2000)])
-    page = write_explanations(run, explanations, ranking)
-    write_model_card(run)
-    for item in explanations:
-        top = sorted(item["features"].items(), key=lambda kv: -abs(kv[1]["score"]))[:3]
-        shown = ", ".join(f"{name} {entry['score']:+.3f}" for name, entry in top)
-        out.print(f"row {item['row']}: {item['prediction']}  ({shown})", markup=False)
+    result = pipelines.explain(run, data, rows or None, importance=importance)
+    for item in result.rows:
+        shown = ", ".join(f"{name} {score:+.3f}" for name, score in item.top())
+        out.print(f"row {item.row}: {item.prediction}  ({shown})", markup=False)
+    page = run / "explanations.html"
     out.print(f"explanations written to {run / 'explanations.json'} and {page}")
-
-
-def row_range(text: str, length: int) -> tuple[int, int]:
-    """``START:STOP`` within ``length`` rows, or a clear error."""
-    try:
-        start_text, stop_text = text.split(":")
-        start, stop = int(start_text or 0), int(stop_text or length)
-    except ValueError:
-        raise TailorError(f"--rows takes START:STOP such as 0:10, not {text!r}.") from None
-    if start >= stop:
-        raise TailorError(f"--rows {text} is empty: STOP must be greater than START (e.g. 0:10).")
-    if not 0 <= start < stop <= length:
-        raise TailorError(f"--rows {text} is outside the {length} rows of the data.")
-    return start, stop
 
 
 @app.command("evaluate")
@@ -323,11 +260,11 @@ def evaluate_cmd(
     """Score a trained model on labelled data."""
     if output is not None:
         check_output_file(output, "--output")
-    metrics = tailorml.load(run).evaluate(data)
-    show_metrics({"evaluation": metrics})
-    warn_dropped(int(metrics.get("dropped_rows") or 0))
+    scores = tailorml.load(run).evaluate(data)
+    show_metrics({"evaluation": scores})
+    warn_dropped(scores.dropped_rows or 0)
     if output is not None:
-        write_output(output, json.dumps(metrics, indent=2) + "\n", "--output")
+        write_output(output, json.dumps(scores.dump(), indent=2) + "\n", "--output")
 
 
 @app.command("predict")
@@ -494,46 +431,43 @@ def data_fetch_cmd(
     out.print(f"{name} is in {folder}")
 
 
-def show_metrics(metrics: dict[str, object]) -> None:
+def show_metrics(splits: dict[str, Scores]) -> None:
     table = Table("split", "metric", "value", title="metrics")
-    for split in ("validation", "test", "evaluation"):
-        scores = metrics.get(split)
-        if not isinstance(scores, dict):
-            continue
+    for split, scores in splits.items():
         for key in ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2"):
-            if isinstance(scores.get(key), int | float):
-                table.add_row(split, key, f"{scores[key]:.4f}")
-        ci = scores.get("ci95")
-        if isinstance(ci, dict):
-            table.add_row(split, f"{ci['metric']} 95% CI", f"[{ci['low']:.4f}, {ci['high']:.4f}]")
+            if (value := scores.figures.get(key)) is not None:
+                table.add_row(split, key, f"{value:.4f}")
+        if (ci := scores.ci95) is not None:
+            table.add_row(split, f"{ci.metric} 95% CI", f"[{ci.low:.4f}, {ci.high:.4f}]")
     if table.row_count:
         out.print(table)
 
 
-def show_match(result: dict[str, Any]) -> None:
+def show_match(result: MatchResult) -> None:
     table = Table(
         "candidate", "quality", "value/1k", "p95 ms", "cost/1k", "feasible", title="match"
     )
-    for entry in result["candidates"]:
-        metrics = entry["metrics"]
+    for entry in result.candidates:
+        metrics = entry.metrics
         table.add_row(
-            entry["name"], f"{metrics['quality']['value']:.4f}", f"{entry['value_per_1k']:,.2f}",
-            f"{metrics['latency_p95_ms']:.2f}", f"{metrics['cost_per_1k']:.2g}",
-            "yes" if entry["feasible"] else "no: " + "; ".join(entry["rejected_because"]),
+            entry.name, f"{metrics.quality.value:.4f}" if metrics.quality else "—",
+            f"{entry.value_per_1k:,.2f}", f"{metrics.latency_p95_ms:.2f}",
+            f"{metrics.cost_per_1k:.2g}",
+            "yes" if entry.feasible else "no: " + "; ".join(entry.rejected_because),
         )  # fmt: skip
     out.print(table)
-    warn_small_groups(result.get("small_groups") or {})
-    for line in result["reasoning"]:
+    warn_small_groups(result.small_groups)
+    for line in result.reasoning:
         out.print(f"- {line}", markup=False, highlight=False)
-    if result["recommended"] is None:
+    if result.recommended is None or result.test is None:
         out.print("no feasible model", style="bold red")
         return
-    test = result["test"]
-    held = [f"{name}: {'held' if c['pass'] else 'BROKEN'} ({shown(c['value'])})"
-            for name, c in test["constraints"].items()]  # fmt: skip
-    quality = test["metrics"].get("accuracy", test["metrics"].get("mae"))
-    held.insert(0, f"quality {quality:.4f}, value/1k {test['metrics']['value_per_1k']:,.2f}")
-    out.print(f"recommended: {result['recommended']}; on test: " + ", ".join(held), markup=False)
+    test = result.test
+    held = [f"{name}: {'held' if c.passed else 'BROKEN'} ({shown(c.value)})"
+            for name, c in test.constraints.items()]  # fmt: skip
+    quality = test.metrics.figures.get("accuracy", test.metrics.figures.get("mae"))
+    held.insert(0, f"quality {quality:.4f}, value/1k {test.metrics.value_per_1k:,.2f}")
+    out.print(f"recommended: {result.recommended}; on test: " + ", ".join(held), markup=False)
 
 
 def warn_dropped(count: int, what: str = "") -> None:
@@ -545,13 +479,12 @@ def warn_dropped(count: int, what: str = "") -> None:
         err.print(text, markup=False, highlight=False)
 
 
-def warn_small_groups(found: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+def warn_small_groups(found: dict[str, dict[str, list[SmallGroup]]]) -> None:
     """One warning per split and fairness limit naming the groups too small to judge."""
     for split, limits in found.items():
         for name, groups in limits.items():
             listed = "; ".join(
-                f"{g['group']} (n={g['n']}, selection rate {rate_text(g['selection_rate'])})"
-                for g in groups
+                f"{g.group} (n={g.n}, selection rate {rate_text(g.selection_rate)})" for g in groups
             )
             if listed:
                 err.print(f"warning: {name} on {split}: too few rows to judge, left out of "
@@ -569,12 +502,12 @@ def figure(value: float | None) -> str:
     return f"{value:.4f}" if value is not None else ""
 
 
-def rate_text(rate: dict[str, Any]) -> str:
+def rate_text(rate: Rate) -> str:
     """A rate and its 95% interval: ``0.33 [0.06, 0.79]``."""
-    if rate["value"] is None:
+    if rate.value is None or rate.ci95 is None:
         return "—"
-    low, high = rate["ci95"]
-    return f"{rate['value']:.2f} [{low:.2f}, {high:.2f}]"
+    low, high = rate.ci95
+    return f"{rate.value:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def check_output_file(path: Path, option: str) -> None:

@@ -41,12 +41,20 @@ from torch import nn
 
 from tailorml.errors import DataError, TailorError
 from tailorml.features import Encoded, FeatureMeta, Preprocessor
-from tailorml.features.pretrained_text import CheckpointTextPreprocessor
 from tailorml.models import TailorModel
 from tailorml.models.classical.design import dense_design, sparse_design, token_counts
 from tailorml.models.classical.lightgbm import LightGBMModel
 from tailorml.models.classical.linear import LinearModel
 from tailorml.models.model import module_key
+from tailorml.records.explanations import (
+    Attribution,
+    Cell,
+    ImageAttribution,
+    Importance,
+    RowExplanation,
+    TextAttribution,
+    ValueAttribution,
+)
 from tailorml.runs.run import Run
 
 CONVERGED = 0.05  # |delta| below this share of |output|: the integral has converged
@@ -74,7 +82,7 @@ class Attributed:
     method: str
 
 
-def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[dict[str, Any]]:
+def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[RowExplanation]:
     """Attribute each row's decision to its input features.
 
     Args:
@@ -83,13 +91,8 @@ def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[dic
         n_steps: Integrated Gradients steps (deep models only).
 
     Returns:
-        One dict per row: ``row``, ``prediction`` (label, or value for
-        regression), ``target`` (the decided class index; None for
-        regression), ``output``, ``baseline_output``, ``convergence_delta``
-        (None when exact), ``method`` and ``features``: per input feature its
-        ``type`` and total ``score``; plus ``value`` (number, binary,
-        category), ``tokens`` and ``scores`` (text), ``map`` (H × W, summed
-        over channels) and ``image`` (H × W, channel mean) for images.
+        One explanation per row, its features' attributions in input order:
+        an image's map summed over channels beside the channel mean.
 
     Raises:
         DataError: no rows, or a column is missing.
@@ -98,25 +101,22 @@ def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[dic
     rows = rows.reset_index(drop=True)
     encoded, attributed, decided = attribute(run, rows, n_steps)
     predicted = predictions(run, attributed, decided)
-    explanations = []
-    for i in range(len(rows)):
-        delta = None if attributed.delta is None else float(attributed.delta[i])
-        explanations.append(
-            {
-                "row": i,
-                "prediction": predicted[i],
-                "target": None if decided is None else int(decided[i]),
-                "output": float(attributed.output[i]),
-                "baseline_output": float(attributed.baseline[i]),
-                "convergence_delta": delta,
-                "method": attributed.method,
-                "features": row_features(run, rows, encoded, attributed, i),
-            }
+    return [
+        RowExplanation(
+            row=i,
+            prediction=predicted[i],
+            target=None if decided is None else int(decided[i]),
+            output=float(attributed.output[i]),
+            baseline_output=float(attributed.baseline[i]),
+            convergence_delta=None if attributed.delta is None else float(attributed.delta[i]),
+            method=attributed.method,
+            features=row_features(run, rows, encoded, attributed, i),
         )
-    return explanations
+        for i in range(len(rows))
+    ]
 
 
-def predictions(run: Run, attributed: Attributed, decided: np.ndarray | None) -> list[Any]:
+def predictions(run: Run, attributed: Attributed, decided: np.ndarray | None) -> list[str | float]:
     """Decided labels, or for regression the output in the target's units."""
     target = run.bundle.features.target
     if decided is None:
@@ -148,17 +148,11 @@ def attribute(
 def attribute_outputs(
     run: Run, encoded: Encoded, width: int, decided: np.ndarray | None, n_steps: int
 ) -> Attributed:
-    """The method that fits the model: Integrated Gradients, or exact contributions."""
-    model = run.bundle.model
-    if isinstance(model, TailorModel):
-        columns, signs = direction(width, decided, len(encoded))
-        pads = {name: meta.pad_id for name, meta in run.bundle.features.metas().items()}
-        return integrated_gradients(model, encoded.inputs, columns, signs, n_steps, pads)
-    if isinstance(model, LinearModel):
-        return linear_contributions(model, encoded.inputs, decided)
-    if isinstance(model, LightGBMModel):
-        return tree_contributions(model, encoded.inputs, decided)
-    raise TailorError(f"cannot explain a '{run.bundle.family}' model.")
+    """The family's attribution method: Integrated Gradients, or exact contributions."""
+    method = run.family.capabilities.attribution
+    if method not in ATTRIBUTIONS:
+        raise TailorError(f"cannot explain a '{run.bundle.family}' model.")
+    return ATTRIBUTIONS[method](run, encoded, width, decided, n_steps)
 
 
 def direction(width: int, decided: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -477,13 +471,34 @@ def tree_contributions(
     return Attributed(features, chosen.sum(1), chosen[:, -1], None, "tree_shap")
 
 
-# ---------------------------------------------------------------- one row as JSON
+def network_attributions(
+    run: Run, encoded: Encoded, width: int, decided: np.ndarray | None, n_steps: int
+) -> Attributed:
+    columns, signs = direction(width, decided, len(encoded))
+    pads = {name: meta.pad_id for name, meta in run.bundle.features.metas().items()}
+    return integrated_gradients(run.bundle.model, encoded.inputs, columns, signs, n_steps, pads)
+
+
+Method = Callable[[Run, Encoded, int, np.ndarray | None, int], Attributed]
+# by the name a family declares (``Capabilities.attribution``)
+ATTRIBUTIONS: dict[str, Method] = {
+    "integrated_gradients": network_attributions,
+    "linear": lambda run, encoded, _, decided, __: linear_contributions(
+        run.bundle.model, encoded.inputs, decided
+    ),
+    "tree_shap": lambda run, encoded, _, decided, __: tree_contributions(
+        run.bundle.model, encoded.inputs, decided
+    ),
+}
+
+
+# ---------------------------------------------------------------- one row, feature by feature
 
 
 def row_features(
     run: Run, rows: pd.DataFrame, encoded: Encoded, attributed: Attributed, i: int
-) -> dict[str, dict[str, Any]]:
-    """Every input feature's attribution in row ``i``, as JSON values."""
+) -> dict[str, Attribution]:
+    """Every input feature's attribution in row ``i``."""
     return {
         pre.name: feature_entry(
             pre,
@@ -497,7 +512,7 @@ def row_features(
 
 def feature_entry(
     pre: Preprocessor, raw: Any, encoded: np.ndarray, attribution: np.ndarray
-) -> dict[str, Any]:
+) -> Attribution:
     """One feature of one row: its total score and what it is made of.
 
     Args:
@@ -506,20 +521,23 @@ def feature_entry(
         encoded: the row's encoded value: ``(C, H, W)``, ``(T,)`` ids, ``(1,)``, ``()``.
         attribution: in the shape of ``encoded``.
     """
-    entry: dict[str, Any] = {"type": pre.type, "score": float(attribution.sum())}
+    score = float(attribution.sum())
     if pre.type == "image":
-        entry["map"] = significant(attribution.sum(0))  # (H, W)
-        entry["image"] = significant(encoded.mean(0))  # (H, W)
-    elif pre.type == "text":
+        return ImageAttribution(
+            type="image",
+            score=score,
+            map=significant(attribution.sum(0)),  # (H, W)
+            image=significant(encoded.mean(0)),  # (H, W)
+        )
+    if pre.type == "text":
         real = encoded != pre.meta().pad_id  # padding: baseline = point, no attribution
-        if isinstance(pre, CheckpointTextPreprocessor):
-            entry["tokens"] = pre.tokens(torch.from_numpy(encoded[None]))[0]  # [CLS] … [SEP]
-        else:
-            entry["tokens"] = [pre.state["vocab"][int(t)] for t in encoded[real]]
-        entry["scores"] = significant(attribution[real])
-    else:
-        entry["value"] = json_value(raw)
-    return entry
+        return TextAttribution(
+            type="text",
+            score=score,
+            tokens=pre.tokens(torch.from_numpy(encoded[None]))[0],  # a checkpoint's: [CLS] …
+            scores=significant(attribution[real]),
+        )
+    return ValueAttribution(type=pre.type, score=score, value=json_value(raw))
 
 
 def significant(values: np.ndarray, digits: int = 5) -> list[Any]:
@@ -528,7 +546,7 @@ def significant(values: np.ndarray, digits: int = 5) -> list[Any]:
     return list(rounded(np.asarray(values, dtype=np.float64)).tolist())
 
 
-def json_value(value: Any) -> Any:
+def json_value(value: Any) -> Cell:
     """A table cell as a JSON value: None for missing, Python scalars, else text."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -544,7 +562,7 @@ def json_value(value: Any) -> Any:
 
 def permutation_importance(
     run: Run, rows: pd.DataFrame, *, repeats: int = 5, seed: int = 0
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Importance]:
     """The drop in the headline metric when one input column is shuffled.
 
     The headline is accuracy (with the run's decision rule), or −MAE for
@@ -568,15 +586,15 @@ def permutation_importance(
     for index, pre in enumerate(run.bundle.features.inputs):
         rng = np.random.default_rng([seed, index])
         drops = [reference - headline(run, shuffled(rows, pre.name, rng)) for _ in range(repeats)]
-        importance[pre.name] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
+        importance[pre.name] = Importance(mean=float(np.mean(drops)), std=float(np.std(drops)))
     return importance
 
 
 def headline(run: Run, rows: pd.DataFrame) -> float:
     """Accuracy, or −MAE: higher is better."""
     scores = run.score_rows(rows, "permutation")
-    value = float(scores[scores["headline"]])
-    return -value if scores["headline"] == "mae" else value
+    value = float(scores[str(scores.headline)] or 0.0)
+    return -value if scores.headline == "mae" else value
 
 
 def shuffled(rows: pd.DataFrame, column: str, rng: np.random.Generator) -> pd.DataFrame:

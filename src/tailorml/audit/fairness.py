@@ -8,8 +8,6 @@ differences and ratios (fairlearn).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -24,6 +22,14 @@ from tailorml.evaluate.groups import (
     judge_limit,
 )
 from tailorml.evaluate.thresholds import FairnessLimit, Metric, ValueMatrix, choose_decision
+from tailorml.records.audit import (
+    AttributeAudit,
+    AuditedRows,
+    GroupRates,
+    Interval,
+    JudgedGaps,
+    Mitigation,
+)
 from tailorml.runs.run import Outcome, Run
 
 RATES = ("selection_rate", "accuracy", "tpr", "fpr", "mean_probability", "observed_rate")
@@ -44,7 +50,7 @@ def group_rates(y: np.ndarray, pred: np.ndarray, proba: np.ndarray) -> dict[str,
 
 def bootstrap_rates(
     y: np.ndarray, pred: np.ndarray, proba: np.ndarray, n_resamples: int, seed: int
-) -> dict[str, list[float] | None]:
+) -> dict[str, Interval | None]:
     """Percentile 95% intervals of every rate, resampling the group's rows."""
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {k: [] for k in RATES}
@@ -53,14 +59,14 @@ def bootstrap_rates(
         for key, value in group_rates(y[index], pred[index], proba[index]).items():
             if value is not None:
                 draws[key].append(value)
-    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
+    return {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) if v else None
             for k, v in draws.items()}  # fmt: skip
 
 
 def audit_outcome(
     result: Outcome, groups: dict[str, np.ndarray], n_resamples: int = 200, seed: int = 0,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, AttributeAudit]:  # fmt: skip
     """Per attribute: gaps and ratios (fairlearn, every group), the gaps between the
     groups large enough to judge (``judged``), the groups too small (``too_small``),
     and every group's rates with CIs."""
@@ -68,49 +74,46 @@ def audit_outcome(
         raise DataError("the fairness audit needs a binary classifier (two classes).")
     y, pred, proba = result.y_true, result.decided, result.proba[:, 1]
     report = measure.fairness_report(y, pred, groups)
+    audited = {}
     for attribute, labels in groups.items():
         per_group = {}
         for i, group in enumerate(sorted(set(labels))):
             rows = labels == group
             rates = group_rates(y[rows], pred[rows], proba[rows])
             cis = bootstrap_rates(y[rows], pred[rows], proba[rows], n_resamples, seed + i)
-            per_group[group] = {"n": int(rows.sum()), **rates, "ci95": cis}
-        report[attribute]["groups"] = per_group
-        report[attribute] |= judged_gaps(y, pred, labels, min_group_size)
-    return report
-
-
-def judged_gaps(
-    y: np.ndarray, pred: np.ndarray, labels: np.ndarray, min_group_size: int
-) -> dict[str, Any]:
-    """Both gaps over the groups with at least ``min_group_size`` rows, and the others."""
-    scope = GroupScope(min_group_size=min_group_size)
-    figures = {metric: judge_limit(y, pred, labels, metric, scope) for metric in (DPD, EOD)}
-    return {
-        "min_group_size": min_group_size,
-        "judged": {metric: f["gap"] for metric, f in figures.items()},
-        "too_small": figures[DPD]["too_small"],
-    }
+            per_group[str(group)] = GroupRates(n=int(rows.sum()), **rates, ci95=cis)
+        scope = GroupScope(min_group_size=min_group_size)
+        parity, odds = (judge_limit(y, pred, labels, metric, scope) for metric in (DPD, EOD))
+        audited[attribute] = AttributeAudit(
+            **report[attribute].model_dump(exclude={"groups"}),  # the gaps and ratios
+            groups=per_group,
+            min_group_size=min_group_size,
+            judged=JudgedGaps(
+                demographic_parity_difference=parity.gap, equalized_odds_difference=odds.gap
+            ),
+            too_small=parity.too_small,
+        )
+    return audited
 
 
 def audit(
     run: Run, rows: pd.DataFrame, sensitive: list[str], seed: int = 0,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-) -> dict[str, Any]:  # fmt: skip
+) -> AuditedRows:  # fmt: skip
     """The bias audit of a run's decisions on labelled rows."""
     groups = check_sensitive(rows, sensitive)
     result = run.outcome(rows)
-    return {
-        "rows": len(rows),
-        "accuracy": float(np.mean(result.y_true == result.decided)),
-        "attributes": audit_outcome(result, groups, seed=seed, min_group_size=min_group_size),
-    }
+    return AuditedRows(
+        rows=len(rows),
+        accuracy=float(np.mean(result.y_true == result.decided)),
+        attributes=audit_outcome(result, groups, seed=seed, min_group_size=min_group_size),
+    )
 
 
 def mitigate(
     run: Run, tune_rows: pd.DataFrame, attribute: str, metric: Metric, limit: float,
     value: ValueMatrix | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> Mitigation:  # fmt: skip
     """Post-processing: per-group thresholds tuned on ``tune_rows`` (never
     the rows the audit is reported on) so the gap stays under ``limit``.
     The run's bundle gets the new decision."""
@@ -124,5 +127,8 @@ def mitigate(
         [FairnessLimit(attribute, metric, limit)], group_thresholds=True, margin_z=1.645, grid=301,
     )  # fmt: skip
     run.bundle.decision = choice.decision
-    return {"decision": choice.decision.to_dict(), "feasible": choice.feasible,
-            "effective_limits": choice.effective_limits}  # fmt: skip
+    return Mitigation(
+        decision=choice.decision.to_dict(),
+        feasible=choice.feasible,
+        effective_limits=choice.effective_limits,
+    )

@@ -51,6 +51,11 @@ class EncoderConfig(BaseModel):
 
     name: str
 
+    def preprocessor(self, feature_type: str) -> tuple[str, dict[str, Any]]:
+        """The preprocessor kind of a feature this encoder reads, and options it
+        adds: the type's own, unless the encoder tokenizes with its own tokenizer."""
+        return feature_type, {}
+
 
 def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     """Turn an ``encoder:`` block into the registered encoder's options object.
@@ -174,9 +179,9 @@ class TextFeature(_InputBase):
 
     @model_validator(mode="after")
     def _checkpoint_tokenizes(self) -> TextFeature:
-        """A pretrained encoder reads its checkpoint's own tokens: the word
-        vocabulary options would be ignored, so setting them is an error."""
-        if self.encoder is None or self.encoder.name != "pretrained":
+        """An encoder with its own tokenizer (a pretrained checkpoint's) ignores
+        the word vocabulary options, so setting them is an error."""
+        if self.encoder is None or self.encoder.preprocessor(self.type)[0] == self.type:
             return self
         default = TextPreprocessing()
         ignored = [
@@ -219,10 +224,20 @@ InputFeature = Annotated[
 
 class OutputFeature(Strict):
     name: str = Field(min_length=1)
-    type: Literal["category", "binary", "number"]
+    type: str = Field(description="A registered output type: category, binary or number.")
     positive: str | None = Field(
         default=None, description="For binary outputs: the label that counts as positive."
     )
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        names = registered_names("output")
+        if kind not in names:
+            hint = difflib.get_close_matches(kind, names, n=1)
+            tip = f" — did you mean '{hint[0]}'?" if hint else "."
+            raise ValueError(f"unknown output type '{kind}'{tip} Registered: {', '.join(names)}")
+        return kind
 
 
 class CombinerConfig(Strict):

@@ -4,9 +4,10 @@ one per group of a sensitive attribute."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from tailorml.records.audit import DecisionRule
 
 
 @dataclass
@@ -40,17 +41,15 @@ class Decision:
         limits = self.thresholds_for(groups, len(proba_pos))
         return (np.asarray(proba_pos) >= limits).astype(np.int64)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": float(self.threshold),
-            "group_attribute": self.group_attribute,
-            "group_thresholds": {k: float(v) for k, v in self.group_thresholds.items()},
-        }
+    def to_dict(self) -> DecisionRule:
+        """The rule as saved (model.json, match.json, audit.json): its record."""
+        return DecisionRule(
+            threshold=float(self.threshold),
+            group_attribute=self.group_attribute,
+            group_thresholds={k: float(v) for k, v in self.group_thresholds.items()},
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Decision:
-        return cls(
-            float(data.get("threshold", 0.5)),
-            data.get("group_attribute"),
-            {str(k): float(v) for k, v in (data.get("group_thresholds") or {}).items()},
-        )
+    def from_dict(cls, rule: DecisionRule) -> Decision:
+        """The rule a saved record describes."""
+        return cls(rule.threshold, rule.group_attribute, dict(rule.group_thresholds))

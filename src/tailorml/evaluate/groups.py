@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tailorml.errors import DataError
+from tailorml.records.audit import Rate, SmallGroup
+from tailorml.records.match import GroupScopeFacts, LimitFigures
 
 DEFAULT_MIN_GROUP_SIZE = 30
 DPD = "demographic_parity_difference"
@@ -41,12 +42,13 @@ class GroupScope:
     groups: tuple[str, ...] | None = None
     reference: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "min_group_size": self.min_group_size,
-            "groups": list(self.groups) if self.groups is not None else None,
-            "reference": self.reference,
-        }
+    def facts(self) -> GroupScopeFacts:
+        """The scope as match.json records it."""
+        return GroupScopeFacts(
+            min_group_size=self.min_group_size,
+            groups=list(self.groups) if self.groups is not None else None,
+            reference=self.reference,
+        )
 
 
 @dataclass(frozen=True)
@@ -154,38 +156,38 @@ def group_counts(y: np.ndarray, pred: np.ndarray, groups: Groups) -> tuple[np.nd
     return tp, fp
 
 
-def wilson_interval(hits: float, n: float, z: float = Z95) -> list[float] | None:
+def wilson_interval(hits: float, n: float, z: float = Z95) -> tuple[float, float] | None:
     """Wilson score interval of a proportion (None without rows)."""
     if n <= 0:
         return None
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def _rate(hits: float, n: float) -> dict[str, Any]:
-    return {"value": float(hits / n) if n > 0 else None, "ci95": wilson_interval(hits, n)}
+def _rate(hits: float, n: float) -> Rate:
+    return Rate(value=float(hits / n) if n > 0 else None, ci95=wilson_interval(hits, n))
 
 
-def too_small(y: np.ndarray, pred: np.ndarray, groups: Groups) -> list[dict[str, Any]]:
+def too_small(y: np.ndarray, pred: np.ndarray, groups: Groups) -> list[SmallGroup]:
     """The groups in scope left out for size: count and each rate with its interval."""
     tp, fp = group_counts(y, pred, groups)
     return [
-        {
-            "group": str(groups.labels[g]),
-            "n": int(groups.rows[g]),
-            "selection_rate": _rate(tp[g] + fp[g], groups.rows[g]),
-            "tpr": _rate(tp[g], groups.pos[g]),
-            "fpr": _rate(fp[g], groups.neg[g]),
-        }
+        SmallGroup(
+            group=str(groups.labels[g]),
+            n=int(groups.rows[g]),
+            selection_rate=_rate(tp[g] + fp[g], groups.rows[g]),
+            tpr=_rate(tp[g], groups.pos[g]),
+            fpr=_rate(fp[g], groups.neg[g]),
+        )
         for g in np.flatnonzero(groups.in_scope & ~groups.eligible)
     ]
 
 
 def judge_limit(
     y_true: np.ndarray, y_pred: np.ndarray, labels: np.ndarray, metric: str, scope: GroupScope
-) -> dict[str, Any]:
+) -> LimitFigures:
     """One limit's figures on one split: the gap over the judged groups, its standard
     error, the judged groups' sizes and the groups too small to judge."""
     y = np.asarray(y_true, dtype=np.float64)
@@ -193,16 +195,17 @@ def judge_limit(
     groups = encode_groups(labels, y, scope)
     tp, fp = group_counts(y, pred, groups)
     gap, se = limit_gap(metric, tp, fp, groups)
-    return {
-        "metric": metric,
-        "judged": groups.judged,
-        "gap": float(gap) if groups.judged else None,
-        "se": float(se) if groups.judged else None,
-        "groups": {str(g): int(n) for g, n in zip(groups.labels[groups.eligible],
-                                                  groups.rows[groups.eligible], strict=True)},
-        "too_small": too_small(y, pred, groups),
-        "scope": scope.to_dict(),
-    }  # fmt: skip
+    keep = groups.eligible
+    sizes = {str(g): int(n) for g, n in zip(groups.labels[keep], groups.rows[keep], strict=True)}
+    return LimitFigures(
+        metric=metric,
+        judged=groups.judged,
+        gap=float(gap) if groups.judged else None,
+        se=float(se) if groups.judged else None,
+        groups=sizes,
+        too_small=too_small(y, pred, groups),
+        scope=scope.facts(),
+    )
 
 
 def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.ndarray]:

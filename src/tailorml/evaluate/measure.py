@@ -28,6 +28,8 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score
 from torch.utils.flop_counter import FlopCounterMode
 
+from tailorml.records.match import AttributeFairness, GroupFigures
+
 Predict = Callable[[pd.DataFrame], object]
 
 
@@ -121,10 +123,10 @@ def _plain(value: Any) -> float | None:
 
 def fairness_report(
     y_true: np.ndarray, y_pred: np.ndarray, sensitive: dict[str, np.ndarray]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, AttributeFairness]:
     """Per sensitive attribute: parity and odds gaps and ratios (fairlearn),
     and selection rate, accuracy, TPR, FPR and size of each group."""
-    report: dict[str, dict[str, Any]] = {}
+    report = {}
     metrics = {"selection_rate": selection_rate, "accuracy": accuracy_score,
                "tpr": true_positive_rate, "fpr": false_positive_rate}  # fmt: skip
     for attribute, raw in sensitive.items():
@@ -136,35 +138,36 @@ def fairness_report(
         )
         by_group = frame.by_group
         counts = pd.Series(groups).value_counts()
-        report[attribute] = {
-            "demographic_parity_difference": _plain(
+        report[attribute] = AttributeFairness(
+            demographic_parity_difference=_plain(
                 demographic_parity_difference(y_true, y_pred, sensitive_features=groups)
             ),
-            "demographic_parity_ratio": _plain(
+            demographic_parity_ratio=_plain(
                 demographic_parity_ratio(y_true, y_pred, sensitive_features=groups)
             ),
-            "equalized_odds_difference": _plain(
+            equalized_odds_difference=_plain(
                 equalized_odds_difference(y_true, y_pred, sensitive_features=groups)
             ),
-            "equalized_odds_ratio": _plain(
+            equalized_odds_ratio=_plain(
                 equalized_odds_ratio(y_true, y_pred, sensitive_features=groups)
             ),
-            "groups": {
+            groups={
                 str(g): _group_rates(by_group.loc[g], y_true[groups == g], int(counts[g]))
                 for g in by_group.index
             },
-        }
+        )
     return report
 
 
-def _group_rates(rates: pd.Series, y_true: np.ndarray, n: int) -> dict[str, Any]:
+def _group_rates(rates: pd.Series, y_true: np.ndarray, n: int) -> GroupFigures:
     """A group's rates; TPR (FPR) is undefined, None, without positives (negatives)."""
-    out: dict[str, Any] = {"n": n} | {m: _plain(rates[m]) for m in rates.index}
-    if not np.any(y_true == 1):
-        out["tpr"] = None
-    if not np.any(y_true == 0):
-        out["fpr"] = None
-    return out
+    return GroupFigures(
+        n=n,
+        selection_rate=_plain(rates["selection_rate"]),
+        accuracy=_plain(rates["accuracy"]),
+        tpr=_plain(rates["tpr"]) if np.any(y_true == 1) else None,
+        fpr=_plain(rates["fpr"]) if np.any(y_true == 0) else None,
+    )
 
 
 def pareto_front(

@@ -1,16 +1,16 @@
 """Quality metrics on numpy arrays, with bootstrap confidence intervals.
 
-Every function returns plain Python floats, ints, lists and dicts so that its
-result can go straight into ``metrics.json``. A value that is undefined for the
-data at hand (an AUC when a class never occurs, an R² on one row) is ``None``,
-never NaN, because NaN is not valid JSON.
+The metric sets are :class:`~tailorml.records.metrics.Scores`, the record
+``metrics.json`` holds per split, built from plain Python floats and ints. A
+value that is undefined for the data at hand (an AUC when a class never occurs,
+an R² on one row) is ``None``, never NaN, because NaN is not valid JSON.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from sklearn.metrics import (
@@ -23,6 +23,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from tailorml.records.metrics import ClassScores, Interval, Scores
+
 Task = Literal["classification", "regression"]
 
 HEADLINE: dict[str, str] = {"classification": "accuracy", "regression": "mae"}
@@ -34,7 +36,7 @@ _MAX_INDEX_BLOCK = 1 << 22  # bootstrap indices drawn per block, to bound memory
 
 def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, labels: list[str], predicted: np.ndarray | None = None
-) -> dict[str, Any]:
+) -> Scores:
     """Score class probabilities against the true classes.
 
     Args:
@@ -46,7 +48,7 @@ def classification_metrics(
 
     Returns:
         ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``,
-        ``per_class`` ({label: {precision, recall, f1, support}}), ``roc_auc``
+        ``per_class`` ({label: ClassScores}), ``roc_auc``
         (None when a class is absent from ``y_true``), ``log_loss``,
         ``confusion_matrix`` (K×K ints, rows are true classes), ``ece`` and ``n``.
 
@@ -59,26 +61,28 @@ def classification_metrics(
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0
     )
-    return {
-        "accuracy": float(np.mean(y_pred == y_true)),
-        "precision_macro": float(np.mean(precision)),
-        "recall_macro": float(np.mean(recall)),
-        "f1_macro": float(np.mean(f1)),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
-        "roc_auc": roc_auc(y_true, proba),
-        "log_loss": float(log_loss(y_true, proba, labels=classes)),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
-        "ece": expected_calibration_error(y_true, proba),
-        "n": int(y_true.size),
-    }
+    return Scores.model_validate(  # the metrics are the record's extra keys, in this order
+        {
+            "accuracy": float(np.mean(y_pred == y_true)),
+            "precision_macro": float(np.mean(precision)),
+            "recall_macro": float(np.mean(recall)),
+            "f1_macro": float(np.mean(f1)),
+            "per_class": {
+                label: ClassScores(
+                    precision=float(precision[i]),
+                    recall=float(recall[i]),
+                    f1=float(f1[i]),
+                    support=int(support[i]),
+                )
+                for i, label in enumerate(labels)
+            },
+            "roc_auc": roc_auc(y_true, proba),
+            "log_loss": float(log_loss(y_true, proba, labels=classes)),
+            "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+            "ece": expected_calibration_error(y_true, proba),
+            "n": int(y_true.size),
+        }
+    )
 
 
 def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
@@ -132,7 +136,7 @@ def expected_calibration_error(
     return float(np.abs(gap[count > 0]).sum() / y_true.size)
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
     """Score numeric predictions.
 
     Args:
@@ -147,12 +151,14 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]
     """
     y_true, y_pred = _check_regression(y_true, y_pred)
     r2 = float(r2_score(y_true, y_pred)) if y_true.size >= 2 else None
-    return {
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "rmse": math.sqrt(float(mean_squared_error(y_true, y_pred))),
-        "r2": r2,
-        "n": int(y_true.size),
-    }
+    return Scores.model_validate(
+        {
+            "mae": float(mean_absolute_error(y_true, y_pred)),
+            "rmse": math.sqrt(float(mean_squared_error(y_true, y_pred))),
+            "r2": r2,
+            "n": int(y_true.size),
+        }
+    )
 
 
 def bootstrap_ci(
@@ -223,7 +229,7 @@ def evaluate(
     *,
     n_resamples: int = 1000,
     predicted: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Scores:
     """Run the task's metric set and a 95% bootstrap interval of its headline.
 
     Args:
@@ -239,7 +245,7 @@ def evaluate(
     Returns:
         The metrics of :func:`classification_metrics` or :func:`regression_metrics`
         plus ``headline`` (``"accuracy"`` or ``"mae"``) and
-        ``ci95`` = ``{"metric": headline, "low": float, "high": float}``.
+        ``ci95`` (an :class:`~tailorml.records.metrics.Interval` of the headline).
 
     Raises:
         ValueError: Unknown task, or arrays that do not fit together.
@@ -258,8 +264,8 @@ def evaluate(
     else:
         raise ValueError(f"unknown task {task!r}; expected 'classification' or 'regression'")
     low, high = bootstrap_mean_ci(per_row, n_resamples=n_resamples, level=0.95, seed=seed)
-    result["headline"] = HEADLINE[task]
-    result["ci95"] = {"metric": HEADLINE[task], "low": low, "high": high}
+    result.headline = HEADLINE[task]
+    result.ci95 = Interval(metric=HEADLINE[task], low=low, high=high)
     return result
 
 

@@ -42,6 +42,15 @@ class Preprocessor:
         """Shape and vocabulary of the transformed feature."""
         raise NotImplementedError
 
+    def tokens(self, ids: torch.Tensor) -> list[list[str]]:
+        """The token strings of each row of ids ``(N, T)``, padding left out
+        (text preprocessors; for explanations)."""
+        raise NotImplementedError
+
+    def reading(self) -> str:
+        """How much of a text the model reads (text preprocessors; for the request schema)."""
+        raise NotImplementedError
+
     def to_dict(self) -> dict[str, Any]:
         data = {"type": self.type, "name": self.name, "options": self.options, "state": self.state}
         return data | ({"kind": self.kind} if self.kind else {})

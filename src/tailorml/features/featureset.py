@@ -79,15 +79,15 @@ class FeatureSet:
 def preprocessor_for(feature: InputFeature) -> Preprocessor:
     """An unfitted preprocessor for one input feature.
 
-    Text read by a ``pretrained`` encoder is tokenized by that encoder's
-    checkpoint; every other feature by its type's own preprocessor.
+    The encoder says which (its ``preprocessor`` hook): a ``pretrained``
+    encoder's text is tokenized by its checkpoint, every other feature by its
+    type's own preprocessor.
     """
-    options = feature.preprocessing.model_dump()
     kind: str = feature.type
-    encoder = feature.encoder
-    if feature.type == "text" and encoder is not None and encoder.name == "pretrained":
-        kind = "text:pretrained"
-        options["checkpoint"] = getattr(encoder, "checkpoint")  # noqa: B009
+    extra: dict[str, Any] = {}
+    if feature.encoder is not None:
+        kind, extra = feature.encoder.preprocessor(feature.type)
+    options = feature.preprocessing.model_dump() | extra
     data = {"type": feature.type, "kind": kind, "name": feature.name, "options": options}
     return Preprocessor.from_dict(data | {"state": {}})
 

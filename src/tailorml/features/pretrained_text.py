@@ -49,6 +49,14 @@ class CheckpointTextPreprocessor(Preprocessor):
             )
         self.state = {"tokenizer": read_tokenizer(folder), "architecture": architecture}
 
+    def reading(self) -> str:
+        """How much of a text the model reads (the request schema says it)."""
+        end = "last" if self.options["truncation"] == "left" else "first"
+        return (
+            f"it is split into subword tokens by the model's checkpoint tokenizer and its {end} "
+            f"{self.options['max_length']} tokens, [CLS] and [SEP] included, are used"
+        )
+
     @property
     def tokenizer(self) -> Any:
         """The fast tokenizer, set to truncate at ``max_length`` and not to pad."""

@@ -10,25 +10,31 @@ import torch
 
 from tailorml.errors import DataError
 from tailorml.features.base import fail_on_rows, missing_mask
-from tailorml.features.tabular import as_text, parse_numbers
+from tailorml.features.outputs import OUTPUT_TYPES, OutputType
 
 
 class Target:
     """Encodes the output column for training and decodes predictions.
 
-    ``kind`` is category | binary | number. Classification targets keep their
-    labels sorted; binary puts the negative label first and the positive one
-    second. Numbers are standardised with training mean and std.
+    ``kind`` names the registered output type (category | binary | number),
+    which does the work (see ``features/outputs.py``); ``state`` is what it
+    learnt from the training rows.
     """
 
     def __init__(self, name: str, kind: str, state: dict[str, Any] | None = None):
+        if kind not in OUTPUT_TYPES:
+            raise DataError(f"unknown output type '{kind}'; registered: {', '.join(OUTPUT_TYPES)}.")
         self.name = name
         self.kind = kind
         self.state: dict[str, Any] = state or {}
 
     @property
+    def type(self) -> OutputType:
+        return OUTPUT_TYPES[self.kind]
+
+    @property
     def task(self) -> str:
-        return "regression" if self.kind == "number" else "classification"
+        return self.type.task
 
     @property
     def labels(self) -> list[str]:
@@ -37,33 +43,11 @@ class Target:
     @property
     def n_outputs(self) -> int:
         """Width of the model's output: 1 logit for binary and number."""
-        return len(self.labels) if self.kind == "category" else 1
+        return self.type.width(self.state)
 
     def fit(self, column: pd.Series, positive: str | None = None) -> None:
         self._check_present(column)
-        if self.kind == "number":
-            values = parse_numbers(self.name, column)
-            self.state = {"mean": float(values.mean()), "std": float(values.std()) or 1.0}
-            return
-        labels = sorted(set(as_text(column)))
-        if self.kind == "binary":
-            labels = self._binary_order(labels, positive)
-        elif len(labels) < 2:
-            raise DataError(f"target '{self.name}' has only one class in the training data.")
-        self.state = {"labels": labels}
-
-    def _binary_order(self, labels: list[str], positive: str | None) -> list[str]:
-        if len(labels) != 2:
-            raise DataError(
-                f"binary target '{self.name}' must have exactly two values in the training "
-                f"data; found {len(labels)}: {labels[:10]}."
-            )
-        if positive is not None and positive not in labels:
-            raise DataError(
-                f"binary target '{self.name}': positive label {positive!r} not in {labels}."
-            )
-        positive = positive or labels[1]
-        return [label for label in labels if label != positive] + [positive]
+        self.state = self.type.fit(self.name, column, positive)
 
     def _check_present(self, column: pd.Series) -> None:
         fail_on_rows(self.name, np.flatnonzero(missing_mask(column)), "the target is missing")
@@ -71,32 +55,15 @@ class Target:
     def encode(self, column: pd.Series, split: str = "data") -> torch.Tensor:
         """Targets as a tensor: class ids (N,) int64, or (N,) float32."""
         self._check_present(column)
-        if self.kind == "number":
-            values = (parse_numbers(self.name, column) - self.state["mean"]) / self.state["std"]
-            return torch.from_numpy(values.astype(np.float32))
-        index = {label: i for i, label in enumerate(self.labels)}
-        text = as_text(column)
-        unseen = sorted({v for v in text if v not in index})
-        if unseen:
-            raise DataError(
-                f"target '{self.name}' in the {split} data has label(s) never seen in training: "
-                f"{', '.join(map(repr, unseen[:10]))}; the model can only predict "
-                f"{', '.join(map(repr, self.labels))}."
-            )
-        ids = torch.tensor([index[v] for v in text], dtype=torch.int64)
-        return ids.float() if self.kind == "binary" else ids
+        return self.type.encode(self.name, column, self.state, split)
 
     def probabilities(self, outputs: torch.Tensor) -> np.ndarray:
         """Model outputs (N, K) or (N, 1) to class probabilities (N, K)."""
-        if self.kind == "binary":
-            p = torch.sigmoid(outputs.float().reshape(-1))
-            return torch.stack([1 - p, p], dim=1).numpy()
-        return torch.softmax(outputs.float(), dim=1).numpy()
+        return self.type.decode(outputs, self.state)
 
     def values(self, outputs: torch.Tensor) -> np.ndarray:
         """Regression outputs (N, 1) back in the target's own units (N,)."""
-        scaled = outputs.float().reshape(-1).numpy().astype(np.float64)
-        return scaled * self.state["std"] + self.state["mean"]
+        return self.type.decode(outputs, self.state)
 
     def class_ids(self, encoded: torch.Tensor) -> np.ndarray:
         return encoded.long().numpy()

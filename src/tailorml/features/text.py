@@ -59,6 +59,16 @@ class TextPreprocessor(Preprocessor):
             ids[row, : min(len(tokens), length)] = tokens[:length]
         return torch.from_numpy(ids)  # (N, T)
 
+    def tokens(self, ids: torch.Tensor) -> list[list[str]]:
+        vocab = self.state["vocab"]
+        return [[vocab[int(i)] for i in row if i != PAD] for row in ids]
+
+    def reading(self) -> str:
+        """How much of a text the model reads (the request schema says it)."""
+        end = "last" if self.options["truncation"] == "left" else "first"
+        unit = "characters" if self.options["tokenizer"] == "char" else "words"
+        return f"its {end} {self.options['max_length']} {unit} are used"
+
     def meta(self) -> FeatureMeta:
         length = self.options["max_length"]
         return FeatureMeta(self.name, self.type, (length,), "int64", len(self.state["vocab"]))

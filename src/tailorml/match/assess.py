@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tailorml.audit.explain import explain_rows
 from tailorml.config import Scenario
-from tailorml.evaluate import measure
+from tailorml.evaluate import measure, thresholds
 from tailorml.evaluate.groups import GroupScope, judge_limit
 from tailorml.evaluate.thresholds import FairnessLimit, QualityFloor, ValueMatrix, choose_decision
 from tailorml.match.constraints import constraint_name
 from tailorml.match.prepare import Prepared
-from tailorml.models import TailorModel
-from tailorml.models.classical import ClassicalModel
+from tailorml.records.match import Figures, LimitFigures, Quality, Tuning
 from tailorml.runs.bundle import load_bundle, save_bundle
 from tailorml.runs.run import Outcome, Run
 from tailorml.train.precision import resolve_device
@@ -74,7 +72,7 @@ def quality_floors(scenario: Scenario) -> list[QualityFloor]:
 
 def limit_figures(
     scenario: Scenario, y_true: np.ndarray, decided: np.ndarray, rows: pd.DataFrame
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, LimitFigures]:
     """Each fairness limit's gap over its judged groups, and the groups too small to judge."""
     groups = sensitive_columns(scenario, rows)
     return {
@@ -83,9 +81,11 @@ def limit_figures(
     }
 
 
-def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str, Any] | None:
+def tune_decision(
+    run: Run, scenario: Scenario, rows: pd.DataFrame
+) -> thresholds.DecisionResult | None:
     """Choose thresholds for a binary classifier on these rows; store them in
-    the bundle. Returns the choice's summary, or None for other tasks."""
+    the bundle. Returns the choice, or None for other tasks."""
     run.bundle.decision = None
     result = run.outcome(rows)
     if result.proba is None or result.proba.shape[1] != 2:
@@ -97,70 +97,70 @@ def tune_decision(run: Run, scenario: Scenario, rows: pd.DataFrame) -> dict[str,
         margin_z=MARGIN_Z, grid=GRID, floors=quality_floors(scenario),
     )  # fmt: skip
     run.bundle.decision = choice.decision
-    return {
-        "decision": choice.decision.to_dict(),
-        "baseline_value_per_1k": 1000 * choice.baseline_value_per_row,
-        "effective_limits": choice.effective_limits,
-        "tuning": {
-            "margin_z": MARGIN_Z,
-            "certified": choice.certified,
-            "feasible": choice.feasible,
-            "binding": choice.binding,
-            "effective_floors": choice.effective_floors,
-            "not_judged": choice.not_judged,
-            "conflict": choice.conflict,
-        },
-    }
+    return choice
 
 
-def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> dict[str, Any]:
-    scores = run.score_rows(rows, split)
+def add_decision(figures: Figures, choice: thresholds.DecisionResult) -> None:
+    """The tuned thresholds, the value at a plain 0.5 threshold, how they were
+    chosen, and each fairness limit's effective limit and margin."""
+    figures.decision = choice.decision.to_dict()
+    figures.baseline_value_per_1k = 1000 * choice.baseline_value_per_row
+    figures.effective_limits = choice.effective_limits
+    figures.tuning = Tuning(
+        margin_z=MARGIN_Z, certified=choice.certified, feasible=choice.feasible,
+        binding=choice.binding, effective_floors=choice.effective_floors,
+        not_judged=choice.not_judged, conflict=choice.conflict,
+    )  # fmt: skip
+    for name, effective in choice.effective_limits.items():
+        limit = figures.limits[name]
+        limit.effective_limit = effective
+        limit.margin = MARGIN_Z * limit.se if limit.se is not None else None
+
+
+def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> Figures:
+    scores = run.score_rows(rows, split).dump()
     keep = ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2", "ci95", "headline")
-    return {k: scores[k] for k in keep if k in scores}
+    return Figures.model_validate({k: scores[k] for k in keep if k in scores})
 
 
-def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) -> dict[str, Any]:
+def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) -> Figures:
     """Quality, fairness and value of the run's decisions on one split."""
     figures = quality_metrics(run, rows, split)
     result = run.outcome(rows)
-    figures["value_per_1k"] = measure.value_per_1k(value_per_row(scenario, result))
+    figures.value_per_1k = measure.value_per_1k(value_per_row(scenario, result))
     if scenario.sensitive and result.proba is not None and result.proba.shape[1] == 2:
-        figures["fairness"] = measure.fairness_report(
+        figures.fairness = measure.fairness_report(
             result.y_true, result.decided, sensitive_columns(scenario, rows)
         )
-        figures["limits"] = limit_figures(scenario, result.y_true, result.decided, rows)
+        figures.limits = limit_figures(scenario, result.y_true, result.decided, rows)
     return figures
 
 
-def cost_figures(run: Run, folder: Path, scenario: Scenario, rows: pd.DataFrame) -> dict[str, Any]:
+def add_cost_figures(
+    figures: Figures, run: Run, folder: Path, scenario: Scenario, rows: pd.DataFrame
+) -> None:
     """Latency, throughput, size, parameters, FLOPs and money."""
     predict = run.predict
     latency = measure.latency_ms(predict, rows, seed=scenario.seed)
     price = scenario.economics.price_per_cpu_hour
     model = run.bundle.model
-    figures: dict[str, Any] = {
-        "latency_p50_ms": latency["p50_ms"],
-        "latency_p95_ms": latency["p95_ms"],
-        "throughput_rows_per_s": measure.throughput_rows_per_s(predict, rows),
-        "size_mb": measure.folder_size_mb(folder),
-        "cost_per_1k": measure.cost_per_1k(latency["mean_ms"] / 1000, price),
-        "explainable": explanation_converges(run, rows),
-    }
-    if isinstance(model, TailorModel):
-        example = run.bundle.features.encode(rows.iloc[:8], "example", with_target=False).inputs
-        figures["parameters"] = measure.torch_parameters(model)
-        figures["flops_per_row"] = measure.torch_flops_per_row(model, example)
-    else:
-        figures["parameters"] = model.parameters()  # type: ignore[attr-defined]
-        figures["flops_per_row"] = None
-    return figures
+    figures.latency_p50_ms = latency["p50_ms"]
+    figures.latency_p95_ms = latency["p95_ms"]
+    figures.throughput_rows_per_s = measure.throughput_rows_per_s(predict, rows)
+    figures.size_mb = measure.folder_size_mb(folder)
+    figures.cost_per_1k = measure.cost_per_1k(latency["mean_ms"] / 1000, price)
+    figures.explainable = explanation_converges(run, rows)
+    example = run.bundle.features.encode(rows.iloc[:8], "example", with_target=False).inputs
+    figures.parameters = run.family.size(model)
+    figures.flops_per_row = run.family.flops_per_row(model, example)
 
 
 def training_device(run: Run) -> str:
-    """Where the candidate trained: ``cuda`` for a network on a machine with a
-    GPU (unless its config says cpu, or it trained with DP-SGD), else ``cpu``."""
+    """Where the candidate trained: ``cuda`` for a family that trains on a GPU,
+    on a machine with one (unless its config says cpu, or it trained with
+    DP-SGD), else ``cpu``."""
     training = run.config.training
-    if not isinstance(run.bundle.model, TailorModel) or training.privacy is not None:
+    if not run.family.capabilities.gpu or training.privacy is not None:
         return "cpu"
     return resolve_device(training.device).type
 
@@ -173,42 +173,36 @@ def training_price(device: str, scenario: Scenario) -> float:
 
 
 def explanation_converges(run: Run, rows: pd.DataFrame, sample: int = 20) -> bool:
-    """A faithful explanation exists: exact contributions for linear models and
-    trees; for deep models, Integrated Gradients whose completeness error is
-    under 5% of the output on at least 90% of a validation sample."""
-    if isinstance(run.bundle.model, ClassicalModel):
-        return run.bundle.model.explainable
+    """A faithful explanation exists: the family attributes decisions, exactly
+    (linear models, trees) or by Integrated Gradients whose completeness error
+    is under 5% of the output on at least 90% of a validation sample."""
+    if run.family.capabilities.attribution is None:
+        return False
     explained = explain_rows(run, rows.iloc[:sample])
     converged = [
-        abs(e["convergence_delta"]) < 0.05 * max(abs(e["output"]), 1e-6) for e in explained
+        e.convergence_delta is None or abs(e.convergence_delta) < 0.05 * max(abs(e.output), 1e-6)
+        for e in explained
     ]
     return bool(np.mean(converged) >= 0.9)
 
 
-def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, dict[str, Any]]:
+def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, Figures]:
     """Tune the decision, then measure everything the scenario cares about."""
     scenario = data.scenario
     run = Run(load_bundle(folder), folder)
     rows = data.frames["validation"]
-    tuned = tune_decision(run, scenario, rows)
+    choice = tune_decision(run, scenario, rows)
     save_bundle(run.bundle, folder)
-    metrics = split_figures(run, scenario, rows, "validation")
-    metric = metrics.get("ci95", {})
-    headline = metrics.get("headline")
-    metrics["quality"] = {"metric": headline, "value": metrics.get(str(headline)),
-                          "low": metric.get("low"), "high": metric.get("high")}  # fmt: skip
-    metrics |= cost_figures(run, folder, scenario, rows)
+    figures = split_figures(run, scenario, rows, "validation")
+    headline, ci = str(figures.headline), figures.ci95
+    low, high = (ci.low, ci.high) if ci else (None, None)
+    figures.quality = Quality(metric=headline, value=figures[headline], low=low, high=high)
+    add_cost_figures(figures, run, folder, scenario, rows)
     privacy = run.bundle.params.get("privacy")
-    metrics["epsilon"] = privacy["epsilon"] if privacy else None
-    metrics["train_seconds"] = train_seconds
-    metrics["train_device"] = training_device(run)
-    metrics["train_cost"] = measure.training_cost(
-        train_seconds, training_price(metrics["train_device"], scenario)
-    )
-    if tuned is not None:
-        metrics |= tuned
-        for name, effective in tuned["effective_limits"].items():
-            limit = metrics["limits"][name]
-            limit["effective_limit"] = effective
-            limit["margin"] = MARGIN_Z * limit["se"] if limit["se"] is not None else None
-    return run, metrics
+    figures.epsilon = privacy["epsilon"] if privacy else None
+    figures.train_seconds = train_seconds
+    figures.train_device = device = training_device(run)
+    figures.train_cost = measure.training_cost(train_seconds, training_price(device, scenario))
+    if choice is not None:
+        add_decision(figures, choice)
+    return run, figures

@@ -9,6 +9,7 @@ task (see ``match/on_ray.py``), connected once per search.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +21,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tailorml.config import Scenario
+from tailorml.features.base import PREPROCESSORS
+from tailorml.features.outputs import OUTPUT_TYPES
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.trial import Job, TrialResult, run_trial, set_threads
+from tailorml.models.family import FAMILIES
+from tailorml.models.registry import COMBINERS, DECODERS, ENCODERS
 
 Runner = Callable[[list[Job], float], Iterator[TrialResult]]  # (jobs, deadline) → results
 
@@ -66,7 +71,7 @@ def run_on_pool(
     jobs: list[Job], scenario: Scenario, deadline: float, workers: int
 ) -> Iterator[TrialResult]:
     context = multiprocessing.get_context("spawn")
-    init_args = (scenario.model_dump(mode="json"), workers)
+    init_args = (scenario.model_dump(mode="json"), workers, plugin_modules())
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=init_args) as pool:  # fmt: skip
         pending: set[Future[TrialResult]] = {pool.submit(_worker_trial, *job) for job in jobs}
@@ -82,8 +87,25 @@ def run_on_pool(
 _WORKER_DATA: Prepared | None = None
 
 
-def _init_worker(scenario: dict[str, Any], workers: int) -> None:
+def plugin_modules() -> list[str]:
+    """The modules outside tailorml that registered plug-ins (families, encoders,
+    decoders, combiners, output types, preprocessors). A spawned worker imports
+    them, so a plug-in registered by the caller's own code is known there too
+    (``__main__`` is re-run by spawn itself)."""
+    classes = [
+        *(type(family) for family in FAMILIES.values()),
+        *(entry.cls for entry in ENCODERS.values()),
+        *DECODERS.values(), *COMBINERS.values(), *PREPROCESSORS.values(),
+        *(type(output) for output in OUTPUT_TYPES.values()),
+    ]  # fmt: skip
+    names = {cls.__module__ for cls in classes}
+    return sorted(n for n in names if n.split(".")[0] != "tailorml" and n != "__main__")
+
+
+def _init_worker(scenario: dict[str, Any], workers: int, plugins: list[str]) -> None:
     global _WORKER_DATA
+    for module in plugins:
+        importlib.import_module(module)
     set_threads(workers)
     _WORKER_DATA = prepare(Scenario.model_validate(scenario))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from tailorml.config import Scenario, load_config
 from tailorml.errors import ConfigError
-from tailorml.io import atomic_write_json, replace_dir, staging_dir
+from tailorml.io import replace_dir, staging_dir
 from tailorml.match.assess import assess, split_figures
 from tailorml.match.backends import Backend
 from tailorml.match.constraints import check_constraints, default_metric, why_rejected
@@ -22,6 +21,8 @@ from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import SearchLog, search
 from tailorml.match.select import Selection, select
 from tailorml.match.trial import TrialResult
+from tailorml.records import match as record
+from tailorml.records.audit import SmallGroup
 from tailorml.runs.run import Run
 
 
@@ -36,7 +37,7 @@ def run_match(
     workers: int | None = None,
     quiet: bool = False,
     backend: Backend = Backend(),
-) -> dict[str, Any]:
+) -> record.MatchResult:
     """Recommend the model that fits the scenario; write ``match.json`` and
     ``recommended/`` into ``output``. A rerun on the same
     folder resumes: finished trials are not trained again. ``backend`` says
@@ -63,56 +64,45 @@ def run_match(
         finalists, log = search(data, portfolio, run_dir, metric, table.update, backend)
     entries = [measure_candidate(c, data, log, run_dir) for c in finalists]
     selection = select(entries)
-    result = summary(spec, data, portfolio, reasons, log, entries, selection, started)
-    result["search"]["backend"] = backend.name
+    result = summary(spec, data, portfolio, reasons, log, entries, selection, started, backend)
     if selection.recommended is not None:
-        result["test"] = ship(run_dir, selection.recommended, data, entries)
-    result["small_groups"] = small_groups(result)
-    atomic_write_json(run_dir / "match.json", result)
+        result.test = ship(run_dir, selection.recommended, data, entries)
+    result.small_groups = small_groups(result)
+    result.write(run_dir / "match.json")
     return result
 
 
 def measure_candidate(
     candidate: Candidate, data: Prepared, log: SearchLog, run_dir: Path
-) -> dict[str, Any]:
+) -> record.CandidateResult:
     rung = max(r for (name, r) in log.results if name == candidate.name)
     seconds = log.results[(candidate.name, rung)].train_seconds
     _, metrics = assess(run_dir / "candidates" / candidate.name, data, seconds)
     checks = check_constraints(data.scenario, metrics)
-    feasible = all(c["pass"] for c in checks.values())
-    conflict = [] if feasible else list((metrics.get("tuning") or {}).get("conflict") or [])
-    return {
-        "name": candidate.name,
-        "family": candidate.family,
-        "params": candidate.params,
-        "status": "finished",
-        "metrics": metrics,
-        "constraints": checks,
-        "feasible": feasible,
-        "value_per_1k": metrics["value_per_1k"],
-        "rejected_because": why_rejected(checks) + conflict,
-    }
+    feasible = all(c.passed for c in checks.values())
+    conflict = [] if feasible or metrics.tuning is None else metrics.tuning.conflict
+    return record.CandidateResult(
+        name=candidate.name, family=candidate.family, params=candidate.params,
+        status="finished", metrics=metrics, constraints=checks, feasible=feasible,
+        value_per_1k=metrics.value_per_1k, rejected_because=why_rejected(checks) + conflict,
+    )  # fmt: skip
 
 
-def small_groups(result: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def small_groups(result: record.MatchResult) -> dict[str, dict[str, list[SmallGroup]]]:
     """Per split and fairness limit, the groups too small to judge (count, rates with
     intervals) under the recommended candidate's decisions (else the first one's)."""
-    entries = result["candidates"]
-    chosen = next((e for e in entries if e["name"] == result["recommended"]), None)
-    chosen = chosen or (entries[0] if entries else None)
-    splits = {"validation": (chosen or {}).get("metrics", {}),
-              "test": (result.get("test") or {}).get("metrics", {})}  # fmt: skip
+    chosen = result.chosen or next(iter(result.candidates), None)
+    splits = {"validation": chosen.metrics.limits if chosen else {},
+              "test": result.test.metrics.limits if result.test else {}}  # fmt: skip
     return {
-        split: {
-            name: limit["too_small"]
-            for name, limit in (m.get("limits") or {}).items()
-            if limit["too_small"]
-        }  # fmt: skip
-        for split, m in splits.items()
+        split: {name: limit.too_small for name, limit in limits.items() if limit.too_small}
+        for split, limits in splits.items()
     }
 
 
-def ship(run_dir: Path, name: str, data: Prepared, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def ship(
+    run_dir: Path, name: str, data: Prepared, entries: list[record.CandidateResult]
+) -> record.TestCheck:
     """Copy the pick to ``RUN/recommended`` and re-measure it on test."""
     staging = staging_dir(run_dir / "recommended")
     shutil.rmtree(staging)
@@ -122,49 +112,43 @@ def ship(run_dir: Path, name: str, data: Prepared, entries: list[dict[str, Any]]
 
     run: Run = load(run_dir / "recommended")
     figures = split_figures(run, data.scenario, data.frames["test"], "test")
-    chosen = next(e for e in entries if e["name"] == name)
-    measured = {**chosen["metrics"], **figures}  # cost figures carry over from validation
-    return {
-        "metrics": figures,
-        "constraints": check_constraints(data.scenario, measured),
-        "fairness": figures.get("fairness"),
-    }
+    chosen = next(e for e in entries if e.name == name)
+    # cost figures carry over from validation
+    measured = record.Figures.model_validate(chosen.metrics.dump() | figures.dump())
+    checks = check_constraints(data.scenario, measured)
+    return record.TestCheck(metrics=figures, constraints=checks, fairness=figures.fairness or None)
 
 
 def summary(
     spec: Scenario, data: Prepared, portfolio: list[Candidate], reasons: list[str],
-    log: SearchLog, entries: list[dict[str, Any]], selection: Selection, started: float,
-) -> dict[str, Any]:  # fmt: skip
-    eliminated = [c.name for c in portfolio if c.name not in {e["name"] for e in entries}]
+    log: SearchLog, entries: list[record.CandidateResult], selection: Selection, started: float,
+    backend: Backend,
+) -> record.MatchResult:  # fmt: skip
+    eliminated = [c.name for c in portfolio if c.name not in {e.name for e in entries}]
     notes = [f"Eliminated by successive halving (or the budget) before the last rung: "
              f"{', '.join(eliminated)}."] if eliminated else []  # fmt: skip
-    return {
-        "scenario": spec.model_dump(mode="json"),
-        "data": {
-            "rows": {k: len(v) for k, v in data.frames.items()},
-            "dropped_rows": data.dropped_rows,
-            "columns": [role.to_dict() for role in data.roles],  # empty with input_features
-        },  # fmt: skip
-        "portfolio": {"reasons": reasons, "candidates": [c.name for c in portfolio]},
-        "search": {
-            "seed": spec.seed,
-            "budget_s": spec.budget.seconds,
-            "elapsed_s": time.monotonic() - started,
-            "rungs": log.rungs,
-            "completed_trials": len(log.results),
-            "stopped_by_budget": log.stopped_by_budget,
-        },
-        "candidates": entries,
-        "recommended": selection.recommended,
-        "reasoning": selection.reasoning + notes,
-        "binding_constraint": selection.binding_constraint,
-        "closest": selection.closest,
-        "pareto": selection.pareto,
-        "pareto_axes": {
-            "maximise": ["quality"],
-            "minimise": ["latency_p95_ms", "cost_per_1k", "fairness_gap"],
-        },  # fmt: skip
-    }
+    rows = {k: len(v) for k, v in data.frames.items()}
+    columns = [record.ColumnFacts(**role.to_dict()) for role in data.roles]  # none: input_features
+    search = record.SearchFacts(
+        seed=spec.seed, budget_s=spec.budget.seconds, elapsed_s=time.monotonic() - started,
+        rungs=log.rungs, completed_trials=len(log.results),
+        stopped_by_budget=log.stopped_by_budget, backend=backend.name,
+    )  # fmt: skip
+    return record.MatchResult(
+        scenario=record.ScenarioFacts.model_validate(spec.model_dump(mode="json")),
+        data=record.MatchData(rows=rows, dropped_rows=data.dropped_rows, columns=columns),
+        portfolio=record.Portfolio(reasons=reasons, candidates=[c.name for c in portfolio]),
+        search=search,
+        candidates=entries,
+        recommended=selection.recommended,
+        reasoning=selection.reasoning + notes,
+        binding_constraint=selection.binding_constraint,
+        closest=selection.closest,
+        pareto=selection.pareto,
+        pareto_axes=record.ParetoAxes(
+            maximise=["quality"], minimise=["latency_p95_ms", "cost_per_1k", "fairness_gap"]
+        ),
+    )
 
 
 class SearchTable:

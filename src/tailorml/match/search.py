@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tailorml.match.backends import Backend, trial_runner
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
 from tailorml.match.trial import TrialResult
+from tailorml.records.match import Rung
 
 ETA = 3  # keep the best third at each rung
 Key = tuple[str, int]
@@ -35,7 +35,7 @@ class SearchLog:
 
     path: Path
     results: dict[Key, TrialResult] = field(default_factory=dict)
-    rungs: list[dict[str, Any]] = field(default_factory=list)
+    rungs: list[Rung] = field(default_factory=list)
     stopped_by_budget: bool = False
 
     @classmethod
@@ -104,9 +104,8 @@ def search(
             finished = [c for c in alive if (c.name, rung) in log.results]
             log.stopped_by_budget |= len(finished) < len(alive)
             promoted = finished if final else promote(finished, log, rung)
-            log.rungs.append({"rung": rung, "fraction": fraction,
-                              "trained": [c.name for c in finished],
-                              "promoted": [c.name for c in promoted]})  # fmt: skip
+            log.rungs.append(Rung(rung=rung, fraction=fraction, trained=[c.name for c in finished],
+                                  promoted=[c.name for c in promoted]))  # fmt: skip
             alive = promoted
     finalists = [c for c in alive if saved(run_dir, c)]
     return finalists, log

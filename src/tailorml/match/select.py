@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tailorml.evaluate import measure
 from tailorml.match.constraints import why_rejected
-
-Entry = dict[str, Any]  # one candidate of match.json
+from tailorml.records.match import CandidateResult
 
 
 @dataclass
@@ -20,25 +18,20 @@ class Selection:
     closest: list[str] = field(default_factory=list)
 
 
-def fairness_gap(entry: Entry) -> float | None:
-    """The largest fairness gap of any attribute (None without fairness)."""
-    gaps = [
-        value
-        for report in (entry["metrics"].get("fairness") or {}).values()
-        for key, value in report.items()
-        if key.endswith("_difference") and isinstance(value, int | float)
-    ]
-    return max(gaps) if gaps else None
+def signed_quality(entry: CandidateResult) -> float:
+    """The candidate's quality, higher is better (errors are negated)."""
+    quality = entry.metrics.quality
+    assert quality is not None  # every candidate's quality is measured
+    return float(quality.value or 0) * (1 if quality.higher_is_better else -1)
 
 
-def pareto(entries: list[Entry]) -> list[str]:
+def pareto(entries: list[CandidateResult]) -> list[str]:
     points = {
-        e["name"]: {
-            "quality": e["metrics"]["quality"]["value"]
-            * (-1 if e["metrics"]["quality"]["metric"] in ("mae", "rmse") else 1),
-            "latency_p95_ms": e["metrics"].get("latency_p95_ms"),
-            "cost_per_1k": e["metrics"].get("cost_per_1k"),
-            "fairness_gap": fairness_gap(e),
+        e.name: {
+            "quality": signed_quality(e),
+            "latency_p95_ms": e.metrics.latency_p95_ms,
+            "cost_per_1k": e.metrics.cost_per_1k,
+            "fairness_gap": e.metrics.fairness_gap,
         }
         for e in entries
     }
@@ -47,65 +40,64 @@ def pareto(entries: list[Entry]) -> list[str]:
     )
 
 
-def certified(entry: Entry) -> bool:
+def certified(entry: CandidateResult) -> bool:
     """Whether the candidate's decisions meet the constraints with the safety margin
     (candidates whose decisions were not tuned count as certified)."""
-    return bool((entry["metrics"].get("tuning") or {}).get("certified", True))
+    tuning = entry.metrics.tuning
+    return tuning is None or tuning.certified
 
 
-def rank_key(entry: Entry) -> tuple[bool, float, float, str]:
+def rank_key(entry: CandidateResult) -> tuple[bool, float, float, str]:
     """Certified first (the constraints hold with a margin, so they hold on new rows
     too), then the most value, then the best quality."""
-    quality = entry["metrics"]["quality"]
-    sign = -1 if quality["metric"] in ("mae", "rmse") else 1
-    return (not certified(entry), -entry["value_per_1k"], -sign * float(quality["value"] or 0),
-            entry["name"])  # fmt: skip
+    return (not certified(entry), -float(entry.value_per_1k or 0), -signed_quality(entry),
+            entry.name)  # fmt: skip
 
 
-def runner_up(entry: Entry, best: Entry) -> str:
+def runner_up(entry: CandidateResult, best: CandidateResult) -> str:
     """Why a feasible candidate is not the pick."""
     if certified(entry) or not certified(best):
         return "worth less"
     return "meets the constraints only as measured, not with the safety margin"
 
 
-def select(entries: list[Entry]) -> Selection:
+def select(entries: list[CandidateResult]) -> Selection:
     """The feasible candidate with the most value per 1,000 predictions, those whose
     decisions meet the constraints with the safety margin first."""
     front = pareto(entries) if entries else []
-    feasible = sorted((e for e in entries if e["feasible"]), key=rank_key)
+    feasible = sorted((e for e in entries if e.feasible), key=rank_key)
     if feasible:
         best = feasible[0]
         reasons = [
-            f"{best['name']} ({best['family']}) meets every constraint on validation and has "
-            f"the highest value: {best['value_per_1k']:,.2f} per 1,000 predictions."
+            f"{best.name} ({best.family}) meets every constraint on validation and has "
+            f"the highest value: {best.value_per_1k:,.2f} per 1,000 predictions."
         ]
         if not certified(best):
             reasons.append(
-                f"{best['name']} meets them as measured but not with the safety margin (a bound "
+                f"{best.name} meets them as measured but not with the safety margin (a bound "
                 "lies within the validation split's noise): they may not hold on new rows."
             )
-        reasons += [f"{e['name']} is feasible but {runner_up(e, best)} "
-                    f"({e['value_per_1k']:,.2f} per 1,000)." for e in feasible[1:]]  # fmt: skip
-        reasons += [f"{e['name']} rejected: {'; '.join(e['rejected_because'])}."
-                    for e in entries if not e["feasible"]]  # fmt: skip
-        return Selection(best["name"], reasons, front)
+        reasons += [f"{e.name} is feasible but {runner_up(e, best)} "
+                    f"({e.value_per_1k:,.2f} per 1,000)." for e in feasible[1:]]  # fmt: skip
+        reasons += [f"{e.name} rejected: {'; '.join(e.rejected_because)}."
+                    for e in entries if not e.feasible]  # fmt: skip
+        return Selection(best.name, reasons, front)
     return nothing_feasible(entries, front)
 
 
-def nothing_feasible(entries: list[Entry], front: list[str]) -> Selection:
+def nothing_feasible(entries: list[CandidateResult], front: list[str]) -> Selection:
     """Name the constraint that blocks the most candidates, and the closest."""
     if not entries:
         return Selection(None, ["No candidate finished within the budget."], front)
     broken: dict[str, int] = {}
     for e in entries:
-        for name, check in e["constraints"].items():
-            if not check["pass"]:
+        for name, check in e.constraints.items():
+            if not check.passed:
                 broken[name] = broken.get(name, 0) + 1
     binding = max(sorted(broken), key=lambda n: broken[n])
-    closest = sorted(entries, key=lambda e: (len(why_rejected(e["constraints"])), rank_key(e)))
-    names = [e["name"] for e in closest[:3]]
+    closest = sorted(entries, key=lambda e: (len(why_rejected(e.constraints)), rank_key(e)))
+    names = [e.name for e in closest[:3]]
     reasons = [f"No feasible model: '{binding}' is broken by {broken[binding]} of {len(entries)} "
                f"candidates. Closest: {', '.join(names)}."]  # fmt: skip
-    reasons += [f"{e['name']}: {'; '.join(e['rejected_because'])}." for e in closest]
+    reasons += [f"{e.name}: {'; '.join(e.rejected_because)}." for e in closest]
     return Selection(None, reasons, front, binding, names)

@@ -1,7 +1,19 @@
-"""Models: registered encoders and decoders assembled into one network."""
+"""Models: model families, and the registered encoders, combiners and decoders
+that the deep family assembles into one network."""
 
-from tailorml.models import encoders  # noqa: F401  (registers the encoders)
+from tailorml.models import classical, combiners, decoders, encoders  # noqa: F401  (registration)
+from tailorml.models.family import FAMILIES, ModelFamily, family_named, register_family
 from tailorml.models.model import TailorModel
 from tailorml.models.registry import ENCODERS, Encoder, build_encoder, register_encoder
 
-__all__ = ["ENCODERS", "Encoder", "TailorModel", "build_encoder", "register_encoder"]
+__all__ = [
+    "ENCODERS",
+    "FAMILIES",
+    "Encoder",
+    "ModelFamily",
+    "TailorModel",
+    "build_encoder",
+    "family_named",
+    "register_encoder",
+    "register_family",
+]

@@ -1,19 +1,33 @@
-"""The assembled model: per-input encoders → concat → MLP decoder → head."""
+"""The assembled network: per-input encoders → combiner → decoder → head,
+each registered by name (see ``models/registry.py``)."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Protocol, cast, runtime_checkable
 
 import torch
 from torch import nn
 
 from tailorml.config import ModelConfig
 from tailorml.features.meta import FeatureMeta
-from tailorml.models.decoders import MLPDecoder
 from tailorml.models.init import keras_init
-from tailorml.models.registry import Encoder, build_encoder
+from tailorml.models.registry import COMBINERS, DECODERS, Encoder, build_encoder
 
 ParamGroup = tuple[list[nn.Parameter], float]
+
+
+@runtime_checkable
+class Network(Protocol):
+    """What training and inference ask of a network besides ``forward``:
+    ``TailorModel`` has it all; any other module is trained as it is."""
+
+    names: list[str]
+
+    def encoder(self, name: str) -> Encoder: ...
+
+    def lengths(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None: ...
+
+    def parameter_groups(self, learning_rate: float) -> list[ParamGroup]: ...
 
 
 def module_key(name: str) -> str:
@@ -21,12 +35,8 @@ def module_key(name: str) -> str:
     return name.replace(".", "_")
 
 
-def encoder_width(encoder: nn.Module) -> int:
-    return int(encoder.output_size)  # type: ignore[arg-type]
-
-
 class TailorModel(nn.Module):
-    """Embedding → encoder per input feature, concatenated, then decoded.
+    """Embedding → encoder per input feature, combined, then decoded.
 
     Args:
         config: the validated model config.
@@ -51,8 +61,11 @@ class TailorModel(nn.Module):
                 for f in config.input_features
             }
         )
-        width = sum(encoder_width(e) for e in self.encoders.values())
-        self.decoder = MLPDecoder(width, n_outputs, config.decoder)
+        self.combiner = COMBINERS[config.combiner.type](
+            [self.encoder(n).output_size for n in self.names]
+        )
+        width = int(self.combiner.output_size)  # type: ignore[arg-type]
+        self.decoder = DECODERS[config.decoder.name](width, n_outputs, config.decoder)
         if config.init == "keras":
             keras_init(self)  # pretrained encoders get their checkpoint weights next
         if pretrained:
@@ -65,8 +78,7 @@ class TailorModel(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         encoded = [self.encoder(n)(inputs[n]) for n in self.names]  # each (B, D_i)
-        x = encoded[0] if len(encoded) == 1 else torch.cat(encoded, dim=1)  # (B, ΣD_i)
-        return self.decoder(x)  # (B, K)
+        return self.decoder(self.combiner(encoded))  # (B, K)
 
     def lengths(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """Tokens per row ``(N,)`` over the encoders whose cost grows with them,

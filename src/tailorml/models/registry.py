@@ -1,30 +1,50 @@
-"""Encoders and decoders registered by name.
+"""Encoders, combiners and decoders registered by name.
 
 Adding an encoder is one new file with ``@register_encoder("name", Options,
-types={...})`` on its class, plus an import in ``tailorml/models/encoders``.
+types={...})`` on its class, plus an import in ``tailorml/models/encoders``;
+a decoder (``decoder.name``) or combiner (``combiner.type``) likewise with
+``register_decoder`` / ``register_combiner``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 
-from tailorml.config import EncoderConfig, register_options
+from tailorml.config import DecoderConfig, EncoderConfig, register_options
 from tailorml.features.meta import FeatureMeta
+
+Registered = TypeVar("Registered", bound=type[nn.Module])
 
 
 class Encoder(nn.Module):
     """Maps one preprocessed feature batch to a vector per row.
 
     Subclasses take ``(meta, options)``, set ``self.output_size`` and implement
-    ``forward(x) -> (B, output_size)``. Pretrained encoders also override the
-    three hooks below.
+    ``forward(x) -> (B, output_size)``. The hooks below say what an encoder
+    needs from the other layers; the defaults suit an encoder trained from
+    scratch on its feature type's own preprocessing.
     """
 
     output_size: int
+    # the preprocessing options its input keeps (None: all); a checkpoint's own
+    # tokenizer, say, takes only some of a text feature's
+    preprocessing_options: ClassVar[tuple[str, ...] | None] = None
+
+    @property
+    def frozen(self) -> bool:
+        """Its weights never train: training embeds its inputs once, ahead."""
+        return False
+
+    @classmethod
+    def for_privacy(cls, options: Any) -> tuple[Any, list[str]]:
+        """Options (JSON values) that DP-SGD can train, and what changed in words
+        (a layer that mixes rows, such as BatchNorm, swapped for one that does not)."""
+        return options, []
 
     def load_pretrained(self) -> None:
         """Put pretrained weights in (a new model; a saved one has its own)."""
@@ -57,6 +77,31 @@ def register_encoder(
     def wrap(cls: type[Encoder]) -> type[Encoder]:
         ENCODERS[name] = EncoderEntry(name, cls, options, frozenset(types))
         register_options("encoder", name, options)
+        return cls
+
+    return wrap
+
+
+DECODERS: dict[str, type[nn.Module]] = {}  # (input width, outputs, DecoderConfig) → module
+COMBINERS: dict[str, type[nn.Module]] = {}  # (widths of the encodings) → module
+
+
+def register_decoder(name: str, options: type[DecoderConfig]) -> Callable[[Registered], Registered]:
+    """Class decorator registering a decoder; its options validate ``decoder:``."""
+
+    def wrap(cls: Registered) -> Registered:
+        DECODERS[name] = cls
+        register_options("decoder", name, options)
+        return cls
+
+    return wrap
+
+
+def register_combiner(name: str) -> Callable[[Registered], Registered]:
+    """Class decorator registering a combiner: ``forward(encodings) -> (B, output_size)``."""
+
+    def wrap(cls: Registered) -> Registered:
+        COMBINERS[name] = cls
         return cls
 
     return wrap

@@ -29,6 +29,7 @@ from tailorml.config import ConfigLike, ModelConfig, as_config
 from tailorml.errors import ConfigError, TailorError
 from tailorml.io import atomic_write_text
 from tailorml.pipelines.train import train
+from tailorml.records.metrics import Metrics
 from tailorml.train.distributed import check_single_process_options, rank_batch_size
 
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)  # a rank silent this long is taken as lost
@@ -53,7 +54,7 @@ def train_distributed(
     master_port: int | None = None,
     resume: bool = False,
     quiet: bool = False,
-) -> dict[str, Any] | None:
+) -> Metrics | None:
     """Train with ``nproc`` processes on this machine (of ``nnodes`` machines).
 
     The config is checked here, before any process starts, so a typo or a

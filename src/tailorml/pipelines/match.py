@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tailorml.config import Scenario
 from tailorml.match import run_match
 from tailorml.match.backends import Backend
+from tailorml.records.match import MatchResult
 from tailorml.report.card import write_model_card
 from tailorml.report.match import write_match_report
 
@@ -19,14 +19,14 @@ def match(
     workers: int | None = None,
     quiet: bool = False,
     backend: Backend = Backend(),
-) -> dict[str, Any]:
+) -> MatchResult:
     """Recommend the model that fits the scenario; write ``match.json``,
     ``recommended/`` (with its model card) and ``report.html`` into ``output``.
     A rerun on the same folder resumes: finished trials are not trained again.
     ``backend`` says where trials run (this machine, or a Ray cluster)."""
     result = run_match(scenario, output, workers=workers, quiet=quiet, backend=backend)
     run_dir = Path(output)
-    if result["recommended"] is not None:
+    if result.recommended is not None:
         write_model_card(run_dir / "recommended", result)
     write_match_report(run_dir)
     return result

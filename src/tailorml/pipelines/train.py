@@ -8,7 +8,6 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,9 @@ import torch
 from tailorml.config import ConfigLike, as_config, dump_config
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.splits import read_splits
-from tailorml.io import atomic_write_json, atomic_write_text
+from tailorml.io import atomic_write_text
 from tailorml.models import TailorModel
+from tailorml.records.metrics import DataFacts, Metrics, Privacy, TrainFigures
 from tailorml.report import write_report
 from tailorml.report.card import write_model_card
 from tailorml.runs.bundle import Bundle, save_bundle
@@ -78,9 +78,9 @@ def train(
     run = Run(Bundle(cfg, features, model), run_dir, history)
     run.metrics = collect_metrics(run, frames, encoded, history, trainer, dropped, wall)
     if reweighing is not None:
-        run.metrics["fairness"] = reweighing
-    if swapped:
-        run.metrics["privacy"]["changes"] = swapped
+        run.metrics.fairness = reweighing
+    if swapped and run.metrics.privacy is not None:
+        run.metrics.privacy.changes = swapped
     if run_dir is not None:
         save_run(run_dir, run)
     return run
@@ -94,7 +94,7 @@ def collect_metrics(
     trainer: Trainer,
     dropped: int,
     wall: float,
-) -> dict[str, Any]:
+) -> Metrics:
     """metrics.json: evaluation per split plus training figures.
 
     A private run adds ``privacy``: the ε actually spent at δ, the target ε, the
@@ -104,34 +104,33 @@ def collect_metrics(
     target = run.bundle.features.target
     train_seconds = sum(h["seconds"] for h in history)
     samples = len(encoded["train"]) * len(history)
-    metrics: dict[str, Any] = {
-        "task": target.task,
-        "target": target.name,
-        "labels": target.labels,
-        "data": {
-            "source": cfg.data.source,
-            "rows": {name: len(frame) for name, frame in frames.items()},
-            "dropped_rows": dropped,
-        },
-        "train": {
-            "epochs": len(history),
-            "best_epoch": trainer.state.best_epoch or len(history),
-            "early_stopped": len(history) < cfg.training.epochs,
-            "seconds": train_seconds,
-            "wall_seconds": wall,
-            "samples_per_s": samples / train_seconds if train_seconds else 0.0,
-            "final_loss": history[-1]["train_loss"] if history else None,
-            "processes": trainer.world.size,
-            "device": trainer.device.type,
-        },
-    }
+    metrics = Metrics(
+        task=target.task,
+        target=target.name,
+        labels=target.labels,
+        data=DataFacts(
+            source=cfg.data.source,
+            rows={name: len(frame) for name, frame in frames.items()},
+            dropped_rows=dropped,
+        ),
+        train=TrainFigures(
+            epochs=len(history),
+            best_epoch=trainer.state.best_epoch or len(history),
+            early_stopped=len(history) < cfg.training.epochs,
+            seconds=train_seconds,
+            wall_seconds=wall,
+            samples_per_s=samples / train_seconds if train_seconds else 0.0,
+            final_loss=history[-1]["train_loss"] if history else None,
+            processes=trainer.world.size,
+            device=trainer.device.type,
+        ),
+    )
     if trainer.privacy is not None:
-        metrics["privacy"] = trainer.privacy
-    for split in ("validation", "test"):
-        if split in frames and not (
-            split == "validation" and cfg.data.split.validation_data == "test"
-        ):
-            metrics[split] = run.score_rows(frames[split], split)
+        metrics.privacy = Privacy(**trainer.privacy)
+    if "validation" in frames and cfg.data.split.validation_data != "test":
+        metrics.validation = run.score_rows(frames["validation"], "validation")
+    if "test" in frames:
+        metrics.test = run.score_rows(frames["test"], "test")
     return metrics
 
 
@@ -140,7 +139,7 @@ def save_run(run_dir: Path, run: Run) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump_config(run.config))
     save_bundle(run.bundle, run_dir / "model")
-    atomic_write_json(run_dir / "metrics.json", run.metrics)
+    run.metrics.write(run_dir / "metrics.json")
     atomic_write_text(run_dir / "history.csv", history_csv(run.history))
     write_report(run_dir)
     write_model_card(run_dir)

@@ -23,6 +23,22 @@ class Part(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def __getitem__(self, name: str) -> Any:
+        """A field by the name the JSON file gives it, so code written against the
+        plain-JSON files (``run.metrics["test"]["accuracy"]``) keeps working.
+
+        Raises:
+            KeyError: the record has no such field, or leaves it out.
+        """
+        extra = self.__pydantic_extra__ or {}
+        if name in extra:
+            return extra[name]
+        fields = type(self).model_fields.items()
+        field = next((f for f, info in fields if name in (f, info.serialization_alias)), None)
+        if field is None or getattr(self, field) is None:
+            raise KeyError(name)
+        return getattr(self, field)
+
 
 class Record(Part):
     """A file one stage writes and later ones read (metrics.json, match.json…).

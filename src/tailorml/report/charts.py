@@ -10,11 +10,14 @@ the chart name so several charts can share one page.
 from __future__ import annotations
 
 import io
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -22,9 +25,34 @@ CURVE_SIZE = (6.4, 3.6)
 MATRIX_SIZE = (6.4, 5.6)
 _MAX_ANNOTATED_CLASSES = 20  # beyond this, cell counts are too small to read
 _MAX_TICK_LABELS = 50
+_LOG_SPREAD = 20.0  # latency ratio beyond which the Pareto plot's x axis turns logarithmic
 
 Series = tuple[str, Sequence[float], Sequence[float]]
 """(legend name, x values, y values) of one line."""
+
+
+class GroupRate(Protocol):
+    """A group's figures on a split (a match's or an audit's)."""
+
+    @property
+    def selection_rate(self) -> float | None: ...
+
+
+class GroupedRates(Protocol):
+    """One sensitive attribute's figures, group by group."""
+
+    @property
+    def groups(self) -> Mapping[str, GroupRate]: ...
+
+
+class ParetoPoint(NamedTuple):
+    """One candidate on the Pareto plot."""
+
+    name: str
+    latency: float
+    quality: float
+    error: tuple[float, float]  # how far the 95% CI reaches below and above
+    feasible: bool
 
 
 def line_chart(
@@ -127,3 +155,100 @@ def _scrub_svg(svg: str, prefix: str) -> str:
     svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
     return svg.strip()
+
+
+def plain(text: str) -> str:
+    """Text for a matplotlib label: ``$`` would otherwise switch on its math parser."""
+    return text.replace("$", r"\$")
+
+
+def pareto_chart(
+    points: list[ParetoPoint], pareto: list[str], recommended: str | None, ylabel: str
+) -> str | None:
+    """Quality against p95 latency, one point per candidate, Pareto points labelled."""
+    if not points:
+        return None
+    fig = Figure(figsize=CURVE_SIZE, layout="constrained")
+    ax = fig.add_subplot()
+    for on_front, feasible in ((True, True), (True, False), (False, True), (False, False)):
+        group = [p for p in points if (p.name in pareto) == on_front and p.feasible == feasible]
+        if group:
+            label = ("Pareto, " if on_front else "") + ("feasible" if feasible else "infeasible")
+            color = "C0" if on_front else "#9aa5b1"
+            _scatter_group(ax, group, color, "o" if feasible else "X", label)
+    for point in points:
+        if point.name in pareto or point.name == recommended:
+            text = point.name + (" (recommended)" if point.name == recommended else "")
+            xy = (point.latency, point.quality)
+            ax.annotate(plain(text), xy, xytext=(5, 5), textcoords="offset points")
+    latencies = [p.latency for p in points]
+    if min(latencies) > 0 and max(latencies) / min(latencies) >= _LOG_SPREAD:
+        ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.1)  # room for the labels right of the points
+    ax.set_xlabel("p95 latency (ms)")
+    ax.set_ylabel(plain(ylabel))
+    ax.set_title("Quality against latency")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return to_svg(fig, "pareto")
+
+
+def _scatter_group(ax: Axes, group: list[ParetoPoint], color: str, marker: str, label: str) -> None:
+    xs, ys = [p.latency for p in group], [p.quality for p in group]
+    errors = np.array([p.error for p in group]).T  # (2, N): below, above
+    if errors.any():
+        ax.errorbar(xs, ys, yerr=errors, fmt="none", ecolor=color, alpha=0.5, capsize=2)
+    ax.scatter(xs, ys, c=color, marker=marker, s=48, label=label, zorder=3)
+
+
+def selection_rate_chart(reports: Mapping[str, Mapping[str, GroupedRates]]) -> str | None:
+    """Grouped bars of selection rate per group, one panel per attribute.
+
+    Args:
+        reports: per series (validation and test, or before and after mitigation),
+            each sensitive attribute's figures by group.
+    """
+    splits = {
+        split: rates for split, fairness in reports.items() if (rates := _selection_rates(fairness))
+    }
+    attributes = list(dict.fromkeys(a for rates in splits.values() for a in rates))
+    if not attributes:
+        return None
+    width, height = CURVE_SIZE
+    fig = Figure(figsize=(max(width, 3.4 * len(attributes)), height), layout="constrained")
+    axes = fig.subplots(1, len(attributes), squeeze=False)[0]
+    for ax, attribute in zip(axes, attributes, strict=True):
+        _group_bars(ax, attribute, splits)
+    axes[0].set_ylabel("selection rate")
+    if len(splits) > 1:
+        axes[-1].legend(fontsize="small")
+    return to_svg(fig, "fairness")
+
+
+def _selection_rates(fairness: Mapping[str, GroupedRates]) -> dict[str, dict[str, float]]:
+    """Selection rate per group per attribute, keeping only groups that report one."""
+    rates: dict[str, dict[str, float]] = {}
+    for attribute, entry in fairness.items():
+        found = {
+            group: stats.selection_rate
+            for group, stats in entry.groups.items()
+            if stats.selection_rate is not None and math.isfinite(stats.selection_rate)
+        }
+        if found:
+            rates[attribute] = found
+    return rates
+
+
+def _group_bars(ax: Axes, attribute: str, splits: dict[str, dict[str, dict[str, float]]]) -> None:
+    groups = list(dict.fromkeys(g for rates in splits.values() for g in rates.get(attribute, {})))
+    positions = np.arange(len(groups))
+    bar = 0.8 / len(splits)
+    for i, (split, rates) in enumerate(splits.items()):
+        values = [rates.get(attribute, {}).get(group, math.nan) for group in groups]
+        offset = (i - (len(splits) - 1) / 2) * bar
+        ax.bar(positions + offset, values, bar, label=split)
+    rotate = len(groups) > 4
+    ax.set_xticks(positions, [plain(g) for g in groups], rotation=30 if rotate else 0)
+    ax.set_title(plain(attribute))
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3)

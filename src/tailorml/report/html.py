@@ -1,51 +1,35 @@
 """The HTML report of one run: a single self-contained file beside its metrics.
 
-A run folder holds ``metrics.json`` (required), ``config.yaml`` and
-``history.csv`` (both optional). :func:`write_report` turns them into
-``report.html`` with inline SVG charts and inline CSS, so the file can be
-mailed or archived and opens offline with nothing else.
-
-``metrics.json`` keys read (each optional; missing parts are left out of the page):
-    ``task``: ``"classification"`` or ``"regression"`` (else inferred).
-    ``labels``: class names, in class-index order.
-    ``run_name``, ``data_source``: override the folder name and ``data.source``.
-    ``test``, ``validation``: the dicts :func:`tailorml.evaluate.evaluate` returns.
-    ``train``: ``seconds``, ``samples_per_s``, ``epochs`` (run), ``early_stopped``,
-    ``best_epoch`` and any other scalars, shown as they are.
+A run folder holds ``metrics.json`` (a :class:`~tailorml.records.metrics.Metrics`
+record, required), ``config.yaml`` and ``history.csv`` (both optional).
+:func:`write_report` turns them into ``report.html`` with inline SVG charts and
+inline CSS, so the file can be mailed or archived and opens offline with
+nothing else. Parts the record lacks are left out of the page.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import yaml
 
 from tailorml.errors import TailorError
 from tailorml.io import atomic_write_text
+from tailorml.records.metrics import ClassScores, Interval, Metrics, Scores, TrainFigures
 from tailorml.report.charts import Series, confusion_chart, line_chart
-from tailorml.report.render import render
+from tailorml.report.render import format_value, render
 
 REPORT_NAME = "report.html"
-_SPLITS = ("validation", "test")
+__all__ = ["REPORT_NAME", "format_value", "read_json_object", "render_report", "write_report"]
+_HEADLINE = {"classification": "accuracy", "regression": "mae"}
 _METRIC_ORDER = {
-    "classification": [
-        "accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "roc_auc",
-        "log_loss",
-        "ece",
-        "n",
-    ],
+    "classification": ["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
+                       "log_loss", "ece", "n"],
     "regression": ["mae", "rmse", "r2", "n"],
-}
-_PER_CLASS_KEYS = ("precision", "recall", "f1", "support")
-_NOT_SCALARS = {"per_class", "confusion_matrix", "ci95", "headline"}
+}  # fmt: skip
 _TRAIN_NAMES = {
     "seconds": "Training time (s)",
     "samples_per_s": "Throughput (samples/s)",
@@ -54,6 +38,24 @@ _TRAIN_NAMES = {
     "best_epoch": "Best epoch",
 }
 _TRAIN_FORMATS = {"seconds": ",.1f", "samples_per_s": ",.0f"}
+
+
+class Headline(NamedTuple):
+    """The main split's headline metric, its 95% interval and the rows scored."""
+
+    metric: str
+    split: str
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int | None
+
+
+class MetricRow(NamedTuple):
+    """One metric (or its interval, as text) on each split."""
+
+    name: str
+    values: list[float | str | None]
 
 
 def write_report(run_dir: Path) -> Path:
@@ -79,25 +81,36 @@ def write_report(run_dir: Path) -> Path:
 
 def render_report(run_dir: Path) -> str:
     """Render the report of a run folder as an HTML string (see :func:`write_report`)."""
-    metrics = _read_metrics(run_dir / "metrics.json")
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        raise TailorError(f"no {path.name} in {run_dir}; a report needs a finished run folder")
+    metrics = Metrics.read(path)
     config, config_text = _read_config(run_dir / "config.yaml")
     history = _read_history(run_dir / "history.csv")
-    context = _build_context(run_dir, metrics, config, config_text, history)
+    splits = metrics.splits
+    task = _task(metrics, splits)
+    labels = metrics.labels or next((list(s.per_class) for s in splits.values() if s.per_class), [])
+    data = config.get("data")
+    source = metrics.data_source or (data.get("source") if isinstance(data, dict) else None)
+    main_split = "test" if "test" in splits else next(iter(splits), None)
+    main = splits[main_split] if main_split else Scores()
+    training = config.get("training")
+    planned = training.get("epochs") if isinstance(training, dict) else None
+    context = {
+        "run_name": metrics.run_name or run_dir.resolve().name,
+        "task": task,
+        "data_source": source,
+        "headline": _headline(task, main_split, main),
+        "curves": _learning_curves(history),
+        "confusion": _confusion(main, labels) if task == "classification" else None,
+        "main_split": main_split,
+        "metric_splits": list(splits),
+        "metric_rows": _metric_rows(task, splits),
+        "per_class_rows": _per_class_rows(main, labels),
+        "training_rows": _training_rows(metrics.train, planned, history),
+        "config_text": config_text,
+    }
     return render("report.html.j2", context, {"fmt": format_value})
-
-
-def format_value(value: Any, small: str = ".4f") -> str:
-    """Format a metric for display: ``small`` format below 1,000 (4 decimals
-    by default), thousands separators above, "—" for None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 1000 else format(value, small)
-    return str(value)
 
 
 # ---------------------------------------------------------------- reading
@@ -114,10 +127,6 @@ def read_json_object(path: Path, missing: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TailorError(f"{path} must hold a JSON object, found {type(data).__name__}")
     return data
-
-
-def _read_metrics(path: Path) -> dict[str, Any]:
-    return read_json_object(path, "a report needs a finished run folder")
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -151,70 +160,22 @@ def _read_history(path: Path) -> pd.DataFrame | None:
 # ---------------------------------------------------------------- context
 
 
-def _build_context(
-    run_dir: Path,
-    metrics: dict[str, Any],
-    config: dict[str, Any],
-    config_text: str | None,
-    history: pd.DataFrame | None,
-) -> dict[str, Any]:
-    splits = {s: metrics[s] for s in _SPLITS if isinstance(metrics.get(s), dict)}
-    task = _task(metrics, splits)
-    labels = _labels(metrics, splits)
-    data = config.get("data")
-    source = metrics.get("data_source") or (data.get("source") if isinstance(data, dict) else None)
-    main_split = "test" if "test" in splits else next(iter(splits), None)
-    main = splits.get(main_split, {}) if main_split else {}
-    return {
-        "run_name": str(metrics.get("run_name") or run_dir.resolve().name),
-        "task": task,
-        "data_source": source,
-        "headline": _headline(task, main_split, main),
-        "curves": _learning_curves(history),
-        "confusion": _confusion(main, labels) if task == "classification" else None,
-        "main_split": main_split,
-        "metric_splits": list(splits),
-        "metric_rows": _metric_rows(task, splits),
-        "per_class_rows": _per_class_rows(main, labels),
-        "training_rows": _training_rows(metrics.get("train"), config, history),
-        "config_text": config_text,
-    }
-
-
-def _task(metrics: dict[str, Any], splits: dict[str, dict[str, Any]]) -> str:
-    if metrics.get("task") in _METRIC_ORDER:
-        return str(metrics["task"])
-    if any("accuracy" in s for s in splits.values()):
-        return "classification"
-    if any("mae" in s for s in splits.values()):
-        return "regression"
+def _task(metrics: Metrics, splits: dict[str, Scores]) -> str:
+    if metrics.task in _METRIC_ORDER:
+        return metrics.task
+    for task, headline in _HEADLINE.items():
+        if any(headline in s.figures for s in splits.values()):
+            return task
     return "unknown"
 
 
-def _labels(metrics: dict[str, Any], splits: dict[str, dict[str, Any]]) -> list[str]:
-    if isinstance(metrics.get("labels"), list):
-        return [str(label) for label in metrics["labels"]]
-    for split in splits.values():
-        if isinstance(split.get("per_class"), dict):
-            return [str(label) for label in split["per_class"]]
-    return []
-
-
-def _headline(task: str, split: str | None, scores: dict[str, Any]) -> dict[str, Any] | None:
-    name = scores.get("headline") or {"classification": "accuracy", "regression": "mae"}.get(task)
-    if split is None or name is None or name not in scores:
+def _headline(task: str, split: str | None, scores: Scores) -> Headline | None:
+    name = scores.headline or _HEADLINE.get(task)
+    if split is None or name is None or name not in scores.figures:
         return None
-    ci = scores.get("ci95")
-    if not isinstance(ci, dict) or ci.get("metric", name) != name:
-        ci = {}
-    return {
-        "metric": name,
-        "split": split,
-        "value": scores[name],
-        "low": ci.get("low"),
-        "high": ci.get("high"),
-        "n": scores.get("n"),
-    }
+    ci = scores.ci95 if scores.ci95 and scores.ci95.metric == name else None
+    low, high = (ci.low, ci.high) if ci else (None, None)
+    return Headline(name, split, scores[name], low, high, scores.n)
 
 
 def _learning_curves(history: pd.DataFrame | None) -> list[dict[str, str]]:
@@ -250,73 +211,54 @@ def _logged_metrics(columns: pd.Index) -> list[str]:
     return names
 
 
-def _confusion(scores: dict[str, Any], labels: list[str]) -> str | None:
-    matrix = scores.get("confusion_matrix")
-    if not isinstance(matrix, list) or not matrix:
+def _confusion(scores: Scores, labels: list[str]) -> str | None:
+    matrix = scores.confusion_matrix
+    if not matrix:
         return None
     names = labels if len(labels) == len(matrix) else [str(i) for i in range(len(matrix))]
     return confusion_chart("confusion", matrix, names)
 
 
-def _metric_rows(task: str, splits: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _metric_rows(task: str, splits: dict[str, Scores]) -> list[MetricRow]:
     """Rows of (metric, value per split): the task's metrics first, then any others."""
-    names = list(_METRIC_ORDER.get(task, []))
-    for scores in splits.values():
-        names += [k for k, v in scores.items() if k not in _NOT_SCALARS and _is_scalar(v)]
-    present = [n for n in dict.fromkeys(names) if any(n in s for s in splits.values())]
-    rows = [{"name": n, "values": [s.get(n) for s in splits.values()]} for n in present]
-    cis: list[dict[str, Any]] = [
-        ci if isinstance(ci := s.get("ci95"), dict) else {} for s in splits.values()
-    ]
+    values = [s.figures | ({"n": s.n} if s.n is not None else {}) for s in splits.values()]
+    names = dict.fromkeys([*_METRIC_ORDER.get(task, []), *(k for v in values for k in v)])
+    present = [n for n in names if any(n in v for v in values)]
+    rows = [MetricRow(n, [v.get(n) for v in values]) for n in present]
+    cis = [s.ci95 for s in splits.values()]
     texts = [_ci_text(ci) for ci in cis]
-    if any(texts):
-        metric = next(ci.get("metric", "headline") for ci, t in zip(cis, texts, strict=True) if t)
-        rows.append({"name": f"{metric} 95% CI", "values": texts})
+    metric = next((ci.metric for ci, text in zip(cis, texts, strict=True) if ci and text), None)
+    if metric is not None:
+        rows.append(MetricRow(f"{metric} 95% CI", list(texts)))
     return rows
 
 
-def _ci_text(ci: dict[str, Any]) -> str | None:
-    if ci.get("low") is None or ci.get("high") is None:
+def _ci_text(ci: Interval | None) -> str | None:
+    if ci is None or ci.low is None or ci.high is None:
         return None
-    return f"{format_value(ci['low'])} – {format_value(ci['high'])}"
+    return f"{format_value(ci.low)} – {format_value(ci.high)}"
 
 
-def _per_class_rows(scores: dict[str, Any], labels: list[str]) -> list[dict[str, Any]]:
-    per_class = scores.get("per_class")
-    if not isinstance(per_class, dict):
-        return []
+def _per_class_rows(scores: Scores, labels: list[str]) -> list[tuple[str, ClassScores]]:
+    per_class = scores.per_class or {}
     order = [label for label in labels if label in per_class] or list(per_class)
-    rows = []
-    for label in order:
-        entry = per_class[label] if isinstance(per_class[label], dict) else {}
-        rows.append({"label": label, **{k: entry.get(k) for k in _PER_CLASS_KEYS}})
-    return rows
+    return [(label, per_class[label]) for label in order]
 
 
 def _training_rows(
-    train: Any, config: dict[str, Any], history: pd.DataFrame | None
+    train: TrainFigures | None, planned: Any, history: pd.DataFrame | None
 ) -> list[tuple[str, Any]]:
-    train = dict(train) if isinstance(train, dict) else {}
-    if "epochs" not in train and history is not None:
-        train["epochs"] = len(history)
-    training = config.get("training")
-    planned = training.get("epochs") if isinstance(training, dict) else None
-    if "early_stopped" not in train and isinstance(planned, int) and "epochs" in train:
-        train["early_stopped"] = bool(train["epochs"] < planned)
+    """The training figures the run recorded (epochs and early stopping, if it did
+    not, from its history and config)."""
+    figures = train.model_dump(exclude_unset=True) if train is not None else {}
+    if "epochs" not in figures and history is not None:
+        figures["epochs"] = len(history)
+    if "early_stopped" not in figures and isinstance(planned, int) and "epochs" in figures:
+        figures["early_stopped"] = bool(figures["epochs"] < planned)
     for key, spec in _TRAIN_FORMATS.items():
-        if isinstance(train.get(key), int | float) and not isinstance(train[key], bool):
-            train[key] = format(train[key], spec)
-    known = [(label, train[key]) for key, label in _TRAIN_NAMES.items() if key in train]
-    others = [
-        (key.replace("_", " ").capitalize(), value)
-        for key, value in train.items()
-        if key not in _TRAIN_NAMES and _is_scalar(value)
-    ]
+        if figures.get(key) is not None:
+            figures[key] = format(figures[key], spec)
+    known = [(label, figures[key]) for key, label in _TRAIN_NAMES.items() if key in figures]
+    others = [(key.replace("_", " ").capitalize(), value)
+              for key, value in figures.items() if key not in _TRAIN_NAMES]  # fmt: skip
     return known + others
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, int | float | str | bool)
-
-
-# ---------------------------------------------------------------- writing

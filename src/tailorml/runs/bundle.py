@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from lightgbm.basic import LightGBMError
 from pydantic import ValidationError
 from safetensors import SafetensorError
 
@@ -35,20 +33,13 @@ from tailorml.config import ModelConfig
 from tailorml.errors import TailorError
 from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
-from tailorml.io import (
-    atomic_write_json,
-    load_tensors,
-    read_json,
-    replace_dir,
-    save_tensors,
-    shape_mismatch,
-)
+from tailorml.io import atomic_write_json, read_json, replace_dir
 from tailorml.io import staging_dir as make_staging
-from tailorml.models import TailorModel
-from tailorml.models.classical import CLASSICAL, ClassicalModel
+from tailorml.models.family import FAMILIES, ModelFamily, WeightsError, family_named
+from tailorml.records.audit import DecisionRule
+from tailorml.train import deep  # noqa: F401  (registers the deep family)
 
 FORMAT_VERSION = 1
-Model = TailorModel | ClassicalModel
 Manifest = dict[str, Any]
 
 # MIGRATIONS[v] turns a version-v model.json into a version v + 1 one. A change
@@ -61,26 +52,29 @@ class Bundle:
     """A trained model with everything needed to use it on raw rows.
 
     Attributes:
-        family: ``deep`` for a TailorModel, else a classical family name.
-        params: the family's hyperparameters (classical models).
+        model: what the family built (``deep``: a TailorModel network).
+        family: the registered model family's name.
+        params: the family's hyperparameters, and what training spent.
         decision: thresholds for a binary classifier, if chosen.
     """
 
     config: ModelConfig
     features: FeatureSet
-    model: Model
+    model: Any
     family: str = "deep"
     params: dict[str, Any] = field(default_factory=dict)
     decision: Decision | None = None
+
+    @property
+    def model_family(self) -> ModelFamily[Any]:
+        """The family that built the model, which knows how to use it."""
+        return family_named(self.family)
 
 
 def save_bundle(bundle: Bundle, folder: Path) -> None:
     """Write the bundle to a staging folder, then swap it in atomically."""
     staging = make_staging(folder)
-    if isinstance(bundle.model, TailorModel):
-        save_tensors(staging / "model.safetensors", bundle.model.state_dict())
-    else:
-        bundle.model.save(staging)
+    bundle.model_family.save(bundle.model, staging)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tailorml_version": __version__,
@@ -88,7 +82,7 @@ def save_bundle(bundle: Bundle, folder: Path) -> None:
         "params": bundle.params,
         "config": bundle.config.model_dump(mode="json"),
         "features": bundle.features.to_dict(),
-        "decision": bundle.decision.to_dict() if bundle.decision else None,
+        "decision": bundle.decision.to_dict().model_dump(mode="json") if bundle.decision else None,
     }
     atomic_write_json(staging / "model.json", manifest)
     replace_dir(staging, folder)
@@ -109,7 +103,8 @@ def load_bundle(folder: Path) -> Bundle:
         features = FeatureSet.from_dict(manifest["features"])
         family = str(manifest.get("family", "deep"))
         params = dict(manifest.get("params") or {})
-        decision = Decision.from_dict(manifest["decision"]) if manifest.get("decision") else None
+        rule = manifest.get("decision")
+        decision = Decision.from_dict(DecisionRule.model_validate(rule)) if rule else None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise corrupt(folder, "model.json", f"does not describe a model ({problem(err)})") from None
     try:
@@ -189,41 +184,30 @@ def migrate(manifest: Manifest, folder: Path) -> Manifest:
 
 def load_model(
     folder: Path, family: str, params: dict[str, Any], config: ModelConfig, features: FeatureSet
-) -> Model:
-    """The network (or classical model) the manifest describes, with its weights.
+) -> Any:
+    """The model the manifest describes, built by its family, with its weights.
 
     Raises:
         FileNotFoundError: a weights file is missing.
-        TailorError: a weights file cannot be read, or its shapes differ from
-            the network that ``model.json`` describes.
+        TailorError: the family is unknown, a weights file cannot be read, or
+            it does not fit the model that ``model.json`` describes.
     """
-    if family == "deep":
-        return load_network(folder, config, features)
-    if family not in CLASSICAL:
+    if family not in FAMILIES:
         raise TailorError(f"the bundle in '{folder}' has an unknown model family '{family}'.")
-    target = features.target
-    classical = CLASSICAL[family](params, features.metas(), target.kind, len(target.labels) or 1)
+    maker = FAMILIES[family]
     try:
-        classical.load_state(folder)
-    except (SafetensorError, LightGBMError, KeyError, ValueError) as err:
+        model = maker.build(config, features, params, pretrained=False)
+    except (KeyError, TypeError, ValueError) as err:
+        raise corrupt(
+            folder, "model.json", f"describes no {family} model ({problem(err)})"
+        ) from None
+    try:
+        maker.load(model, folder)
+    except WeightsError as err:
+        raise corrupt(folder, err.file, err.what) from None
+    except (SafetensorError, KeyError, ValueError) as err:
         files = f"the {family} model's files ({', '.join(weight_files(folder))})"
         raise corrupt(folder, files, f"cannot be read ({err})") from None
-    return classical
-
-
-def load_network(folder: Path, config: ModelConfig, features: FeatureSet) -> TailorModel:
-    """The deep model ``model.json`` describes, with the weights of ``model.safetensors``."""
-    try:
-        model = TailorModel(config, features.metas(), features.target.n_outputs, pretrained=False)
-    except (KeyError, TypeError, ValueError) as err:
-        raise corrupt(folder, "model.json", f"describes no network ({problem(err)})") from None
-    weights = read_weights(folder, "model.safetensors")
-    mismatch = shape_mismatch(model.state_dict(), weights)
-    if mismatch:
-        what = f"no longer matches the weights in model.safetensors: {mismatch}"
-        raise corrupt(folder, "model.json", what)
-    model.load_state_dict(weights)
-    model.eval()
     return model
 
 
@@ -232,16 +216,3 @@ def weight_files(folder: Path) -> list[str]:
     kept = (".safetensors", ".txt", ".json")
     return sorted(p.name for p in folder.iterdir() if p.suffix in kept and p.name not in
                   ("model.json", "onnx.json") and not p.name.startswith("."))  # fmt: skip
-
-
-def read_weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
-    """Tensors of a bundle's safetensors file.
-
-    Raises:
-        FileNotFoundError: there is no such file.
-        TailorError: the file is not readable safetensors (truncated, overwritten).
-    """
-    try:
-        return load_tensors(folder / name)
-    except SafetensorError as err:
-        raise corrupt(folder, name, f"is not a readable safetensors file ({err})") from None

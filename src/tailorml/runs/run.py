@@ -13,14 +13,12 @@ import torch
 from tailorml.config import DataConfig, ModelConfig
 from tailorml.data.dataset import Dataset
 from tailorml.data.readers import read_source
-from tailorml.errors import TailorError
+from tailorml.errors import DataError, TailorError
 from tailorml.evaluate import evaluate as score
 from tailorml.features import Encoded
-from tailorml.io import read_json
-from tailorml.models.classical import ClassicalModel
+from tailorml.models.family import ModelFamily
+from tailorml.records.metrics import Metrics, Scores
 from tailorml.runs.bundle import Bundle, load_bundle
-from tailorml.train import predict_outputs
-from tailorml.train.frozen import embed_frozen
 
 DataLike: TypeAlias = str | Path | pd.DataFrame
 
@@ -84,26 +82,28 @@ class Run:
         self.bundle = bundle
         self.path = path
         self.history = history or []
-        self.metrics: dict[str, Any] = {}
+        self.metrics = Metrics()
 
     @property
     def config(self) -> ModelConfig:
         return self.bundle.config
 
-    def outputs(self, encoded: Encoded, cache: bool = False) -> torch.Tensor:
+    @property
+    def family(self) -> ModelFamily[Any]:
+        """The model's family: what it can do, and how to run it."""
+        return self.bundle.model_family
+
+    def outputs(
+        self, encoded: Encoded, cache: bool = False, length_batch: int | None = None
+    ) -> torch.Tensor:
         """Raw model outputs: logits (N, K), or (N, 1) for binary / number.
 
         With ``cache``, frozen pretrained encoders read (and fill) the disk
         cache of embeddings, as training does; evaluation uses it.
+        ``length_batch``: rows per batch of text sorted by length.
         """
-        model = self.bundle.model
-        if isinstance(model, ClassicalModel):
-            return model.outputs(encoded.inputs)
-        train_cfg = self.config.training
-        inputs = (
-            embed_frozen(model, encoded.inputs, train_cfg.precision) if cache else encoded.inputs
-        )
-        return predict_outputs(model, inputs, train_cfg.eval_batch_size, train_cfg.precision)
+        model, config = self.bundle.model, self.config
+        return self.family.outputs(model, encoded.inputs, config, cache, length_batch)
 
     def decide(self, proba: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
         """Class ids: the decision thresholds for a binary model, else argmax."""
@@ -119,10 +119,13 @@ class Run:
         groups = rows[column].to_numpy() if decision.group_thresholds and column else None
         return decision.apply(proba[:, 1], groups)
 
-    def evaluate(self, data: DataLike, split: str = "evaluation") -> dict[str, Any]:
+    def evaluate(self, data: DataLike, split: str = "evaluation") -> Scores:
         """Metrics of the model on labelled rows (with a 95% bootstrap CI)."""
         rows, dropped = read_rows(data, self.config.data)
-        return self.score_rows(rows, split) | ({"dropped_rows": dropped} if dropped else {})
+        scores = self.score_rows(rows, split)
+        if dropped:
+            scores.dropped_rows = dropped
+        return scores
 
     def outcome(self, rows: pd.DataFrame, split: str = "evaluation") -> Outcome:
         """Truth, probabilities and decided classes (or values) for labelled rows."""
@@ -136,15 +139,15 @@ class Run:
         proba = target.probabilities(out)
         return Outcome(target.class_ids(encoded.target), proba, self.decide(proba, rows))
 
-    def score_rows(self, rows: pd.DataFrame, split: str) -> dict[str, Any]:
+    def score_rows(self, rows: pd.DataFrame, split: str) -> Scores:
         """Metrics of the model's decisions on labelled rows."""
         result = self.outcome(rows, split)
         seed = self.config.training.seed
         if result.proba is None:
             return score("regression", result.y_true, result.decided, seed=seed)
         labels = self.bundle.features.target.labels
-        return score("classification", result.y_true, result.proba, labels=labels, seed=seed,
-                     predicted=result.decided)  # fmt: skip
+        return score("classification", result.y_true, result.proba, labels=labels,
+                     seed=seed, predicted=result.decided)  # fmt: skip
 
     def predict(self, data: DataLike) -> pd.DataFrame:
         """One row per input row, in order: ``prediction`` and, for
@@ -213,21 +216,18 @@ def read_history(file: Path) -> list[dict[str, Any]]:
         ) from None
 
 
-def read_metrics(file: Path) -> dict[str, Any]:
+def read_metrics(file: Path) -> Metrics:
     """A run's ``metrics.json`` (none: no metrics).
 
     Raises:
-        TailorError: the file is not a JSON object.
+        TailorError: the file is not a metrics record.
     """
     if not file.exists():
-        return {}
+        return Metrics()
     try:
-        metrics = read_json(file)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError
-        metrics = None
-    if not isinstance(metrics, dict):
+        return Metrics.read(file)
+    except DataError as err:
         raise TailorError(
-            f"the run file '{file}' is corrupt or was edited: it does not hold a JSON object "
-            "of metrics. Delete it to open the run without its recorded metrics."
-        )
-    return metrics
+            f"the run file '{file}' is corrupt or was edited: {err} Delete it to open the run "
+            "without its recorded metrics."
+        ) from None

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from tailorml.errors import DataError, TailorError
-from tailorml.models import TailorModel
 from tailorml.runs.run import Run, redact_like_training
 from tailorml.serve.batching import Chunk
 from tailorml.serve.rows import ApiError
 from tailorml.serve.schema import InputField
-from tailorml.train import predict_outputs
 
 Row = dict[str, Any]
 TABLE_KINDS = ("text", "category", "binary", "group")
@@ -66,7 +65,7 @@ class Predictor:
         # Convolutions and pooling run 2-3x faster on CPU in channels-last layout
         # (same results up to float rounding): weights converted here, images per batch.
         self.channels_last = False
-        if self.onnx is None and isinstance(model, TailorModel):
+        if self.onnx is None and isinstance(model, nn.Module):
             self.channels_last = any(p.dim() == 4 for p in model.parameters())
             if self.channels_last:
                 model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -121,7 +120,7 @@ class Predictor:
     def outputs(self, rows: pd.DataFrame) -> torch.Tensor:
         """Raw network outputs (N, K) for protected rows, as ``Run.outputs`` gives.
 
-        Text of varying length (``TailorModel.lengths``, or an ONNX graph with a
+        Text of varying length (a network's ``lengths``, or an ONNX graph with a
         dynamic token axis) goes in sorted batches of 16 rows.
         """
         encoded = self.run.bundle.features.encode(rows, "prediction", with_target=False)
@@ -129,11 +128,7 @@ class Predictor:
             encoded.inputs = {name: channels_last(x) for name, x in encoded.inputs.items()}
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.outputs(encoded.inputs))
-        model = self.run.bundle.model
-        if not isinstance(model, TailorModel) or model.lengths(encoded.inputs) is None:
-            return self.run.outputs(encoded)
-        precision = self.run.config.training.precision
-        return predict_outputs(model, encoded.inputs, TEXT_BATCH, precision)
+        return self.run.outputs(encoded, length_batch=TEXT_BATCH)
 
     def predict(self, chunks: Sequence[Chunk[Row]]) -> list[list[dict[str, Any]] | Exception]:
         """Predictions for a batch of requests' rows: one result (or error) per chunk.
@@ -202,9 +197,7 @@ class Predictor:
             explanations = explain_rows(self.run, table)
         except DataError as err:
             raise as_api_error(err) from None
-        for item in explanations:
-            item["row"] += start
-        return explanations
+        return [item.model_dump(mode="json") | {"row": item.row + start} for item in explanations]
 
 
 class RowError(ApiError):
@@ -242,7 +235,4 @@ def as_api_error(err: Exception, start: int = 0) -> ApiError:
 
 def explainable(run: Run) -> bool:
     """Whether ``explain_rows`` can attribute this run's decisions."""
-    from tailorml.models.classical.lightgbm import LightGBMModel
-    from tailorml.models.classical.linear import LinearModel
-
-    return isinstance(run.bundle.model, TailorModel | LinearModel | LightGBMModel)
+    return run.family.capabilities.attribution is not None

@@ -11,7 +11,7 @@ structure and range; ``rows.py`` turns them into arrays with numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NotRequired, Union
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from annotated_types import Len
@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from tailorml.features import Preprocessor
+from tailorml.records.explanations import RowExplanation
 from tailorml.runs.run import Run
 
 REF = "#/components/schemas/{model}"
@@ -116,18 +117,8 @@ def field_for(pre: Preprocessor) -> InputField:
 
 def text_field(pre: Preprocessor) -> InputField:
     """Free text; how much of it the model reads depends on its tokenizer."""
-    options = pre.options
-    end = "last" if options["truncation"] == "left" else "first"
-    if pre.kind == "text:pretrained":
-        used = (
-            f"it is split into subword tokens by the model's checkpoint tokenizer and its {end} "
-            f"{options['max_length']} tokens, [CLS] and [SEP] included, are used"
-        )
-    else:
-        unit = "characters" if options["tokenizer"] == "char" else "words"
-        used = f"its {end} {options['max_length']} {unit} are used"
     return InputField(
-        pre.name, "text", True, f"Free text; {used} (null: no text).",
+        pre.name, "text", True, f"Free text; {pre.reading()} (null: no text).",
         default="", example=EXAMPLE_TEXT,
     )  # fmt: skip
 
@@ -245,33 +236,8 @@ def response_types(run: Run) -> dict[str, Any]:
     }
 
 
-class FeatureAttribution(TypedDict):
-    """One input feature's share of a row's decision."""
-
-    type: str
-    score: float
-    value: NotRequired[Any]
-    tokens: NotRequired[list[str]]
-    scores: NotRequired[list[float]]
-    map: NotRequired[list[list[float]]]
-    image: NotRequired[list[list[float]]]
-
-
-class Explanation(TypedDict):
-    """Attributions of one row (see ``tailorml.audit.explain.explain_rows``)."""
-
-    row: int
-    prediction: str | float
-    target: int | None
-    output: float
-    baseline_output: float
-    convergence_delta: float | None
-    method: str
-    features: dict[str, FeatureAttribution]
-
-
 class ExplainResponse(TypedDict):
-    explanations: list[Explanation]
+    explanations: list[RowExplanation]  # the record explanations.json holds
 
 
 class ErrorItem(TypedDict):

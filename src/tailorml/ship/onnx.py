@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -114,13 +114,12 @@ def export_onnx(
 
 
 def deep_model(run: Run) -> TailorModel:
-    """The run's network; classical families have no network to export."""
-    model = run.bundle.model
-    if not isinstance(model, TailorModel):
+    """The run's network: a family that declares ONNX export builds a TailorModel."""
+    if not run.family.capabilities.onnx:
         raise TailorError(
             f"ONNX export is for deep models; this run is a '{run.bundle.family}' model."
         )
-    return model.eval()
+    return cast(TailorModel, run.bundle.model).eval()
 
 
 def held_out_rows(run: Run, limit: int) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from tailorml.io import load_tensors, save_tensors
-from tailorml.models.model import TailorModel
+from tailorml.models.model import Network
 from tailorml.models.registry import Encoder
 from tailorml.train.precision import autocast
 from tailorml.train.progress import counting
@@ -46,7 +46,7 @@ def embed_frozen(
     its pooled embeddings ``(N, D)``, which the encoder passes through.
 
     Args:
-        model: the network; anything but a TailorModel is left alone.
+        model: the network; one without encoders is left alone.
         inputs: the split's tensors by feature.
         precision: ``fp32`` or ``bf16`` (autocast), part of the cache key.
         cache: read and write the disk cache (else compute only).
@@ -80,14 +80,10 @@ def embed_frozen_costed(
 
 def frozen_encoders(model: nn.Module, inputs: dict[str, torch.Tensor]) -> list[tuple[str, Encoder]]:
     """The frozen encoders whose inputs are still token ids, by feature name."""
-    if not isinstance(model, TailorModel):
+    if not isinstance(model, Network):
         return []
     encoders = [(name, model.encoder(name)) for name in model.names]
-    return [
-        (name, encoder)
-        for name, encoder in encoders
-        if getattr(encoder, "frozen", False) and not inputs[name].is_floating_point()
-    ]
+    return [(n, e) for n, e in encoders if e.frozen and not inputs[n].is_floating_point()]
 
 
 def cached_embeddings(

@@ -21,7 +21,7 @@ from torch import nn
 
 from tailorml.config import TrainingConfig
 from tailorml.features import Encoded
-from tailorml.models.model import TailorModel
+from tailorml.models.model import Network
 from tailorml.train.checkpoint import (
     TrainState,
     read_checkpoint,
@@ -72,9 +72,14 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimiz
 
 
 def parameter_groups(model: nn.Module, rate: float) -> list[tuple[list[nn.Parameter], float]]:
-    if isinstance(model, TailorModel):
+    if isinstance(model, Network):
         return model.parameter_groups(rate)
     return [([p for p in model.parameters() if p.requires_grad], rate)]
+
+
+def lengths_of(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """Tokens per row ``(N,)`` for a network whose cost grows with them, else None."""
+    return model.lengths(inputs) if isinstance(model, Network) else None
 
 
 def lr_at(epoch: int, cfg: TrainingConfig) -> float:
@@ -129,21 +134,23 @@ def device_of(model: nn.Module) -> torch.device:
 
 @torch.inference_mode()
 def predict_outputs(
-    model: nn.Module, inputs: dict[str, torch.Tensor], batch_size: int, precision: str = "fp32"
-) -> torch.Tensor:
+    model: nn.Module, inputs: dict[str, torch.Tensor], batch_size: int, precision: str = "fp32",
+    length_batch: int | None = None,
+) -> torch.Tensor:  # fmt: skip
     """Raw model outputs for every row, in order, batched, on the CPU.
 
     The batches run on the model's device. Rows of a model whose cost grows
-    with text length go through in order of length (each batch then pads
-    little) and come back in their own order.
+    with text length go through in order of length, at most ``length_batch``
+    (default ``EMBED_BATCH``) at a time (each batch then pads little), and come
+    back in their own order.
     """
     model.eval()
     device = device_of(model)
     n = len(next(iter(inputs.values())))
-    lengths = model.lengths(inputs) if isinstance(model, TailorModel) else None
+    lengths = lengths_of(model, inputs)
     order = None if lengths is None else torch.argsort(lengths, stable=True)
     if order is not None:
-        batch_size = min(batch_size, EMBED_BATCH)  # a big batch pads to its longest text
+        batch_size = min(batch_size, length_batch or EMBED_BATCH)  # a big one pads to its longest
     chunks = []
     for start in range(0, n, batch_size):
         if order is None:
@@ -246,7 +253,7 @@ class Trainer:
         self.row_loss_fn = make_loss(kind, cfg.loss, reduction="none")
         self.net = model  # what trains: the model itself unless privacy needs a copy
         self.private: PrivateTraining | None = None
-        self.privacy: dict[str, Any] | None = None
+        self.privacy: dict[str, Any] | None = None  # Privacy figures, as JSON (bundle params)
         self.world = current_world()
         self.batch_size = rank_batch_size(cfg.batch_size, self.world.size)
         self.device = resolve_device("cpu" if cfg.privacy is not None else cfg.device)
@@ -301,7 +308,7 @@ class Trainer:
         self.stepper = self.net
         self.net.to("cpu")
         if self.private is not None:
-            self.privacy = self.private.figures()
+            self.privacy = self.private.figures().model_dump(mode="json", exclude_unset=True)
             self.model.load_state_dict(self.net.state_dict())
         return self.state.history
 
@@ -416,7 +423,7 @@ class Trainer:
             order = rank_rows(n, self.world, self.cfg.seed, self.state.epoch)
         else:
             order = torch.randperm(n, generator=generator)
-        lengths = self.net.lengths(train.inputs) if isinstance(self.net, TailorModel) else None
+        lengths = lengths_of(self.net, train.inputs)
         if lengths is not None:
             return bucketed(order, lengths, size, generator)
         return [order[begin : begin + size] for begin in range(0, len(order), size)]

@@ -49,6 +49,7 @@ from tailorml.errors import ConfigError
 from tailorml.features import Encoded
 from tailorml.models.model import module_key
 from tailorml.models.registry import ENCODERS
+from tailorml.records.metrics import Privacy
 from tailorml.train.losses import make_loss
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor]
@@ -131,23 +132,17 @@ def check_settings(cfg: TrainingConfig) -> None:
 
 
 def swap_batch_norm(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
-    """The config with every cnn BatchNorm replaced by GroupNorm, and what changed.
+    """The config with each encoder's options made trainable by DP-SGD (its
+    ``for_privacy`` hook: cnn's BatchNorm → GroupNorm), and what changed.
 
-    BatchNorm mixes the rows of a batch, so per-sample gradients do not exist
-    for it; GroupNorm normalises each image on its own (Opacus's own fix). The
-    swap is made in the config, so the saved model is the one that trained.
+    The swap is made in the config, so the saved model is the one that trained.
     """
     raw = config.model_dump(mode="json")
     changes = []
     for feature in raw["input_features"]:
-        encoder = feature.get("encoder") or {}
-        for i, layer in enumerate(encoder.get("conv_layers") or []):
-            if encoder.get("name") == "cnn" and layer.get("batch_norm"):
-                layer["batch_norm"], layer["group_norm"] = False, True
-                changes.append(
-                    f"input feature '{feature['name']}': cnn conv_layers[{i}] BatchNorm → "
-                    f"GroupNorm({min(32, layer['filters'])} groups)"
-                )
+        encoder = ENCODERS[feature["encoder"]["name"]].cls
+        feature["encoder"], changed = encoder.for_privacy(feature["encoder"])
+        changes += [f"input feature '{feature['name']}': {change}" for change in changed]
     return (ModelConfig.model_validate(raw) if changes else config), changes
 
 
@@ -396,18 +391,18 @@ class PrivateTraining:
         with quiet_opacus():
             return float(self.engine.get_epsilon(self.settings.delta))
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> Privacy:
         """ε spent, δ, the clip norm and the noise multiplier, for metrics.json."""
-        return {
-            "epsilon": self.epsilon(),
-            "delta": self.settings.delta,
-            "target_epsilon": self.settings.epsilon,
-            "max_grad_norm": self.settings.max_grad_norm,
-            "noise_multiplier": float(self.optimizer.noise_multiplier),
-            "sample_rate": float(self.loader.sample_rate),  # type: ignore[attr-defined]
-            "accountant": self.engine.accountant.mechanism(),
-            "covers": SCOPE,
-        }
+        return Privacy(
+            epsilon=self.epsilon(),
+            delta=self.settings.delta,
+            target_epsilon=self.settings.epsilon,
+            max_grad_norm=self.settings.max_grad_norm,
+            noise_multiplier=float(self.optimizer.noise_multiplier),
+            sample_rate=float(self.loader.sample_rate),  # type: ignore[attr-defined]
+            accountant=self.engine.accountant.mechanism(),
+            covers=SCOPE,
+        )
 
 
 def make_private(

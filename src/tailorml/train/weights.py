@@ -16,6 +16,7 @@ import torch
 from tailorml.config import ModelConfig
 from tailorml.evaluate.groups import check_sensitive
 from tailorml.features import Encoded, FeatureSet
+from tailorml.records.audit import Reweighing, WeightCell
 
 
 def joint_groups(rows: pd.DataFrame, sensitive: list[str]) -> np.ndarray:
@@ -57,7 +58,7 @@ def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[di
 
 def reweigh_training(
     config: ModelConfig, rows: pd.DataFrame, train: Encoded, features: FeatureSet
-) -> dict[str, Any] | None:
+) -> Reweighing | None:
     """Set Kamiran–Calders weights on the training rows when the config asks.
 
     Returns what ``metrics.json`` records under ``fairness``: the method, the
@@ -70,7 +71,9 @@ def reweigh_training(
     groups = joint_groups(rows, fairness.sensitive)
     weights, cells = reweigh(groups, train.target.long().numpy())
     names = features.target.labels
-    for cell in cells:
-        cell["label"] = names[cell["label"]]
     train.weights = torch.from_numpy(weights.astype(np.float32))
-    return {"method": fairness.method, "sensitive": fairness.sensitive, "cells": cells}
+    return Reweighing(
+        method=fairness.method,
+        sensitive=fairness.sensitive,
+        cells=[WeightCell(**cell | {"label": names[cell["label"]]}) for cell in cells],
+    )

@@ -1,4 +1,4 @@
-"""Classical models share one small interface with the deep model."""
+"""Classical models: a model class per family, made a family by ``register_classical``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from tailorml.config import ModelConfig
+from tailorml.errors import DataError
+from tailorml.features import Encoded, FeatureSet
 from tailorml.features.meta import FeatureMeta
+from tailorml.features.outputs import OUTPUT_TYPES
+from tailorml.models.family import (
+    FAMILIES,
+    Capabilities,
+    ModelFamily,
+    Params,
+    Proposal,
+    Task,
+)
 
 Inputs = dict[str, torch.Tensor]
 CLASSICAL: dict[str, type[ClassicalModel]] = {}
@@ -20,12 +32,12 @@ class ClassicalModel:
     Args:
         params: the family's hyperparameters (JSON values).
         metas: shape and vocabulary of each input feature.
-        kind: the output kind: category | binary | number.
+        kind: the output type: category | binary | number.
         n_classes: classes for classification, 1 for regression.
     """
 
     family: ClassVar[str]
-    explainable: ClassVar[bool] = True  # coefficients / tree contributions
+    capabilities: ClassVar[Capabilities] = Capabilities()
     TABLE_TYPES: ClassVar[frozenset[str]] = frozenset({"number", "binary", "category"})
 
     @classmethod
@@ -33,6 +45,11 @@ class ClassicalModel:
         """The input feature types the family reads with these params (None: every type).
         A model trained on a table with other columns reads only the ones it takes."""
         return None
+
+    @classmethod
+    def candidates(cls, task: Task) -> Proposal:
+        """The candidates of this family that enter a match, and why."""
+        return [], []
 
     def __init__(
         self, params: dict[str, Any], metas: dict[str, FeatureMeta], kind: str, n_classes: int
@@ -66,23 +83,74 @@ class ClassicalModel:
     def load_state(self, folder: Path) -> None:
         raise NotImplementedError
 
+    def parameters(self) -> int:
+        raise NotImplementedError
+
     def outputs(self, inputs: Inputs) -> torch.Tensor:
-        """The deep model's output convention, so decoding is shared:
-        logits (N, K) for category, one logit (N, 1) for binary, (N, 1)."""
-        raw = self.predict_raw(inputs)
-        if self.kind == "number":
-            return torch.from_numpy(raw.reshape(-1, 1).astype(np.float32))
-        proba = np.clip(raw, 1e-7, 1 - 1e-7)
-        if self.kind == "binary":
-            logit = np.log(proba[:, 1]) - np.log(proba[:, 0])
-            return torch.from_numpy(logit.reshape(-1, 1).astype(np.float32))
-        return torch.from_numpy(np.log(proba).astype(np.float32))
+        """The shared output convention, so decoding is shared (``features/outputs.py``)."""
+        return OUTPUT_TYPES[self.kind].as_outputs(self.predict_raw(inputs))
+
+
+class ClassicalFamily(ModelFamily[ClassicalModel]):
+    """A classical model class as a family: its instances are the models."""
+
+    def __init__(self, model: type[ClassicalModel]):
+        self.model = model
+        self.name = model.family
+        self.capabilities = model.capabilities
+
+    def config_for(self, base: ModelConfig, params: Params, seed: int) -> ModelConfig:
+        """The base config with only the inputs the family reads (trees: table columns)."""
+        types = self.model.input_types(params)
+        if types is None or all(f.type in types for f in base.input_features):
+            return base
+        kept = [f for f in base.input_features if f.type in types]
+        if not kept:
+            raise DataError("this model family reads none of the input features' types")
+        return base.model_copy(update={"input_features": kept})
+
+    def build(
+        self, config: ModelConfig, features: FeatureSet, params: Params, pretrained: bool = True
+    ) -> ClassicalModel:
+        target = features.target
+        return self.model(params, features.metas(), target.kind, len(target.labels) or 1)
+
+    def fit(
+        self, model: ClassicalModel, train: Encoded, validation: Encoded | None,
+        config: ModelConfig, sensitive: np.ndarray | None = None,
+    ) -> Params:  # fmt: skip
+        assert train.target is not None
+        model.fit(train.inputs, train.target, config.training.seed, sensitive)
+        return dict(model.params)
+
+    def outputs(
+        self, model: ClassicalModel, inputs: Inputs, config: ModelConfig, cache: bool = False,
+        length_batch: int | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        return model.outputs(inputs)
+
+    def save(self, model: ClassicalModel, folder: Path) -> None:
+        model.save(folder)
+
+    def load(self, model: ClassicalModel, folder: Path) -> None:
+        model.load_state(folder)
+
+    def size(self, model: ClassicalModel) -> int:
+        return model.parameters()
+
+    def candidates(self, task: Task) -> Proposal:
+        return self.model.candidates(task)
 
 
 def register_classical(cls: type[ClassicalModel]) -> type[ClassicalModel]:
+    """Class decorator: the model class becomes the family ``cls.family``."""
     CLASSICAL[cls.family] = cls
+    FAMILIES[cls.family] = ClassicalFamily(cls)
     return cls
 
 
 def class_ids(target: torch.Tensor, kind: str) -> np.ndarray:
-    return target.long().numpy() if kind != "number" else target.numpy().astype(np.float64)
+    """Class ids (int64), or values (float64) for regression."""
+    if OUTPUT_TYPES[kind].task == "regression":
+        return target.numpy().astype(np.float64)
+    return target.long().numpy()

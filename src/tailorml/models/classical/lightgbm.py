@@ -13,8 +13,16 @@ import torch
 from tailorml.io import atomic_write_text
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
 from tailorml.models.classical.design import dense_design
+from tailorml.models.family import Candidate, Capabilities, Params, Proposal, Task
 
 DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
+NO_TREES = {"text": "Text: no trees on bags of words.", "image": "Images: no trees on pixels."}
+SETTINGS: dict[str, Params] = {  # the four that enter a table task's match
+    "lightgbm_small": {"num_leaves": 15, "n_estimators": 200},
+    "lightgbm_medium": {"num_leaves": 31, "n_estimators": 400},
+    "lightgbm_large": {"num_leaves": 63, "n_estimators": 300},
+    "lightgbm_slow": {"num_leaves": 31, "n_estimators": 1000, "learning_rate": 0.02},
+}
 
 
 @register_classical
@@ -23,6 +31,15 @@ class LightGBMModel(ClassicalModel):
     ``min_child_samples`` (LightGBM's own meaning)."""
 
     family = "lightgbm"
+    capabilities = Capabilities(attribution="tree_shap")  # LightGBM's own TreeSHAP
+
+    @classmethod
+    def candidates(cls, task: Task) -> Proposal:
+        """Tables: four settings. Bag-of-words trees are slow and rarely win."""
+        if task.modality != "table":
+            return [], [NO_TREES[task.modality]]
+        out = [Candidate(name, "lightgbm", dict(params)) for name, params in SETTINGS.items()]
+        return out, ["Tables: gradient-boosted trees (LightGBM) enter in four settings."]
 
     @classmethod
     def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
@@ -63,8 +80,20 @@ class LightGBMModel(ClassicalModel):
         atomic_write_text(folder / "lightgbm.txt", self.booster.model_to_string())
 
     def load_state(self, folder: Path) -> None:
-        self.booster = lgb.Booster(model_str=(folder / "lightgbm.txt").read_text())
+        self.booster = read_booster(folder / "lightgbm.txt")
 
     def parameters(self) -> int:
         dump = self.booster.dump_model()
         return int(sum(t["num_leaves"] * 2 - 1 for t in dump["tree_info"]))
+
+
+def read_booster(path: Path) -> lgb.Booster:
+    """A booster from LightGBM's text format.
+
+    Raises:
+        ValueError: the file is not one.
+    """
+    try:
+        return lgb.Booster(model_str=path.read_text())
+    except lgb.basic.LightGBMError as err:
+        raise ValueError(str(err)) from None

@@ -14,6 +14,19 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from tailorml.io import load_tensors, save_tensors
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
 from tailorml.models.classical.design import fit_idf, sparse_design
+from tailorml.models.family import Candidate, Capabilities, Proposal, Task
+
+# the settings that enter every match, per modality: candidate name → C
+SETTINGS = {
+    "table": {"linear_c1": 1.0, "linear_c0.1": 0.1},
+    "text": {"tfidf_linear_c1": 1.0, "tfidf_linear_c4": 4.0},
+    "image": {"linear_pixels": 0.1},
+}
+WHY = {
+    "table": "Tables: linear models always enter.",
+    "text": "Text: TF-IDF + a linear model always enters.",
+    "image": "Images: a linear model on pixels always enters.",
+}
 
 
 @register_classical
@@ -21,6 +34,13 @@ class LinearModel(ClassicalModel):
     """``C`` (classification, inverse L2 strength) or ``alpha`` (regression)."""
 
     family = "linear"
+    capabilities = Capabilities(attribution="linear")  # coefficient × design value, exact
+
+    @classmethod
+    def candidates(cls, task: Task) -> Proposal:
+        """Every task: two strengths of L2 (one on pixels)."""
+        chosen = SETTINGS[task.modality].items()
+        return [Candidate(name, "linear", {"C": c}) for name, c in chosen], [WHY[task.modality]]
 
     def fit(
         self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None

@@ -36,6 +36,8 @@ from tailorml.features.meta import FeatureMeta
 from tailorml.io import atomic_write_json, atomic_write_text, load_tensors, read_json, save_tensors
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
 from tailorml.models.classical.design import dense_design, fit_idf, sparse_design
+from tailorml.models.classical.lightgbm import read_booster
+from tailorml.models.family import Candidate, Proposal, Task
 
 CONSTRAINTS = {"demographic_parity": DemographicParity, "equalized_odds": EqualizedOdds}
 SHARED = {
@@ -140,7 +142,28 @@ class FairReductionsModel(ClassicalModel):
         """Table columns only (either base); a table's free-text columns are left out."""
         return cls.TABLE_TYPES
 
-    explainable = False  # a mixture of hard classifiers has no exact contributions
+    # no attribution: a mixture of hard classifiers has no exact contributions
+
+    @classmethod
+    def candidates(cls, task: Task) -> Proposal:
+        """Under a binary table task's fairness limit: a linear and a LightGBM base,
+        bound to half the limit (it holds on training rows; validation and test
+        gaps come out larger)."""
+        limit = task.fairness
+        if limit is None:
+            return [], []
+        constraint = limit.metric.removesuffix("_difference")
+        shared = {"constraint": constraint, "difference_bound": limit.max / 2}
+        out = [
+            Candidate("linear_eg", cls.family, {"base": "linear", "C": 1.0, **shared}),
+            Candidate("lightgbm_eg", cls.family,
+                      {"base": "lightgbm", "num_leaves": 15, "n_estimators": 100, **shared}),
+        ]  # fmt: skip
+        why = (f"Fairness limit on {limit.metric} of '{limit.attribute}': mitigated candidates "
+               f"enter: linear_eg, lightgbm_eg (ExponentiatedGradient, {constraint} within "
+               f"{limit.max / 2:g} on training rows); every candidate may still get per-group "
+               "thresholds.")  # fmt: skip
+        return out, [why]
 
     def fit(
         self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
@@ -262,7 +285,7 @@ class FairReductionsModel(ClassicalModel):
         self.weights = np.asarray([m["weight"] for m in described], dtype=np.float64)
         self.members = [
             int(m["constant"]) if "constant" in m
-            else lgb.Booster(model_str=(folder / f"reductions_{j}.txt").read_text())
+            else read_booster(folder / f"reductions_{j}.txt")
             for j, m in enumerate(described)
         ]  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""Decoders: from combined encodings to the output."""
+"""Registered decoders: from combined encodings to the output; importing this
+package registers them all."""
 
 from tailorml.models.decoders.mlp import MLPDecoder
 

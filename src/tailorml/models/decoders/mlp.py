@@ -7,8 +7,10 @@ from torch import nn
 
 from tailorml.config import DecoderConfig
 from tailorml.models.activations import ACTIVATIONS
+from tailorml.models.registry import register_decoder
 
 
+@register_decoder("mlp", DecoderConfig)
 class MLPDecoder(nn.Module):
     """Dense layers (Linear → activation → dropout) then a linear output head.
 

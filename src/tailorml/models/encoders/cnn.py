@@ -9,7 +9,7 @@ it changes no accuracy, only the layout of imported weights.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -131,6 +131,19 @@ class CNNEncoder(Encoder):
         meta: the image feature, ``shape == (C, H, W)``.
         options: see :class:`CNNOptions`.
     """
+
+    @classmethod
+    def for_privacy(cls, options: Any) -> tuple[Any, list[str]]:
+        """BatchNorm mixes the rows of a batch, so per-sample gradients do not
+        exist for it: GroupNorm, which normalises each image on its own
+        (Opacus's own fix), takes its place."""
+        changes = []
+        for i, layer in enumerate(options["conv_layers"]):
+            if layer["batch_norm"]:
+                layer["batch_norm"], layer["group_norm"] = False, True
+                groups = min(32, layer["filters"])
+                changes.append(f"cnn conv_layers[{i}] BatchNorm → GroupNorm({groups} groups)")
+        return options, changes
 
     def __init__(self, meta: FeatureMeta, options: CNNOptions) -> None:
         super().__init__()

@@ -54,6 +54,10 @@ class PretrainedOptions(EncoderConfig):
         default=0.9, gt=0, le=1, description="finetune: each lower layer's rate factor."
     )
 
+    def preprocessor(self, feature_type: str) -> tuple[str, dict[str, Any]]:
+        """Text is tokenized by the checkpoint's own tokenizer."""
+        return "text:pretrained", {"checkpoint": self.checkpoint}
+
 
 @register_encoder("pretrained", PretrainedOptions, types={"text"})
 class PretrainedEncoder(Encoder):
@@ -61,13 +65,16 @@ class PretrainedEncoder(Encoder):
 
     Built from the architecture alone (random weights); ``load_pretrained``
     puts the checkpoint's weights in, which ``TailorModel`` does for a new
-    model. A saved model's weights come from its bundle instead.
+    model. A saved model's weights come from its bundle instead. Its input
+    keeps only the preprocessing options that the checkpoint's tokenizer takes.
 
     Args:
         meta: the text feature, ``shape == (T,)``; its ``architecture`` is the
             checkpoint's config (read from the checkpoint when absent).
         options: see :class:`PretrainedOptions`.
     """
+
+    preprocessing_options = ("max_length", "truncation")
 
     def __init__(self, meta: FeatureMeta, options: PretrainedOptions) -> None:
         super().__init__()

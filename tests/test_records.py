@@ -1,26 +1,34 @@
-"""metrics.json and match.json as typed records: files written before records were
-versioned still load with their values, a record round-trips to the same JSON, a
-field that does not fit is an error naming the file and the field, and a file from
-a newer tailorml is refused."""
+"""metrics.json, match.json, audit.json and explanations.json as typed records: files
+written before records were versioned still load with their values, a record
+round-trips to the same JSON, a field that does not fit is an error naming the file
+and the field, and a file from a newer tailorml is refused."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tailorml.errors import DataError
-from tailorml.records import MatchResult, Metrics
+from tailorml.records import AuditRecord, ExplanationsRecord, MatchResult, Metrics, OnnxReport
 from tailorml.records.base import Record
+from tailorml.records.explanations import ImageAttribution, TextAttribution, ValueAttribution
 
-# written by `tailor train` / `tailor match` before records were versioned (version 0)
+# written by `tailor train`, `match`, `audit`, `explain`, `export` before versioning (version 0)
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 RECORDS: dict[str, type[Record]] = {
     "metrics_binary_v0.json": Metrics,
     "metrics_regression_v0.json": Metrics,
     "metrics_private_v0.json": Metrics,
     "match_v0.json": MatchResult,
+    "audit_plain.json": AuditRecord,
+    "audit_mitigated.json": AuditRecord,
+    "explanations_table.json": ExplanationsRecord,
+    "explanations_image.json": ExplanationsRecord,
+    "explanations_text.json": ExplanationsRecord,
+    "onnx_int8_v0.json": OnnxReport,
 }
 
 
@@ -97,6 +105,86 @@ def test_a_match_loads_with_its_values() -> None:
     )
 
 
+def test_a_mitigated_audit_loads_with_its_values() -> None:
+    record = AuditRecord.read(FIXTURES / "audit_mitigated.json")
+    assert record.format_version == AuditRecord.FORMAT
+    assert (record.run, record.data) == ("/tmp/h3fix/reweighed", "builtin:german_credit")
+    assert record.before.rows == 1000 and record.before.accuracy == 0.731
+    sex = record.before.attributes["personal_status_sex"]
+    assert sex.demographic_parity_difference == 0.326297335203366
+    assert sex.judged.equalized_odds_difference == 0.4855045871559633
+    assert sex.min_group_size == 60
+    assert sex.groups["male : single"].n == 548
+    assert sex.groups["male : single"].ci95["tpr"] == (0.8777456214759742, 0.9343759375937594)
+    small = sex.too_small[0]
+    assert (small.group, small.n, small.selection_rate.value) == (
+        "male : divorced/separated",
+        50,
+        0.8,
+    )
+    assert record.baseline is not None and record.baseline.run == "/tmp/h3fix/plain"
+    assert record.baseline.training is not None and record.baseline.training.method == "reweigh"
+    assert record.baseline.training.cells[0].weight == 0.8484375
+    assert record.mitigation is not None and record.mitigation.feasible
+    decision = record.mitigation.decision
+    assert decision.group_attribute == "personal_status_sex"
+    assert decision.group_thresholds["male : single"] == 0.3920938988526662
+    assert record.after is not None
+    after = record.after.attributes["personal_status_sex"]
+    assert after.demographic_parity_difference == 0.0641066328149793
+
+
+def test_an_audit_without_mitigation_leaves_the_after_parts_out() -> None:
+    record = AuditRecord.read(FIXTURES / "audit_plain.json")
+    assert list(record.before.attributes) == ["personal_status_sex", "telephone"]
+    assert record.before.attributes["telephone"].too_small == []
+    assert record.baseline is record.mitigation is record.after is None
+    assert set(record.dump()) == {"format_version", "run", "data", "before"}
+
+
+def test_explanations_load_each_kind_of_feature() -> None:
+    table = ExplanationsRecord.read(FIXTURES / "explanations_table.json")
+    row = table.rows[1]
+    assert (row.row, row.prediction, row.target, row.method) == (
+        1,
+        "bad",
+        0,
+        "integrated_gradients",
+    )
+    duration, status = row.features["duration"], row.features["status"]
+    assert isinstance(duration, ValueAttribution) and duration.value is None  # a missing cell
+    assert isinstance(status, ValueAttribution) and status.value == "0 <= ... < 200 DM"
+    assert table.permutation_importance is not None
+    assert table.permutation_importance["status"].mean == 0.04933333333333334
+
+    image = ExplanationsRecord.read(FIXTURES / "explanations_image.json")
+    digit = image.rows[0].features["image"]
+    assert isinstance(digit, ImageAttribution) and len(digit.map) == len(digit.image) == 28
+    assert digit.score == 5.685697555541992 and image.permutation_importance is None
+
+    text = ExplanationsRecord.read(FIXTURES / "explanations_text.json").rows[0]
+    words = text.features["text"]
+    assert isinstance(words, TextAttribution) and words.tokens[:4] == [
+        "i",
+        "just",
+        "don't",
+        "trust",
+    ]
+    assert words.scores[:2] == [-0.042067, -0.093059] and len(words.scores) == len(words.tokens)
+
+
+def test_an_onnx_export_report_loads_with_its_values() -> None:
+    report = OnnxReport.read(FIXTURES / "onnx_int8_v0.json")
+    text = report.inputs[0]
+    assert (text.name, text.feature, text.dtype, text.shape) == (
+        "text", "text", "int64", ["batch", "text_tokens"],
+    )  # fmt: skip
+    assert text.pad_id == 0 and report.output.meaning == "logits"
+    assert report.parity.rows == 40 and report.parity.max_abs_diff <= report.parity.tolerance
+    assert report.int8 is not None and report.int8.file == "model.int8.onnx"
+    assert report.int8.change == report.int8.int8 - report.int8.fp32
+
+
 @pytest.mark.parametrize("name", RECORDS)
 def test_an_unversioned_file_writes_back_the_same_json(name: str, tmp_path: Path) -> None:
     record = RECORDS[name].read(FIXTURES / name)
@@ -123,6 +211,40 @@ def test_a_wrong_typed_field_names_the_file_and_the_field(tmp_path: Path) -> Non
         Metrics.read(path)
 
 
+def broken(name: str, change: Any, tmp_path: Path) -> Path:
+    """A copy of a fixture with one change made to its JSON."""
+    data = json.loads((FIXTURES / name).read_text())
+    change(data)
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_wrong_field_names_the_file_and_the_field(tmp_path: Path) -> None:
+    def many(data: dict[str, Any]) -> None:
+        data["before"]["attributes"]["telephone"]["groups"]["yes"]["n"] = "many"
+
+    path = broken("audit_plain.json", many, tmp_path)
+    with pytest.raises(DataError, match="before.attributes.telephone.groups.yes.n") as err:
+        AuditRecord.read(path)
+    assert str(path) in str(err.value)
+
+    def typo(data: dict[str, Any]) -> None:
+        data["rows"][0]["predicton"] = data["rows"][0].pop("prediction")
+
+    path = broken("explanations_table.json", typo, tmp_path)
+    with pytest.raises(DataError, match=r"rows\.0\.prediction, Field required") as err:
+        ExplanationsRecord.read(path)
+    assert str(path) in str(err.value)
+
+    def high(data: dict[str, Any]) -> None:
+        data["rows"][2]["features"]["age"]["score"] = "high"
+
+    path = broken("explanations_table.json", high, tmp_path)
+    with pytest.raises(DataError, match=r"rows\.2\.features\.age\.table\.score"):
+        ExplanationsRecord.read(path)
+
+
 def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
     data = json.loads((FIXTURES / "metrics_binary_v0.json").read_text())
     data["train"]["epoch"] = 2
@@ -138,5 +260,5 @@ def test_a_newer_format_version_is_refused(name: str, tmp_path: Path) -> None:
     data["format_version"] = RECORDS[name].FORMAT + 1
     path = tmp_path / name
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match="newer than this tailorml reads"):
+    with pytest.raises(DataError, match=r"newer than this tailorml reads \(\d+\); upgrade"):
         RECORDS[name].read(path)

@@ -240,7 +240,7 @@ def check_export(entry: EncoderEntry, meta: FeatureMeta, overrides: Options) -> 
     model = one_input_model(entry, meta, overrides, {})[0].eval()
     network, specs = export_network(model, {meta.name: meta}, {meta.name: entry.name})
     session = new_session(network)
-    assert [s["name"] for s in specs] == [meta.name]
+    assert [s.name for s in specs] == [meta.name]
     for rows in (1, 7, 9):  # one session, several batch sizes
         x = sample_input(meta, rows, seed=rows)
         with torch.no_grad():

@@ -40,9 +40,10 @@ from tailorml import __version__
 from tailorml.errors import TailorError
 from tailorml.features import FeatureMeta, Target
 from tailorml.features.splits import read_splits
-from tailorml.io import atomic_write_bytes, atomic_write_json, read_json
+from tailorml.io import atomic_write_bytes
 from tailorml.models import TailorModel
 from tailorml.models.model import module_key
+from tailorml.records.export import GraphTensor, Int8Change, OnnxReport, Parity
 from tailorml.runs.run import Run, load
 from tailorml.train import predict_outputs
 
@@ -58,7 +59,7 @@ BATCH = 1024
 TEXT_BATCH = 16  # rows per call of length-sorted text: MiniLM ran 2-3x faster than at 1024
 DYNAMIC = ["MatMul", "Gemm", "LSTM", "GRU", "Attention"]  # op types int8 quantizes
 
-Spec = dict[str, Any]  # one graph input: name, feature, dtype, shape
+Spec = GraphTensor  # one graph input: name, feature, dtype, shape
 
 
 def export_onnx(
@@ -94,12 +95,12 @@ def export_onnx(
     parity = check_parity(model, new_session(network), specs, encoded.inputs)
     (path.parent / REPORT).unlink(missing_ok=True)  # no report until every file is in place
     atomic_write_bytes(path, network)
-    report: dict[str, Any] = {
-        "file": path.name, "format": "onnx", "opset": OPSET,
-        "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
-        "tailorml_version": __version__, "export_seconds": round(seconds, 2),
-        "inputs": specs, "output": output_spec(run), "parity": parity,
-    }  # fmt: skip
+    report = OnnxReport(
+        file=path.name, format="onnx", opset=OPSET,
+        exporter=f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
+        tailorml_version=__version__, export_seconds=round(seconds, 2),
+        inputs=specs, output=output_spec(run), parity=parity,
+    )  # fmt: skip
     int8_path = path.with_name(f"{path.stem}.int8.onnx")
     int8_path.unlink(missing_ok=True)  # a stale one would not match this model
     if quantize:
@@ -108,9 +109,9 @@ def export_onnx(
         change = quantization_change(
             path, int8_path, specs, encoded.inputs, encoded.target, run.bundle.features.target
         )
-        report["int8"] = {"file": int8_path.name, **change}
-    atomic_write_json(path.parent / REPORT, report)
-    return {**report, "folder": str(path.parent)}
+        report.int8 = change.model_copy(update={"file": int8_path.name})
+    report.write(path.parent / REPORT)
+    return {**report.dump(), "folder": str(path.parent)}
 
 
 def deep_model(run: Run) -> TailorModel:
@@ -133,7 +134,7 @@ def held_out_rows(run: Run, limit: int) -> pd.DataFrame:
 def output_spec(run: Run) -> Spec:
     width = run.bundle.features.target.n_outputs
     meaning = "values, standardised" if run.bundle.features.target.kind == "number" else "logits"
-    return {"name": OUTPUT, "dtype": "float32", "shape": ["batch", width], "meaning": meaning}
+    return Spec(name=OUTPUT, dtype="float32", shape=["batch", width], meaning=meaning)
 
 
 # ---------------------------------------------------------------- export
@@ -175,12 +176,11 @@ def export_network(
 def input_spec(name: str, meta: FeatureMeta) -> Spec:
     """One graph input; checkpoint-tokenized text also gets a dynamic token axis
     (``NAME_tokens``), its padding id and its longest width."""
-    shape: list[Any] = ["batch", *meta.shape]
-    spec: Spec = {"name": name, "feature": meta.name, "dtype": meta.dtype, "shape": shape}
     if dynamic_tokens(meta):
-        spec |= {"shape": ["batch", f"{name}_tokens"], "pad_id": meta.pad_id,
-                 "max_tokens": meta.shape[0]}  # fmt: skip
-    return spec
+        return Spec(name=name, feature=meta.name, dtype=meta.dtype,
+                    shape=["batch", f"{name}_tokens"], pad_id=meta.pad_id,
+                    max_tokens=meta.shape[0])  # fmt: skip
+    return Spec(name=name, feature=meta.name, dtype=meta.dtype, shape=["batch", *meta.shape])
 
 
 def dynamic_tokens(meta: FeatureMeta) -> bool:
@@ -284,7 +284,7 @@ def check_parity(
     session: ort.InferenceSession,
     specs: list[Spec],
     inputs: Mapping[str, torch.Tensor],
-) -> dict[str, Any]:
+) -> Parity:
     """Largest |ONNX − PyTorch| output on the first 100 rows; a graph with a
     dynamic token axis is checked both on trimmed batches and at full width.
 
@@ -293,7 +293,7 @@ def check_parity(
     """
     rows = {name: tensor[:PARITY_ROWS] for name, tensor in inputs.items()}
     expected = predict_outputs(model, rows, PARITY_ROWS, "fp32").numpy()
-    widths = (True, False) if any("pad_id" in spec for spec in specs) else (True,)
+    widths = (True, False) if any(spec.pad_id is not None for spec in specs) else (True,)
     diff = max(
         float(np.max(np.abs(run_session(session, specs, rows, trim=trim) - expected)))
         for trim in widths
@@ -303,7 +303,7 @@ def check_parity(
             f"the ONNX model's outputs differ from PyTorch's by up to {diff:.3g} on "
             f"{len(expected)} test rows, more than {PARITY_TOLERANCE:g}; nothing was written."
         )
-    return {"rows": len(expected), "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE}
+    return Parity(rows=len(expected), max_abs_diff=diff, tolerance=PARITY_TOLERANCE)
 
 
 def quantize_int8(source: Path, target: Path) -> None:
@@ -323,7 +323,7 @@ def quantize_int8(source: Path, target: Path) -> None:
 def quantization_change(
     fp32: Path, int8: Path, specs: list[Spec], inputs: Mapping[str, torch.Tensor],
     target: torch.Tensor, kind: Target,
-) -> dict[str, Any]:  # fmt: skip
+) -> Int8Change:  # fmt: skip
     """Quality of the fp32 and int8 models on the same rows, and the change."""
     outputs = {
         name: run_session(new_session(path), specs, inputs) for name, path in
@@ -331,11 +331,11 @@ def quantization_change(
     }  # fmt: skip
     metric = "mae" if kind.kind == "number" else "accuracy"
     scores = {name: quality(kind, out, target) for name, out in outputs.items()}
-    return {
-        "rows": len(target), "metric": metric, **scores,
-        "change": scores["int8"] - scores["fp32"],
-        "max_abs_diff": float(np.max(np.abs(outputs["int8"] - outputs["fp32"]))),
-    }  # fmt: skip
+    return Int8Change(
+        rows=len(target), metric=metric, fp32=scores["fp32"], int8=scores["int8"],
+        change=scores["int8"] - scores["fp32"],
+        max_abs_diff=float(np.max(np.abs(outputs["int8"] - outputs["fp32"]))),
+    )  # fmt: skip
 
 
 def quality(target: Target, outputs: np.ndarray, truth: torch.Tensor) -> float:
@@ -366,17 +366,17 @@ class OnnxModel:
     def __init__(self, folder: Path, threads: int | None = None, quantized: bool = False):
         if not (folder / REPORT).is_file():
             raise TailorError(f"no ONNX export in '{folder}'; run `tailor export` first.")
-        self.report: dict[str, Any] = read_json(folder / REPORT)
-        if quantized and "int8" not in self.report:
+        self.report = OnnxReport.read(folder / REPORT)
+        if quantized and self.report.int8 is None:
             raise TailorError(f"no int8 model in '{folder}'; export with --quantize int8.")
-        file = self.report["int8"]["file"] if quantized else self.report["file"]
-        self.specs: list[Spec] = self.report["inputs"]
+        file = self.report.int8.file if quantized and self.report.int8 else self.report.file
+        self.specs: list[Spec] = self.report.inputs
         self.session = new_session(folder / file, threads)
 
     @property
     def features(self) -> list[str]:
         """The input features the model takes, in graph order."""
-        return [spec["feature"] for spec in self.specs]
+        return [spec.feature or spec.name for spec in self.specs]
 
     def outputs(
         self, inputs: Mapping[str, np.ndarray | torch.Tensor], batch_size: int | None = None
@@ -418,17 +418,17 @@ def run_session(
     a time unless ``batch_size`` says otherwise, and each batch is cut to its
     longest text; outputs come back in row order. Without, 1,024 at a time.
     """
-    missing = [spec["feature"] for spec in specs if spec["feature"] not in inputs]
+    missing = [spec.feature for spec in specs if spec.feature not in inputs]
     if missing:
         raise TailorError(f"the ONNX model needs input feature(s) {', '.join(map(repr, missing))}.")
     feeds = {
-        spec["name"]: np.ascontiguousarray(inputs[spec["feature"]], dtype=spec["dtype"])
+        spec.name: np.ascontiguousarray(inputs[spec.feature or spec.name], dtype=spec.dtype)
         for spec in specs
     }
     rows = len(next(iter(feeds.values())))
     if rows == 0:
         raise TailorError("no rows to run the ONNX model on.")
-    tokens = [spec for spec in specs if "pad_id" in spec] if trim else []
+    tokens = [spec for spec in specs if spec.pad_id is not None] if trim else []
     batch_size = batch_size or (TEXT_BATCH if tokens else BATCH)
     order = None
     if tokens:  # shortest rows first: each batch then pads little
@@ -448,7 +448,7 @@ def run_session(
 
 def real_tokens(feeds: Mapping[str, np.ndarray], spec: Spec) -> np.ndarray:
     """Tokens per row ``(N,)`` of a right-padded token input, padding left out."""
-    return np.asarray((feeds[spec["name"]] != spec["pad_id"]).sum(1))
+    return np.asarray((feeds[spec.name] != spec.pad_id).sum(1))
 
 
 def shortest(batch: dict[str, np.ndarray], tokens: list[Spec]) -> dict[str, np.ndarray]:
@@ -456,5 +456,5 @@ def shortest(batch: dict[str, np.ndarray], tokens: list[Spec]) -> dict[str, np.n
     the columns after it are padding in every row."""
     for spec in tokens:
         longest = max(int(real_tokens(batch, spec).max()), MIN_TOKENS)
-        batch[spec["name"]] = np.ascontiguousarray(batch[spec["name"]][:, :longest])
+        batch[spec.name] = np.ascontiguousarray(batch[spec.name][:, :longest])
     return batch

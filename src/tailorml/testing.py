@@ -263,7 +263,7 @@ def check_private(entry: EncoderEntry, meta: FeatureMeta, overrides: Options) ->
     except ConfigError as err:
         assert f"'{entry.name}' encoder of input feature '{meta.name}'" in str(err), str(err)
         return
-    assert trainer.privacy is not None and 0 < trainer.privacy["epsilon"] <= 8 + 1e-6
+    assert trainer.privacy is not None and 0 < trainer.privacy.epsilon <= 8 + 1e-6
     after = model.state_dict()  # the caller's model, trained, under its own names
     assert set(after) == set(before)
     assert any(not torch.equal(before[k], after[k]) for k in before), "nothing trained"

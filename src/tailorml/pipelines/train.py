@@ -18,7 +18,7 @@ from tailorml.features import Encoded, FeatureSet
 from tailorml.features.splits import read_splits
 from tailorml.io import atomic_write_text
 from tailorml.models import TailorModel
-from tailorml.records.metrics import DataFacts, Metrics, Privacy, TrainFigures
+from tailorml.records.metrics import DataFacts, Metrics, TrainFigures
 from tailorml.report import write_report
 from tailorml.report.card import write_model_card
 from tailorml.runs.bundle import Bundle, save_bundle
@@ -125,8 +125,7 @@ def collect_metrics(
             device=trainer.device.type,
         ),
     )
-    if trainer.privacy is not None:
-        metrics.privacy = Privacy(**trainer.privacy)
+    metrics.privacy = trainer.privacy
     if "validation" in frames and cfg.data.split.validation_data != "test":
         metrics.validation = run.score_rows(frames["validation"], "validation")
     if "test" in frames:

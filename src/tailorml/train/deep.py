@@ -117,7 +117,9 @@ class DeepFamily(ModelFamily[TailorModel]):
         trainer = Trainer(model, config.output.type, config.training, quiet=True)
         trainer.fit(train, validation)
         model.eval()
-        return {"privacy": trainer.privacy} if trainer.privacy else {}
+        if trainer.privacy is None:
+            return {}
+        return {"privacy": trainer.privacy.model_dump(mode="json", exclude_unset=True)}
 
     def outputs(
         self, model: TailorModel, inputs: Inputs, config: ModelConfig, cache: bool = False,

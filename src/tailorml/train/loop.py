@@ -44,6 +44,7 @@ from tailorml.train.precision import autocast, resolve_device, to_device
 from tailorml.train.progress import TrainingProgress
 
 if TYPE_CHECKING:
+    from tailorml.records.metrics import Privacy
     from tailorml.train.privacy import PrivateTraining
 
 BAR_EVERY = 10  # steps between loss read-outs on the bar
@@ -253,7 +254,7 @@ class Trainer:
         self.row_loss_fn = make_loss(kind, cfg.loss, reduction="none")
         self.net = model  # what trains: the model itself unless privacy needs a copy
         self.private: PrivateTraining | None = None
-        self.privacy: dict[str, Any] | None = None  # Privacy figures, as JSON (bundle params)
+        self.privacy: Privacy | None = None  # ε spent and the DP-SGD settings, after fit
         self.world = current_world()
         self.batch_size = rank_batch_size(cfg.batch_size, self.world.size)
         self.device = resolve_device("cpu" if cfg.privacy is not None else cfg.device)
@@ -308,7 +309,7 @@ class Trainer:
         self.stepper = self.net
         self.net.to("cpu")
         if self.private is not None:
-            self.privacy = self.private.figures().model_dump(mode="json", exclude_unset=True)
+            self.privacy = self.private.figures()
             self.model.load_state_dict(self.net.state_dict())
         return self.state.history
 

@@ -30,7 +30,7 @@ class Parity(Part):
 class Int8Change(Part):
     """The int8 model's quality beside the fp32 one's on the same test rows."""
 
-    file: str = ""
+    file: str
     rows: int
     metric: str
     fp32: float

@@ -59,8 +59,6 @@ BATCH = 1024
 TEXT_BATCH = 16  # rows per call of length-sorted text: MiniLM ran 2-3x faster than at 1024
 DYNAMIC = ["MatMul", "Gemm", "LSTM", "GRU", "Attention"]  # op types int8 quantizes
 
-Spec = GraphTensor  # one graph input: name, feature, dtype, shape
-
 
 def export_onnx(
     run_dir: Path, quantize: str | None = None, output: Path | None = None
@@ -106,10 +104,9 @@ def export_onnx(
     if quantize:
         assert encoded.target is not None
         quantize_int8(path, int8_path)
-        change = quantization_change(
+        report.int8 = quantization_change(
             path, int8_path, specs, encoded.inputs, encoded.target, run.bundle.features.target
         )
-        report.int8 = change.model_copy(update={"file": int8_path.name})
     report.write(path.parent / REPORT)
     return {**report.dump(), "folder": str(path.parent)}
 
@@ -131,10 +128,10 @@ def held_out_rows(run: Run, limit: int) -> pd.DataFrame:
     return frames["test"].iloc[:limit].reset_index(drop=True)
 
 
-def output_spec(run: Run) -> Spec:
+def output_spec(run: Run) -> GraphTensor:
     width = run.bundle.features.target.n_outputs
     meaning = "values, standardised" if run.bundle.features.target.kind == "number" else "logits"
-    return Spec(name=OUTPUT, dtype="float32", shape=["batch", width], meaning=meaning)
+    return GraphTensor(name=OUTPUT, dtype="float32", shape=["batch", width], meaning=meaning)
 
 
 # ---------------------------------------------------------------- export
@@ -153,7 +150,7 @@ class Positional(nn.Module):
 
 def export_network(
     model: TailorModel, metas: Mapping[str, FeatureMeta], encoders: Mapping[str, str]
-) -> tuple[bytes, list[Spec]]:
+) -> tuple[bytes, list[GraphTensor]]:
     """The network as a serialised ONNX model, and its inputs in order.
 
     Args:
@@ -173,14 +170,14 @@ def export_network(
     return network, specs
 
 
-def input_spec(name: str, meta: FeatureMeta) -> Spec:
+def input_spec(name: str, meta: FeatureMeta) -> GraphTensor:
     """One graph input; checkpoint-tokenized text also gets a dynamic token axis
     (``NAME_tokens``), its padding id and its longest width."""
     if dynamic_tokens(meta):
-        return Spec(name=name, feature=meta.name, dtype=meta.dtype,
+        return GraphTensor(name=name, feature=meta.name, dtype=meta.dtype,
                     shape=["batch", f"{name}_tokens"], pad_id=meta.pad_id,
                     max_tokens=meta.shape[0])  # fmt: skip
-    return Spec(name=name, feature=meta.name, dtype=meta.dtype, shape=["batch", *meta.shape])
+    return GraphTensor(name=name, feature=meta.name, dtype=meta.dtype, shape=["batch", *meta.shape])
 
 
 def dynamic_tokens(meta: FeatureMeta) -> bool:
@@ -282,7 +279,7 @@ def reason(error: BaseException) -> str:
 def check_parity(
     model: TailorModel,
     session: ort.InferenceSession,
-    specs: list[Spec],
+    specs: list[GraphTensor],
     inputs: Mapping[str, torch.Tensor],
 ) -> Parity:
     """Largest |ONNX − PyTorch| output on the first 100 rows; a graph with a
@@ -321,7 +318,7 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 
 def quantization_change(
-    fp32: Path, int8: Path, specs: list[Spec], inputs: Mapping[str, torch.Tensor],
+    fp32: Path, int8: Path, specs: list[GraphTensor], inputs: Mapping[str, torch.Tensor],
     target: torch.Tensor, kind: Target,
 ) -> Int8Change:  # fmt: skip
     """Quality of the fp32 and int8 models on the same rows, and the change."""
@@ -332,8 +329,8 @@ def quantization_change(
     metric = "mae" if kind.kind == "number" else "accuracy"
     scores = {name: quality(kind, out, target) for name, out in outputs.items()}
     return Int8Change(
-        rows=len(target), metric=metric, fp32=scores["fp32"], int8=scores["int8"],
-        change=scores["int8"] - scores["fp32"],
+        file=int8.name, rows=len(target), metric=metric,
+        fp32=scores["fp32"], int8=scores["int8"], change=scores["int8"] - scores["fp32"],
         max_abs_diff=float(np.max(np.abs(outputs["int8"] - outputs["fp32"]))),
     )  # fmt: skip
 
@@ -370,7 +367,7 @@ class OnnxModel:
         if quantized and self.report.int8 is None:
             raise TailorError(f"no int8 model in '{folder}'; export with --quantize int8.")
         file = self.report.int8.file if quantized and self.report.int8 else self.report.file
-        self.specs: list[Spec] = self.report.inputs
+        self.specs: list[GraphTensor] = self.report.inputs
         self.session = new_session(folder / file, threads)
 
     @property
@@ -407,7 +404,7 @@ def new_session(model: bytes | Path, threads: int | None = None) -> ort.Inferenc
 
 def run_session(
     session: ort.InferenceSession,
-    specs: list[Spec],
+    specs: list[GraphTensor],
     inputs: Mapping[str, np.ndarray | torch.Tensor],
     batch_size: int | None = None,
     trim: bool = True,
@@ -446,12 +443,12 @@ def run_session(
     return restored
 
 
-def real_tokens(feeds: Mapping[str, np.ndarray], spec: Spec) -> np.ndarray:
+def real_tokens(feeds: Mapping[str, np.ndarray], spec: GraphTensor) -> np.ndarray:
     """Tokens per row ``(N,)`` of a right-padded token input, padding left out."""
     return np.asarray((feeds[spec.name] != spec.pad_id).sum(1))
 
 
-def shortest(batch: dict[str, np.ndarray], tokens: list[Spec]) -> dict[str, np.ndarray]:
+def shortest(batch: dict[str, np.ndarray], tokens: list[GraphTensor]) -> dict[str, np.ndarray]:
     """The batch with each token input cut to its longest row (at least 2 tokens):
     the columns after it are padding in every row."""
     for spec in tokens:

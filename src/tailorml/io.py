@@ -8,10 +8,37 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
+from pydantic import JsonValue
 from safetensors.torch import load_file, save_file
+
+# A JSON object: what saved records, preprocessor states and manifests are made of
+# (pydantic's JsonValue is the recursive str | int | float | bool | None | list | dict).
+JSONObject: TypeAlias = dict[str, JsonValue]
+
+
+def as_object(value: JsonValue, what: str) -> JSONObject:
+    """``value``, checked to be a JSON object.
+
+    Raises:
+        ValueError: naming ``what``, when it is not.
+    """
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    return value
+
+
+def as_objects(value: JsonValue, what: str) -> list[JSONObject]:
+    """``value``, checked to be a list of JSON objects.
+
+    Raises:
+        ValueError: naming ``what``, when it is not.
+    """
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is not a list")
+    return [as_object(item, f"{what}[{i}]") for i, item in enumerate(value)]
 
 
 def _umask() -> int:

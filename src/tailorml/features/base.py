@@ -10,6 +10,7 @@ import torch
 
 from tailorml.errors import DataError
 from tailorml.features.meta import FeatureMeta
+from tailorml.io import JSONObject, as_object
 
 PREPROCESSORS: dict[str, type[Preprocessor]] = {}
 
@@ -51,14 +52,20 @@ class Preprocessor:
         """How much of a text the model reads (text preprocessors; for the request schema)."""
         raise NotImplementedError
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {"type": self.type, "name": self.name, "options": self.options, "state": self.state}
+    def to_dict(self) -> JSONObject:
+        data: JSONObject = {
+            "type": self.type,
+            "name": self.name,
+            "options": self.options,
+            "state": self.state,
+        }
         return data | ({"kind": self.kind} if self.kind else {})
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> Preprocessor:
-        cls = PREPROCESSORS[data.get("kind") or data["type"]]
-        return cls(data["name"], data["options"], data["state"])
+    def from_dict(data: JSONObject) -> Preprocessor:
+        cls = PREPROCESSORS[str(data.get("kind") or data["type"])]
+        options, state = as_object(data["options"], "options"), as_object(data["state"], "state")
+        return cls(str(data["name"]), options, state)
 
 
 def register_preprocessor(cls: type[Preprocessor]) -> type[Preprocessor]:

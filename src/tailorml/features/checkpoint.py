@@ -19,9 +19,9 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from tailorml.errors import ConfigError
+from tailorml.io import JSONObject
 
 DEFAULT_CHECKPOINT = "all-MiniLM-L6-v2"
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -98,12 +98,26 @@ def first_line(err: BaseException) -> str:
     return text[0] if text else "no detail"
 
 
-def read_architecture(folder: Path) -> dict[str, Any]:
+def read_architecture(folder: Path) -> JSONObject:
     """The checkpoint's ``config.json``: what is needed to rebuild the network."""
     data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "model_type" not in data:
         raise ConfigError(f"'{folder / 'config.json'}' has no 'model_type'; is it a model config?")
     return data
+
+
+def architecture_size(architecture: JSONObject, key: str, default: int) -> int:
+    """A whole-number size from a checkpoint's ``config.json`` (``hidden_size``…).
+
+    Raises:
+        ConfigError: the value is there but is not a whole number.
+    """
+    value = architecture.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(
+            f"the checkpoint's config.json gives {key} = {value!r}, not a whole number."
+        )
+    return value
 
 
 def read_tokenizer(folder: Path) -> str:

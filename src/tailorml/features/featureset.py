@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import torch
@@ -13,6 +12,7 @@ from tailorml.errors import DataError
 from tailorml.features.base import Preprocessor
 from tailorml.features.meta import FeatureMeta
 from tailorml.features.target import Target
+from tailorml.io import JSONObject, as_object, as_objects
 
 
 @dataclass
@@ -67,13 +67,13 @@ class FeatureSet:
     def metas(self) -> dict[str, FeatureMeta]:
         return {p.name: p.meta() for p in self.inputs}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"inputs": [p.to_dict() for p in self.inputs], "target": self.target.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSet:
-        inputs = [Preprocessor.from_dict(p) for p in data["inputs"]]
-        return cls(inputs, Target.from_dict(data["target"]))
+    def from_dict(cls, data: JSONObject) -> FeatureSet:
+        inputs = [Preprocessor.from_dict(p) for p in as_objects(data["inputs"], "inputs")]
+        return cls(inputs, Target.from_dict(as_object(data["target"], "target")))
 
 
 def preprocessor_for(feature: InputFeature) -> Preprocessor:
@@ -84,12 +84,12 @@ def preprocessor_for(feature: InputFeature) -> Preprocessor:
     type's own preprocessor.
     """
     kind: str = feature.type
-    extra: dict[str, Any] = {}
+    extra: JSONObject = {}
     if feature.encoder is not None:
         kind, extra = feature.encoder.preprocessor(feature.type)
     options = feature.preprocessing.model_dump() | extra
-    data = {"type": feature.type, "kind": kind, "name": feature.name, "options": options}
-    return Preprocessor.from_dict(data | {"state": {}})
+    data: JSONObject = {"type": feature.type, "kind": kind, "name": feature.name}
+    return Preprocessor.from_dict(data | {"options": options, "state": {}})
 
 
 def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+
+from tailorml.io import JSONObject
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,10 @@ class FeatureMeta:
     shape: tuple[int, ...]
     dtype: str
     vocab_size: int | None = None
-    architecture: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureMeta:
-        return cls(**{**data, "shape": tuple(data["shape"])})
+    architecture: JSONObject | None = None
 
     @property
     def pad_id(self) -> int:
         """The id that pads text rows: 0, or the checkpoint's own padding id."""
-        return int((self.architecture or {}).get("pad_token_id") or 0)
+        pad = (self.architecture or {}).get("pad_token_id")
+        return pad if isinstance(pad, int) else 0

@@ -16,7 +16,12 @@ import torch
 
 from tailorml.errors import ConfigError
 from tailorml.features.base import Preprocessor, register_preprocessor
-from tailorml.features.checkpoint import checkpoint_folder, read_architecture, read_tokenizer
+from tailorml.features.checkpoint import (
+    architecture_size,
+    checkpoint_folder,
+    read_architecture,
+    read_tokenizer,
+)
 from tailorml.features.meta import FeatureMeta
 
 
@@ -40,7 +45,7 @@ class CheckpointTextPreprocessor(Preprocessor):
     def fit(self, column: pd.Series) -> None:
         folder = checkpoint_folder(self.options["checkpoint"])
         architecture = read_architecture(folder)
-        positions = int(architecture.get("max_position_embeddings", 512))
+        positions = architecture_size(architecture, "max_position_embeddings", 512)
         if self.options["max_length"] > positions:
             raise ConfigError(
                 f"text feature '{self.name}': preprocessing.max_length "

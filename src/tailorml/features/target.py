@@ -11,6 +11,7 @@ import torch
 from tailorml.errors import DataError
 from tailorml.features.base import fail_on_rows, missing_mask
 from tailorml.features.outputs import OUTPUT_TYPES, OutputType
+from tailorml.io import JSONObject, as_object
 
 
 class Target:
@@ -68,9 +69,9 @@ class Target:
     def class_ids(self, encoded: torch.Tensor) -> np.ndarray:
         return encoded.long().numpy()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"name": self.name, "kind": self.kind, "state": self.state}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Target:
-        return cls(data["name"], data["kind"], data["state"])
+    def from_dict(cls, data: JSONObject) -> Target:
+        return cls(str(data["name"]), str(data["kind"]), as_object(data["state"], "state"))

@@ -18,11 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from tailorml.config import Scenario
 from tailorml.features.base import PREPROCESSORS
 from tailorml.features.outputs import OUTPUT_TYPES
+from tailorml.io import JSONObject
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.trial import Job, TrialResult, run_trial, set_threads
@@ -102,7 +103,7 @@ def plugin_modules() -> list[str]:
     return sorted(n for n in names if n.split(".")[0] != "tailorml" and n != "__main__")
 
 
-def _init_worker(scenario: dict[str, Any], workers: int, plugins: list[str]) -> None:
+def _init_worker(scenario: JSONObject, workers: int, plugins: list[str]) -> None:
     global _WORKER_DATA
     for module in plugins:
         importlib.import_module(module)

@@ -16,6 +16,7 @@ from tailorml.errors import ConfigError, DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.featureset import preprocessor_for
 from tailorml.features.splits import read_splits
+from tailorml.io import JSONObject
 
 MATCH_HINT = "keep it with columns: {{{name}: feature}} in the scenario"
 
@@ -173,7 +174,7 @@ def model_config(
     )
 
 
-def output_feature(scenario: Scenario, column: pd.Series) -> dict[str, Any]:
+def output_feature(scenario: Scenario, column: pd.Series) -> JSONObject:
     target = scenario.data.target
     if scenario.task == "regression":
         return {"name": target, "type": "number"}

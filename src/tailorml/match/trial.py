@@ -6,7 +6,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ import torch
 from tailorml.config import Scenario
 from tailorml.evaluate.groups import check_sensitive
 from tailorml.features import Encoded
+from tailorml.io import JSONObject
 from tailorml.match.assess import limit_figures
 from tailorml.match.constraints import constraint_name, fairness_check
 from tailorml.match.portfolio import Candidate
@@ -39,7 +39,7 @@ class TrialResult:
     train_seconds: float
     within_fairness: bool = True  # argmax decisions meet the limits (when thresholds are shared)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return dict(self.__dict__)
 
 

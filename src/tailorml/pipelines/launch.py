@@ -27,7 +27,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from tailorml.config import ConfigLike, ModelConfig, as_config
 from tailorml.errors import ConfigError, TailorError
-from tailorml.io import atomic_write_text
+from tailorml.io import JSONObject, atomic_write_text
 from tailorml.pipelines.train import train
 from tailorml.records.metrics import Metrics
 from tailorml.train.distributed import check_single_process_options, rank_batch_size
@@ -115,7 +115,7 @@ def check_distributed(cfg: ModelConfig, nproc: int, nnodes: int, node_rank: int)
     return cfg
 
 
-def rank_main(config: dict[str, Any], output: str, resume: bool, quiet: bool, logs: str) -> Any:
+def rank_main(config: JSONObject, output: str, resume: bool, quiet: bool, logs: str) -> Any:
     """One rank: join the process group, train, and leave it.
 
     Rank 0 returns the run's metrics; the others return None. A rank that

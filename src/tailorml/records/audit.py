@@ -3,8 +3,7 @@ before and (after a baseline or mitigation) after."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from tailorml.io import JSONObject
 from tailorml.records.base import Part, Record
 
 Interval = tuple[float, float]  # a 95% interval: low, high
@@ -123,7 +122,7 @@ class AuditRecord(Record):
     mitigation: Mitigation | None = None
     after: AuditedRows | None = None
 
-    def dump(self) -> dict[str, Any]:
+    def dump(self) -> JSONObject:
         """The JSON value written: parts that do not apply are left out, not null."""
         absent = {
             name for name in ("baseline", "mitigation", "after") if getattr(self, name) is None

@@ -12,9 +12,9 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tailorml.errors import DataError
-from tailorml.io import atomic_write_json
+from tailorml.io import JSONObject, atomic_write_json
 
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
+Migration = Callable[[JSONObject], JSONObject]
 
 
 class Part(BaseModel):
@@ -22,6 +22,15 @@ class Part(BaseModel):
     fails where it is made instead of leaving a reader blank."""
 
     model_config = ConfigDict(extra="forbid")
+    # what dump() leaves out: fields never set (the writer had no such figure), None fields
+    OMIT_UNSET: ClassVar[bool] = False
+    OMIT_NONE: ClassVar[bool] = False
+
+    def dump(self) -> JSONObject:
+        """The JSON value written to disk."""
+        return self.model_dump(
+            mode="json", exclude_unset=self.OMIT_UNSET, exclude_none=self.OMIT_NONE
+        )
 
     def __getitem__(self, name: str) -> Any:
         """A field by the name the JSON file gives it, so code written against the
@@ -51,7 +60,6 @@ class Record(Part):
 
     FORMAT: ClassVar[int] = 1
     MIGRATIONS: ClassVar[dict[int, Migration]] = {}
-    OMIT_NONE: ClassVar[bool] = False  # leave out unset optional parts when written
 
     format_version: int = 0
 
@@ -59,9 +67,12 @@ class Record(Part):
         self.format_version = self.FORMAT
 
     @classmethod
-    def migrate(cls, data: dict[str, Any]) -> dict[str, Any]:
+    def migrate(cls, data: JSONObject) -> JSONObject:
         """Bring a dict of any older version up to ``FORMAT``."""
-        version = int(data.pop("format_version", 0))
+        raw = data.pop("format_version", 0)
+        if not isinstance(raw, int | float | str):
+            raise ValueError(f"format_version {raw!r} is not a version number")
+        version = int(raw)
         if version > cls.FORMAT:
             raise ValueError(
                 f"format_version {version} is newer than this tailorml reads "
@@ -106,10 +117,6 @@ class Record(Part):
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise DataError(f"{path} is not valid JSON ({err}).") from None
         return cls.parse(data, str(path))
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON value written to disk."""
-        return self.model_dump(mode="json", exclude_none=self.OMIT_NONE)
 
     def write(self, path: Path) -> None:
         """Write the record atomically (an interrupted write leaves no half file)."""

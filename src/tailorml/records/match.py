@@ -8,12 +8,11 @@ file, not written as null; reports leave them out of the page.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ConfigDict, Field, JsonValue
 
 from tailorml.config import Scenario
 from tailorml.config.scenario import LOWER_IS_BETTER
+from tailorml.io import JSONObject
 from tailorml.records.audit import DecisionRule, SmallGroup
 from tailorml.records.base import Part, Record
 from tailorml.records.metrics import Scores
@@ -43,13 +42,15 @@ class ScenarioFacts(Part):
     task: str | None = None
     data: ScenarioData = ScenarioData()
 
-    def written(self) -> dict[str, Any]:
+    OMIT_UNSET = True  # the scenario as match.json holds it
+
+    def written(self) -> JSONObject:
         """The scenario as match.json holds it."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.dump()
 
     def spec(self) -> Scenario:
         """The scenario itself, validated again."""
-        return Scenario.model_validate(self.written())
+        return Scenario.model_validate(self.dump())
 
 
 class ColumnFacts(Part):
@@ -251,6 +252,7 @@ class MatchResult(Record):
 
     FORMAT = 1
     MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
+    OMIT_UNSET = True  # the parts that apply, none of those that do not
 
     scenario: ScenarioFacts = ScenarioFacts()
     data: MatchData | None = None
@@ -270,8 +272,3 @@ class MatchResult(Record):
     def chosen(self) -> CandidateResult | None:
         """The recommended candidate's entry (None when nothing was recommended)."""
         return next((c for c in self.candidates if c.name == self.recommended), None)
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON value written: the parts that apply, none of those that do not
-        (an optional figure left unset is absent; one set to None is null)."""
-        return self.model_dump(mode="json", exclude_unset=True)

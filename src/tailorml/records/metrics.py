@@ -7,8 +7,6 @@ left out is absent from the file, not written as null.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ConfigDict, Field
 
 from tailorml.records.audit import Reweighing
@@ -44,6 +42,7 @@ class Scores(Part):
 
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, Number | None] = Field(init=False)
+    OMIT_UNSET = True  # the keys the scores were given
 
     headline: str | None = None  # the metric reported first
     ci95: Interval | None = None
@@ -56,10 +55,6 @@ class Scores(Part):
     def figures(self) -> dict[str, Number | None]:
         """The metrics by name, in the order they were measured."""
         return self.__pydantic_extra__
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON value: the keys the scores were given (see :meth:`Metrics.dump`)."""
-        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class DataFacts(Part):
@@ -104,6 +99,9 @@ class Metrics(Record):
 
     FORMAT = 1
     MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
+    # the parts the run has, none of those it lacks: an optional figure left unset
+    # is absent, one set to None is written as null
+    OMIT_UNSET = True
 
     task: str | None = None  # classification or regression
     target: str | None = None
@@ -122,8 +120,3 @@ class Metrics(Record):
         """The scored splits, validation first."""
         found = {"validation": self.validation, "test": self.test}
         return {name: scores for name, scores in found.items() if scores is not None}
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON value written: the parts the run has, none of those it lacks (an
-        optional figure left unset is absent; one set to None is written as null)."""
-        return self.model_dump(mode="json", exclude_unset=True)

@@ -35,7 +35,7 @@ from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
 from tailorml.io import atomic_write_json, read_json, replace_dir
 from tailorml.io import staging_dir as make_staging
-from tailorml.models.family import FAMILIES, ModelFamily, WeightsError, family_named
+from tailorml.models.family import FAMILIES, ModelFamily, Params, WeightsError, family_named
 from tailorml.records.audit import DecisionRule
 from tailorml.train import deep  # noqa: F401  (registers the deep family)
 
@@ -62,7 +62,7 @@ class Bundle:
     features: FeatureSet
     model: Any
     family: str = "deep"
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Params = field(default_factory=dict)
     decision: Decision | None = None
 
     @property
@@ -75,7 +75,7 @@ def save_bundle(bundle: Bundle, folder: Path) -> None:
     """Write the bundle to a staging folder, then swap it in atomically."""
     staging = make_staging(folder)
     bundle.model_family.save(bundle.model, staging)
-    manifest: dict[str, Any] = {
+    manifest: Manifest = {
         "format_version": FORMAT_VERSION,
         "tailorml_version": __version__,
         "family": bundle.family,
@@ -183,7 +183,7 @@ def migrate(manifest: Manifest, folder: Path) -> Manifest:
 
 
 def load_model(
-    folder: Path, family: str, params: dict[str, Any], config: ModelConfig, features: FeatureSet
+    folder: Path, family: str, params: Params, config: ModelConfig, features: FeatureSet
 ) -> Any:
     """The model the manifest describes, built by its family, with its weights.
 

@@ -199,7 +199,7 @@ def load(path: str | Path) -> Run:
     return Run(load_bundle(path), None)
 
 
-def read_history(file: Path) -> list[dict[str, Any]]:
+def read_history(file: Path) -> list[dict[str, float]]:
     """A run's ``history.csv`` (none: an empty history).
 
     Raises:

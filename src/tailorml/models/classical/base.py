@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ class ClassicalModel:
     TABLE_TYPES: ClassVar[frozenset[str]] = frozenset({"number", "binary", "category"})
 
     @classmethod
-    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+    def input_types(cls, params: Params) -> frozenset[str] | None:
         """The input feature types the family reads with these params (None: every type).
         A model trained on a table with other columns reads only the ones it takes."""
         return None
@@ -51,9 +51,7 @@ class ClassicalModel:
         """The candidates of this family that enter a match, and why."""
         return [], []
 
-    def __init__(
-        self, params: dict[str, Any], metas: dict[str, FeatureMeta], kind: str, n_classes: int
-    ):
+    def __init__(self, params: Params, metas: dict[str, FeatureMeta], kind: str, n_classes: int):
         self.params = params
         self.metas = metas
         self.kind = kind

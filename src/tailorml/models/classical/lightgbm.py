@@ -4,7 +4,6 @@ text model format; no pickle."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -42,7 +41,7 @@ class LightGBMModel(ClassicalModel):
         return out, ["Tables: gradient-boosted trees (LightGBM) enter in four settings."]
 
     @classmethod
-    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+    def input_types(cls, params: Params) -> frozenset[str] | None:
         """Trees split on table columns; they do not read words or pixels."""
         return cls.TABLE_TYPES
 

@@ -37,7 +37,7 @@ from tailorml.io import atomic_write_json, atomic_write_text, load_tensors, read
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
 from tailorml.models.classical.design import dense_design, fit_idf, sparse_design
 from tailorml.models.classical.lightgbm import read_booster
-from tailorml.models.family import Candidate, Proposal, Task
+from tailorml.models.family import Candidate, Params, Proposal, Task
 
 CONSTRAINTS = {"demographic_parity": DemographicParity, "equalized_odds": EqualizedOdds}
 SHARED = {
@@ -47,7 +47,7 @@ SHARED = {
     "eps": 0.01,
     "max_iter": 50,
 }
-BASE_DEFAULTS: dict[str, dict[str, Any]] = {
+BASE_DEFAULTS: dict[str, Params] = {
     "linear": {"C": 1.0},
     # modest: ExponentiatedGradient refits the base learner up to max_iter times
     "lightgbm": {
@@ -61,7 +61,7 @@ TABLE_TYPES = ("number", "binary", "category")
 Member = lgb.Booster | int  # a LightGBM member: a booster, or a constant 0/1 classifier
 
 
-def resolved_params(params: dict[str, Any]) -> dict[str, Any]:
+def resolved_params(params: Params) -> Params:
     """The family's params with defaults filled in, checked.
 
     Raises:
@@ -98,25 +98,25 @@ def check_table_features(metas: dict[str, FeatureMeta]) -> None:
             )
 
 
-def base_estimator(params: dict[str, Any], categorical: list[int], seed: int) -> Any:
+def base_estimator(params: Params, categorical: list[int], seed: int) -> Any:
     """The unfitted base learner that ExponentiatedGradient clones and refits."""
     if params["base"] == "linear":
         return LogisticRegression(C=float(params["C"]), max_iter=1000, random_state=seed)
-    options: dict[str, Any] = {
-        "n_estimators": int(params["n_estimators"]),
-        "learning_rate": float(params["learning_rate"]),
-        "num_leaves": int(params["num_leaves"]),
-        "min_child_samples": int(params["min_child_samples"]),
-        "random_state": seed,
-        "deterministic": True,
-        "num_threads": 1,
-        "verbose": -1,
-    }
+    model = lgb.LGBMClassifier(
+        n_estimators=int(params["n_estimators"]),
+        learning_rate=float(params["learning_rate"]),
+        num_leaves=int(params["num_leaves"]),
+        min_child_samples=int(params["min_child_samples"]),
+        random_state=seed,
+        deterministic=True,
+        num_threads=1,
+        verbose=-1,
+    )
     if categorical:
         # a constructor param under the alias ``categorical_column``, because
         # fairlearn calls fit(X, y, sample_weight=...) and passes nothing else
-        options["categorical_column"] = categorical
-    return lgb.LGBMClassifier(**options)
+        model.set_params(categorical_column=categorical)
+    return model
 
 
 @register_classical
@@ -138,7 +138,7 @@ class FairReductionsModel(ClassicalModel):
     family = "fair_reductions"
 
     @classmethod
-    def input_types(cls, params: dict[str, Any]) -> frozenset[str] | None:
+    def input_types(cls, params: Params) -> frozenset[str] | None:
         """Table columns only (either base); a table's free-text columns are left out."""
         return cls.TABLE_TYPES
 
@@ -212,7 +212,7 @@ class FairReductionsModel(ClassicalModel):
         """``linear`` or ``lightgbm``."""
         return str(resolved_params(self.params)["base"])
 
-    def checked(self) -> dict[str, Any]:
+    def checked(self) -> Params:
         """Resolved params, after checking the target kind and the features."""
         if self.kind != "binary":
             raise ConfigError(
@@ -264,7 +264,7 @@ class FairReductionsModel(ClassicalModel):
             tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in self.idf.items()}
             save_tensors(folder / "reductions.safetensors", tensors)
             return
-        described: list[dict[str, Any]] = []
+        described: list[dict[str, float | int | str]] = []
         for j, (member, weight) in enumerate(zip(self.members, self.weights, strict=True)):
             if isinstance(member, int):
                 described.append({"weight": float(weight), "constant": member})

@@ -24,7 +24,7 @@ from tailorml.features.checkpoint import (
     read_architecture,
 )
 from tailorml.features.meta import FeatureMeta
-from tailorml.io import load_tensors
+from tailorml.io import JSONObject, load_tensors
 from tailorml.models.registry import Encoder, register_encoder
 
 ParamGroup = tuple[list[nn.Parameter], float]
@@ -54,7 +54,7 @@ class PretrainedOptions(EncoderConfig):
         default=0.9, gt=0, le=1, description="finetune: each lower layer's rate factor."
     )
 
-    def preprocessor(self, feature_type: str) -> tuple[str, dict[str, Any]]:
+    def preprocessor(self, feature_type: str) -> tuple[str, JSONObject]:
         """Text is tokenized by the checkpoint's own tokenizer."""
         return "text:pretrained", {"checkpoint": self.checkpoint}
 
@@ -81,7 +81,8 @@ class PretrainedEncoder(Encoder):
         from transformers import AutoConfig, AutoModel
 
         architecture = meta.architecture or read_architecture(checkpoint_folder(options.checkpoint))
-        config = AutoConfig.for_model(**architecture)
+        settings = dict(architecture)
+        config = AutoConfig.for_model(str(settings.pop("model_type")), **settings)
         config._attn_implementation = "sdpa"
         self.network = AutoModel.from_config(config, add_pooling_layer=False)
         self.options = options

@@ -1,34 +1,31 @@
 """Why a model decided as it did: per-row attributions, permutation importance,
 and a deletion test of how faithful image attributions are.
 
-Deep models are explained with Captum's Integrated Gradients, over every input
-of a row at once so that its attributions add up to its output minus the
+Deep models are explained with Captum's Integrated Gradients over every input
+of a row at once, so that its attributions add up to its output minus the
 baseline's (up to the reported convergence delta). Float inputs are integrated
-from zero: a black image, the training mean of a z-scored number. Token and
-category ids have no gradient, so for them the path runs through the output of
-the feature's ``nn.Embedding``, as Captum's LayerIntegratedGradients does:
-forward hooks replace each embedding's output with the interpolated vectors
-while the ids themselves still drive padding masks and packed lengths. Text
-starts from the padding token's vectors (the feature's own padding id), a
-category from the mean vector of its vocabulary (the analogue of a number's
-training mean). A pretrained checkpoint's text is attributed through its word
-embeddings, over the whole network from the ids, frozen or not; its tokens are
-the checkpoint's word pieces, [CLS] and [SEP] included (the network reads
-them, and completeness needs their share).
+from zero: a black image, the training mean of a z-scored number. Ids have no
+gradient, so their path runs through the output of the feature's
+``nn.Embedding``, as Captum's LayerIntegratedGradients does: forward hooks swap
+in the interpolated vectors while the ids still drive padding masks and packed
+lengths. Text starts from its padding token's vectors, a category from the mean
+vector of its vocabulary. A pretrained checkpoint's text is attributed through
+its word embeddings, frozen or not; its tokens are the word pieces, [CLS] and
+[SEP] included (the network reads them, and completeness needs their share).
 
 Classical models are explained exactly: linear models by coefficient × design
 value, summed per input feature (a text token's weight shared among its
 occurrences); LightGBM by its own TreeSHAP (``pred_contrib``).
 
 Attributions point toward the decided class: its logit for a multi-class
-model, its log-odds for a model with one output (the logit, negated when the
-negative class is decided), the standardised output for regression.
+model, its log-odds for a model with one output (negated when the negative
+class is decided), the standardised output for regression.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +35,7 @@ import scipy.sparse as sp
 import torch
 from captum.attr import IntegratedGradients
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from tailorml.errors import DataError, TailorError
 from tailorml.features import Encoded, FeatureMeta, Preprocessor
@@ -59,7 +57,6 @@ from tailorml.runs.run import Run
 
 CONVERGED = 0.05  # |delta| below this share of |output|: the integral has converged
 POINTS_PER_PASS = 2048  # rows × steps through the network in one forward/backward
-FLOAT_TYPES = ("image", "number", "binary")
 
 
 @dataclass
@@ -128,7 +125,8 @@ def predictions(run: Run, attributed: Attributed, decided: np.ndarray | None) ->
 def attribute(
     run: Run, rows: pd.DataFrame, n_steps: int
 ) -> tuple[Encoded, Attributed, np.ndarray | None]:
-    """Encode the rows, decide them as the run does, and attribute the decisions.
+    """Encode the rows, decide them as the run does, and attribute the decisions
+    by the method the family declares (``Capabilities.attribution``).
 
     Returns:
         The encoded rows, their attributions and the decided class ids (None
@@ -136,36 +134,32 @@ def attribute(
     """
     if len(rows) == 0:
         raise DataError("there are no rows to explain.")
-    features = run.bundle.features
+    features, model = run.bundle.features, run.bundle.model
     encoded = features.encode(rows, "explanation", with_target=False)
     out = run.outputs(encoded).detach().float()
     decided = None
     if features.target.task == "classification":
         decided = run.decide(features.target.probabilities(out), rows)
-    return encoded, attribute_outputs(run, encoded, out.shape[1], decided, n_steps), decided
-
-
-def attribute_outputs(
-    run: Run, encoded: Encoded, width: int, decided: np.ndarray | None, n_steps: int
-) -> Attributed:
-    """The family's attribution method: Integrated Gradients, or exact contributions."""
     method = run.family.capabilities.attribution
-    if method not in ATTRIBUTIONS:
+    if method == "integrated_gradients":
+        columns, signs = direction(out.shape[1], decided, len(encoded))
+        pads = {name: meta.pad_id for name, meta in features.metas().items()}
+        attributed = integrated_gradients(model, encoded.inputs, columns, signs, n_steps, pads)
+    elif method == "linear":
+        attributed = linear_contributions(model, encoded.inputs, decided)
+    elif method == "tree_shap":
+        attributed = tree_contributions(model, encoded.inputs, decided)
+    else:
         raise TailorError(f"cannot explain a '{run.bundle.family}' model.")
-    return ATTRIBUTIONS[method](run, encoded, width, decided, n_steps)
+    return encoded, attributed, decided
 
 
 def direction(width: int, decided: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Which output column explains each row's decision, and with which sign.
+    """The output column ``(N,)`` that explains each of ``n`` rows, and its sign ``(N,)``.
 
-    Args:
-        width: outputs of the model: K class scores, or 1 (binary logit, value).
-        decided: the decided class per row, None for regression.
-        n: rows.
-
-    Returns:
-        Column ids ``(N,)`` and signs ``(N,)``: a single logit is negated for
-        rows decided as class 0, so attributions always favour the decision.
+    ``width`` counts the model's outputs (K class scores, or 1: a binary logit
+    or a value); ``decided`` is None for regression. A single logit is negated
+    for rows decided as class 0, so attributions always favour the decision.
     """
     if decided is None:
         return np.zeros(n, dtype=np.int64), np.ones(n)
@@ -188,27 +182,29 @@ def integrated_gradients(
     """Integrated Gradients of every row, in batches of ``POINTS_PER_PASS`` points.
 
     Args:
-        model: the network.
-        inputs: the encoded rows.
         columns: ``(N,)`` the output column to explain per row.
         signs: ``(N,)`` ±1 multiplying that column (see :func:`direction`).
-        n_steps: steps of the integral.
         pads: the padding id of each text feature (the baseline's token).
     """
     size = max(1, POINTS_PER_PASS // n_steps)
     parts = []
     with evaluating(model):
         for start in range(0, len(columns), size):
-            part = slice(start, start + size)
-            batch = {k: v[part] for k, v in inputs.items()}
-            column = torch.from_numpy(columns[part])
-            sign = torch.from_numpy(signs[part]).float()
-            parts.append(integrate_batch(model, batch, column, sign, n_steps, pads))
+            batch = {k: v[start : start + size] for k, v in inputs.items()}
+            column = torch.from_numpy(columns[start : start + size])
+            parts.append(integrate_batch(model, batch, column, n_steps, pads))
+    sign = signs.astype(np.float32)
+
+    def joined(values: list[np.ndarray]) -> np.ndarray:
+        """The batches as one array, pointed toward each row's decision."""
+        whole = np.concatenate(values)
+        return whole * sign.reshape(-1, *[1] * (whole.ndim - 1))
+
     return Attributed(
-        {name: np.concatenate([p.features[name] for p in parts]) for name in inputs},
-        np.concatenate([p.output for p in parts]),
-        np.concatenate([p.baseline for p in parts]),
-        np.concatenate([np.asarray(p.delta) for p in parts]),
+        {name: joined([p.features[name] for p in parts]) for name in inputs},
+        joined([p.output for p in parts]),
+        joined([p.baseline for p in parts]),
+        joined([np.asarray(p.delta) for p in parts]),
         "integrated_gradients",
     )
 
@@ -217,14 +213,14 @@ def integrate_batch(
     model: TailorModel,
     inputs: dict[str, torch.Tensor],
     column: torch.Tensor,
-    sign: torch.Tensor,
     n_steps: int,
     pads: dict[str, int],
 ) -> Attributed:
-    """One batch: float inputs and embedding outputs integrated together."""
+    """One batch: float inputs and embedding outputs integrated together, toward
+    the output ``column`` of each row, unsigned."""
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
-    column, sign = column.to(device), sign.to(device)
+    column = column.to(device)
     layers = embedding_layers(model, inputs)
     path = EmbeddingPath(model, layers)
     starts, baselines = path_ends(model.names, inputs, layers, pads)
@@ -241,13 +237,12 @@ def integrate_batch(
     for name, values in zip(model.names, attributions, strict=True):
         if name in layers:
             values = values.sum(-1)  # (B, E) → (B,), (B, T, E) → (B, T)
-        per_row = sign.reshape(-1, *[1] * (values.dim() - 1))
-        features[name] = (values * per_row).detach().cpu().numpy()
+        features[name] = values.detach().cpu().numpy()
     return Attributed(
         features,
-        (output * sign).cpu().numpy(),
-        (baseline * sign).cpu().numpy(),
-        (delta * sign).detach().cpu().numpy(),
+        output.cpu().numpy(),
+        baseline.cpu().numpy(),
+        delta.detach().cpu().numpy(),
         "integrated_gradients",
     )
 
@@ -278,17 +273,9 @@ class EmbeddingPath:
         self.ids = ids
         return self.model({**points, **ids})  # (B, K)
 
-    @contextmanager
-    def hooked(self) -> Iterator[None]:
+    def hooked(self) -> AbstractContextManager[None]:
         """Swap each embedding's output for the current point while inside."""
-        handles = [
-            layer.register_forward_hook(self.swap(name)) for name, layer in self.layers.items()
-        ]
-        try:
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+        return removing([m.register_forward_hook(self.swap(n)) for n, m in self.layers.items()])
 
     def swap(self, name: str) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
         def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
@@ -335,13 +322,8 @@ def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedd
         if args and looks_up(args[0], probe):
             seen.append(module)
 
-    handles = [m.register_forward_pre_hook(spot) for m in embeddings]
-    try:
-        with torch.no_grad():
-            encoder(probe)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with removing([m.register_forward_pre_hook(spot) for m in embeddings]), torch.no_grad():
+        encoder(probe)
     if not seen:
         raise TailorError(f"cannot explain '{name}': its encoder has no embedding for its ids.")
     return seen[0]
@@ -369,26 +351,32 @@ def path_ends(
     layers: dict[str, nn.Embedding],
     pads: dict[str, int],
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    """The float points of the rows and of their baselines, in ``names`` order.
-
-    Baselines: zero for float inputs, the padding vectors for text (its own
-    padding id at every position), the mean vocabulary vector for a category.
-    """
+    """The float points of the rows and of their baselines, in ``names`` order:
+    zero for floats, text's padding vectors, a category's mean vocabulary vector."""
     starts, baselines = [], []
     with torch.no_grad():
         for name in names:
-            values = inputs[name]
-            layer = layers.get(name)
+            values, layer = inputs[name], layers.get(name)
             if layer is None:
                 starts.append(values.float())
                 baselines.append(torch.zeros_like(values, dtype=torch.float32))
-            elif values.dim() == 2:  # text (B, T): pad every position
-                starts.append(layer(values))
+                continue
+            starts.append(layer(values))
+            if values.dim() == 2:  # text (B, T): pad every position
                 baselines.append(layer(torch.full_like(values, pads.get(name, 0))))
             else:  # category (B,)
-                starts.append(layer(values))
                 baselines.append(layer.weight.mean(0).expand(len(values), -1).clone())
     return tuple(starts), tuple(baselines)
+
+
+@contextmanager
+def removing(handles: list[RemovableHandle]) -> Iterator[None]:
+    """The hooks behind ``handles`` in place inside, removed after."""
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 @contextmanager
@@ -471,27 +459,6 @@ def tree_contributions(
     return Attributed(features, chosen.sum(1), chosen[:, -1], None, "tree_shap")
 
 
-def network_attributions(
-    run: Run, encoded: Encoded, width: int, decided: np.ndarray | None, n_steps: int
-) -> Attributed:
-    columns, signs = direction(width, decided, len(encoded))
-    pads = {name: meta.pad_id for name, meta in run.bundle.features.metas().items()}
-    return integrated_gradients(run.bundle.model, encoded.inputs, columns, signs, n_steps, pads)
-
-
-Method = Callable[[Run, Encoded, int, np.ndarray | None, int], Attributed]
-# by the name a family declares (``Capabilities.attribution``)
-ATTRIBUTIONS: dict[str, Method] = {
-    "integrated_gradients": network_attributions,
-    "linear": lambda run, encoded, _, decided, __: linear_contributions(
-        run.bundle.model, encoded.inputs, decided
-    ),
-    "tree_shap": lambda run, encoded, _, decided, __: tree_contributions(
-        run.bundle.model, encoded.inputs, decided
-    ),
-}
-
-
 # ---------------------------------------------------------------- one row, feature by feature
 
 
@@ -566,14 +533,10 @@ def permutation_importance(
     """The drop in the headline metric when one input column is shuffled.
 
     The headline is accuracy (with the run's decision rule), or −MAE for
-    regression, so a larger drop always means a more important feature.
-    Each feature's shuffles come from its own seeded generator.
-
-    Args:
-        run: any trained model.
-        rows: labelled rows (held-out rows measure what generalises).
-        repeats: shuffles per feature.
-        seed: seed of the shuffles.
+    regression, so a larger drop always means a more important feature. The
+    ``rows`` are labelled (held-out rows measure what generalises); each
+    feature's ``repeats`` shuffles come from its own generator, seeded by
+    ``seed`` and the feature's index.
 
     Returns:
         Per input feature: ``mean`` and ``std`` of the drop over the repeats.
@@ -621,14 +584,12 @@ def faithfulness(
 
     Args:
         run: a classifier with an image input.
-        rows: the rows to test.
         fraction: share of each image's pixels removed.
         seed: seed of the random pixels.
-        n_steps: Integrated Gradients steps.
         feature: the image feature; None for the only one.
 
     Returns:
-        ``feature``, ``rows``, ``pixels_removed``, ``probability`` (mean
+        ``feature``, ``rows``, ``fraction``, ``pixels_removed``, ``probability`` (mean
         decided-class probability), ``top_drop`` and ``random_drop`` (mean
         drops in it) and ``converged_share`` (rows with |delta| < 0.05 ×
         |output|; None for exact methods).

@@ -59,11 +59,7 @@ class RowView:
 
 
 def write_explanations(run_dir: Path, record: ExplanationsRecord) -> Path:
-    """Write ``explanations.json`` and the self-contained ``explanations.html``.
-
-    Returns:
-        The HTML page's path.
-    """
+    """Write ``explanations.json`` and the self-contained ``explanations.html``; return the page."""
     record.write(run_dir / "explanations.json")
     page = run_dir / "explanations.html"
     atomic_write_text(page, render_explanations(record))

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
+from pydantic import JsonValue
 
 import tailorml
 from tailorml.serve.batching import Batcher, Chunk
@@ -30,6 +31,7 @@ from tailorml.serve.playground import page_config, playground_html
 from tailorml.serve.predictor import Predictor, explainable
 from tailorml.serve.rows import ApiError, RowReader
 from tailorml.serve.schema import (
+    InputField,
     components,
     example_row,
     input_fields,
@@ -99,6 +101,11 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     app.state.metrics = metrics
     app.state.predictor = predictor
     add_routes(app, reader, batcher, metrics, predictor, can_explain)
+
+    @app.exception_handler(ApiError)
+    async def refused(request: Request, err: ApiError) -> Response:
+        return json_response(err.body(), err.status)
+
     page = playground_html(page_config(run, fields, can_explain, settings.api_key is not None))
 
     @app.get("/", include_in_schema=False)
@@ -113,7 +120,7 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     return app
 
 
-def warm_up(predictor: Predictor, reader: RowReader, fields: list[Any]) -> None:
+def warm_up(predictor: Predictor, reader: RowReader, fields: list[InputField]) -> None:
     """One prediction at start-up: a broken bundle fails now, not on the first request."""
     rows = reader.read(json.dumps({"rows": [example_row(fields)]}).encode())
     result = predictor.predict([Chunk(rows)])[0]
@@ -137,11 +144,8 @@ def add_routes(
     async def predict(request: Request) -> Response:
         """Predict each row: its label and class probabilities, or its value for a
         regression model. Rows are batched with other requests' rows."""
-        try:
-            rows = reader.read(await request.body())
-            return json_response({"predictions": await batcher.submit(rows)})
-        except ApiError as err:
-            return json_response(err.body(), err.status)
+        rows = reader.read(await request.body())
+        return json_response({"predictions": await batcher.submit(rows)})
 
     if can_explain:
 
@@ -151,15 +155,12 @@ def add_routes(
             """Attribute each row's decision to its input features (Integrated
             Gradients for deep models, exact contributions for linear models and
             trees)."""
-            try:
-                rows = reader.read(await request.body())
-                explanations = []
-                for start in range(0, len(rows), batcher.max_rows):
-                    part = rows[start : start + batcher.max_rows]
-                    explanations += await batcher.call(predictor.explain, part, start)
-                return json_response({"explanations": explanations})
-            except ApiError as err:
-                return json_response(err.body(), err.status)
+            rows = reader.read(await request.body())
+            explanations = []
+            for start in range(0, len(rows), batcher.max_rows):
+                part = rows[start : start + batcher.max_rows]
+                explanations += await batcher.call(predictor.explain, part, start)
+            return json_response({"explanations": explanations})
 
     @app.get("/health", responses=documented("Health", errors=()), summary="Liveness",
              response_model=None)  # fmt: skip
@@ -199,13 +200,11 @@ ERRORS = {
 def documented(name: str, errors: tuple[int, ...] = (401, 413, 422, 503)) -> dict[int | str, Any]:
     """OpenAPI responses: ``name`` for 200 and the error body for each error."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    responses: dict[int | str, Any] = {
-        200: {"description": "OK", "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{name}"}}}},
-    }  # fmt: skip
-    for status in errors:
-        responses[status] = {"description": ERRORS[status], "content": error}
-    return responses
+    ok = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    return {
+        200: {"description": "OK", "content": ok},
+        **{status: {"description": ERRORS[status], "content": error} for status in errors},
+    }
 
 
 def api_description(settings: ServeSettings) -> str:
@@ -223,7 +222,10 @@ def api_description(settings: ServeSettings) -> str:
 
 
 def openapi(
-    app: FastAPI, schemas: dict[str, Any], example: dict[str, Any], settings: ServeSettings
+    app: FastAPI,
+    schemas: dict[str, dict[str, JsonValue]],
+    example: dict[str, JsonValue],
+    settings: ServeSettings,
 ) -> dict[str, Any]:
     """FastAPI's document plus the generated request and response schemas."""
     if app.openapi_schema:
@@ -235,8 +237,7 @@ def openapi(
     for path in ("/predict", "/explain"):
         operation = document["paths"].get(path, {}).get("post")
         if operation is not None:
-            content = operation["requestBody"]["content"]["application/json"]
-            content["example"] = {"rows": [example]}
+            operation["requestBody"]["content"]["application/json"]["example"] = {"rows": [example]}
     if settings.api_key:
         document["components"]["securitySchemes"] = {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},

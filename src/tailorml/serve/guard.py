@@ -11,20 +11,19 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tailorml.serve.rows import ApiError
+
 # Open without the key: probes, and the pages that only describe the API.
 OPEN_PATHS = frozenset({"/health", "/ready", "/", "/openapi.json"})
 
 
-async def send_json(send: Send, status: int, body: dict[str, object], **headers: str) -> None:
-    data = json.dumps(body).encode()
+async def send_error(send: Send, status: int, detail: str, **headers: str) -> None:
+    """The service's error body (as ``ApiError.body``), sent before any route runs."""
+    data = json.dumps(ApiError(status, detail).body()).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
-
-
-def problem(detail: str) -> dict[str, object]:
-    return {"detail": detail, "errors": [{"loc": [], "msg": detail}]}
 
 
 class GuardMiddleware:
@@ -49,7 +48,7 @@ class GuardMiddleware:
         headers = dict(scope["headers"])
         if self.key is not None and scope["path"] not in OPEN_PATHS and not self.allowed(headers):
             detail = "missing or wrong API key: send X-API-Key: KEY or Authorization: Bearer KEY."
-            await send_json(send, 401, problem(detail), **{"www-authenticate": "Bearer"})
+            await send_error(send, 401, detail, **{"www-authenticate": "Bearer"})
             return
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
@@ -74,24 +73,21 @@ class GuardMiddleware:
 
     async def read(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the limit."""
-        parts: list[bytes] = []
-        size = 0
+        body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
+            body += message.get("body", b"")
+            if len(body) > self.limit:
                 return None
-            parts.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(parts)
+        return bytes(body)
 
     async def too_large(self, send: Send) -> None:
         detail = f"the request body is larger than the limit of {self.limit:,} bytes."
-        await send_json(send, 413, problem(detail))
+        await send_error(send, 413, detail)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

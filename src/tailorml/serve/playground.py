@@ -11,17 +11,26 @@ as JSON data and is shown with ``textContent``, never as markup.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TypedDict
 
 from tailorml.report.render import render
 from tailorml.runs.run import Run
 from tailorml.serve.schema import InputField
 
 
-def page_config(
-    run: Run, fields: list[InputField], explain: bool, needs_key: bool
-) -> dict[str, Any]:
+class PageConfig(TypedDict):
     """What the page's script needs to know about the model."""
+
+    target: str
+    task: str
+    labels: list[str]
+    fields: list[dict[str, object]]  # each InputField's attributes; images add their scale
+    explain: bool
+    needs_key: bool
+
+
+def page_config(run: Run, fields: list[InputField], explain: bool, needs_key: bool) -> PageConfig:
+    """The page's config for this model and its request fields."""
     target = run.bundle.features.target
     scales = {p.name: p.options.get("scale", 255.0) for p in run.bundle.features.inputs}
     described = []
@@ -41,6 +50,6 @@ def page_config(
     }
 
 
-def playground_html(config: dict[str, Any]) -> str:
+def playground_html(config: PageConfig) -> str:
     """The page (``report/templates/playground.html.j2``), the model's config embedded as JSON."""
     return render("playground.html.j2", {"config": config})

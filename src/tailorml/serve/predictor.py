@@ -15,22 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import JsonValue
 from torch import nn
 
 from tailorml.errors import DataError, TailorError
 from tailorml.runs.run import Run, redact_like_training
 from tailorml.serve.batching import Chunk
-from tailorml.serve.rows import ApiError
+from tailorml.serve.rows import ApiError, Row
 from tailorml.serve.schema import InputField
 
-Row = dict[str, Any]
 TABLE_KINDS = ("text", "category", "binary", "group")
 TEXT_BATCH = 16  # rows per PyTorch call for text of varying length, as ship.onnx.TEXT_BATCH
+
+
+class Answer(TypedDict, total=False):
+    """One row's prediction: ``value`` for regression, else ``label`` and ``probabilities``."""
+
+    value: float
+    label: str
+    probabilities: dict[str, float]
 
 
 class Predictor:
@@ -74,7 +82,7 @@ class Predictor:
     def frame(self, rows: Sequence[Row]) -> pd.DataFrame:
         """Rows as the table the FeatureSet reads: numbers as float64 columns,
         everything else (images as arrays) in object columns."""
-        columns: dict[str, Any] = {}
+        columns: dict[str, np.ndarray] = {}
         for field in self.fields:
             values = [row[field.name] for row in rows]
             if field.kind == "number":
@@ -130,14 +138,14 @@ class Predictor:
             return torch.from_numpy(self.onnx.outputs(encoded.inputs))
         return self.run.outputs(encoded, length_batch=TEXT_BATCH)
 
-    def predict(self, chunks: Sequence[Chunk[Row]]) -> list[list[dict[str, Any]] | Exception]:
+    def predict(self, chunks: Sequence[Chunk[Row]]) -> list[list[Answer] | Exception]:
         """Predictions for a batch of requests' rows: one result (or error) per chunk.
 
         The chunks' rows go through the model together; a chunk whose rows are
         refused (personal data, values the model cannot take) gets its own
         error, the others their predictions.
         """
-        results: list[list[dict[str, Any]] | Exception] = [[] for _ in chunks]
+        results: list[list[Answer] | Exception] = [[] for _ in chunks]
         if self.run.config.data.pii == "allow":  # one table for the batch
             table = self.frame([row for chunk in chunks for row in chunk.items])
             kept = list(range(len(chunks)))
@@ -165,7 +173,7 @@ class Predictor:
             start += len(chunks[i].items)
         return results
 
-    def answers(self, table: pd.DataFrame) -> list[dict[str, Any]]:
+    def answers(self, table: pd.DataFrame) -> list[Answer]:
         """One JSON-ready prediction per row, decided as ``Run.predict`` decides.
 
         Raises:
@@ -184,7 +192,7 @@ class Predictor:
             for label, p in zip(predicted.tolist(), proba.tolist(), strict=True)
         ]
 
-    def explain(self, rows: Sequence[Row], start: int = 0) -> list[dict[str, Any]]:
+    def explain(self, rows: Sequence[Row], start: int = 0) -> list[dict[str, JsonValue]]:
         """Attributions of each row's decision (``explain_rows``), in order;
         ``start`` is the first row's index in its request."""
         from tailorml.audit.explain import explain_rows
@@ -192,7 +200,7 @@ class Predictor:
         table = self.protect(self.frame(rows))
         bad = np.flatnonzero(~torch.isfinite(self.outputs(table)).all(dim=1).numpy())
         if len(bad):
-            raise as_api_error(RowError(int(bad[0])), start)
+            raise RowError(int(bad[0]) + start)
         try:
             explanations = explain_rows(self.run, table)
         except DataError as err:
@@ -204,15 +212,12 @@ class RowError(ApiError):
     """A row whose values are too large for the model: its output is not finite."""
 
     def __init__(self, row: int):
-        super().__init__(422, self.text(row))
-        self.row = row
-
-    @staticmethod
-    def text(row: int) -> str:
-        return (
+        super().__init__(
+            422,
             f"rows[{row}]: the model's output is not finite; its values are too large for "
-            "the model."
+            "the model.",
         )
+        self.row = row
 
 
 def holds_text(column: pd.Series) -> bool:
@@ -229,7 +234,7 @@ def as_api_error(err: Exception, start: int = 0) -> ApiError:
     """A preprocessing error on request rows is the client's: 422. Row numbers
     count from the start of the request, not of its chunk."""
     if isinstance(err, RowError):
-        return ApiError(422, RowError.text(err.row + start))
+        return RowError(err.row + start)
     return err if isinstance(err, ApiError) else ApiError(422, str(err))
 
 

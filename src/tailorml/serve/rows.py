@@ -19,23 +19,26 @@ import numpy as np
 from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
-from tailorml.serve.schema import PIXEL_LIMIT, InputField, request_type
+from tailorml.serve.schema import PIXEL_LIMIT, ErrorItem, ErrorResponse, InputField, request_type
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 KEPT_MODES = {"L", "RGB", "RGBA", "I", "I;16", "F"}
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # a resizable image may not decode to more than this
 
+# One validated request row: column name → value, images as (H, W, C) float32 arrays.
+Row = dict[str, str | int | float | bool | None | np.ndarray]
+
 
 class ApiError(Exception):
     """A request the service refuses: HTTP status, one sentence, every problem."""
 
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, detail: str, errors: list[ErrorItem] | None = None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.errors = errors if errors is not None else [{"loc": [], "msg": detail}]
+        self.errors: list[ErrorItem] = [{"loc": [], "msg": detail}] if errors is None else errors
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorResponse:
         return {"detail": self.detail, "errors": self.errors}
 
 
@@ -55,14 +58,14 @@ class RowReader:
         self.images = [f for f in fields if f.kind == "image"]
         self.adapter: TypeAdapter[Any] = TypeAdapter(request_type(fields))
 
-    def read(self, body: bytes) -> list[dict[str, Any]]:
+    def read(self, body: bytes) -> list[Row]:
         """The rows of a ``{"rows": [...]}`` body, images as (H, W, C) float32 arrays.
 
         Raises:
             ApiError: 422 naming the first bad field (and listing all of them).
         """
         try:
-            rows: list[dict[str, Any]] = self.adapter.validate_json(body)["rows"]
+            rows: list[Row] = self.adapter.validate_json(body)["rows"]
         except ValidationError as err:
             raise self.invalid(err, body) from None
         for field in self.images:
@@ -72,7 +75,7 @@ class RowReader:
 
     def invalid(self, err: ValidationError, body: bytes) -> ApiError:
         """A 422 from pydantic's errors, one message per bad field."""
-        problems: list[dict[str, Any]] = []
+        problems: list[ErrorItem] = []
         seen = set()
         for item in err.errors(include_url=False, include_context=False, include_input=False):
             loc = tuple(item["loc"])
@@ -88,7 +91,7 @@ class RowReader:
             problems.append({"loc": list(loc), "msg": message})
         return ApiError(422, problems[0]["msg"], problems)
 
-    def message(self, kind: str, loc: tuple[Any, ...], text: str) -> str:
+    def message(self, kind: str, loc: tuple[str | int, ...], text: str) -> str:
         """One sentence for one pydantic error."""
         if kind == "json_invalid":
             return f"the body is not valid JSON: {text.removeprefix('Invalid JSON: ')}."
@@ -142,9 +145,9 @@ def image_problem(body: bytes, loc: tuple[Any, ...], field: InputField) -> str |
         value = json.loads(body)["rows"][loc[1]][loc[2]]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-    at = where(loc)
     if not isinstance(value, list):
         return None
+    at = where(loc)
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             array = np.asarray(value, dtype=np.float64)
@@ -188,15 +191,10 @@ def image_array(value: Any, field: InputField, at: str) -> np.ndarray:
 def check_image(array: np.ndarray, field: InputField, at: str) -> None:
     """Size and channels as the image preprocessor will accept them."""
     assert field.image is not None
-    h, w, c = field.image
+    c = field.image[2]
     if array.ndim != 3 or 0 in array.shape:
         raise ApiError(422, f"{at}: an image must be H×W or H×W×C, got shape {array.shape}.")
-    if not field.resize and array.shape[:2] != (h, w):
-        raise ApiError(
-            422,
-            f"{at}: the image is {array.shape[0]}×{array.shape[1]}; this model takes {h}×{w} "
-            "images.",
-        )
+    check_size(array.shape[0], array.shape[1], field, at)
     channels = array.shape[2]
     if (c == 1 and channels > 4) or (c > 1 and channels not in (1, c)):
         allowed = "1 to 4" if c == 1 else f"1 or {c}"  # as ImagePreprocessor takes them
@@ -205,10 +203,18 @@ def check_image(array: np.ndarray, field: InputField, at: str) -> None:
         raise ApiError(422, f"{at}: pixel values must be finite numbers.")
 
 
-def decode_image(text: str, field: InputField, at: str) -> np.ndarray:
-    """A base64 PNG or JPEG (optionally a ``data:`` URL) as an (H, W[, C]) array."""
+def check_size(height: int, width: int, field: InputField, at: str) -> None:
+    """A model that does not resize takes images of exactly its own size."""
     assert field.image is not None
     h, w, _ = field.image
+    if not field.resize and (height, width) != (h, w):
+        raise ApiError(
+            422, f"{at}: the image is {height}×{width}; this model takes {h}×{w} images."
+        )
+
+
+def decode_image(text: str, field: InputField, at: str) -> np.ndarray:
+    """A base64 PNG or JPEG (optionally a ``data:`` URL) as an (H, W[, C]) array."""
     if text.startswith("data:"):
         text = text.partition(",")[2]
     try:
@@ -217,9 +223,7 @@ def decode_image(text: str, field: InputField, at: str) -> np.ndarray:
         raise ApiError(422, f"{at}: the text is not valid base64.") from None
     try:
         with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as img:
-            if not field.resize and img.size != (w, h):
-                size = f"{img.size[1]}×{img.size[0]}"
-                raise ApiError(422, f"{at}: the image is {size}; this model takes {h}×{w} images.")
+            check_size(img.size[1], img.size[0], field, at)
             if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
                 raise ApiError(422, f"{at}: the image has too many pixels ({img.size}).")
             if img.mode in KEPT_MODES:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from annotated_types import Len
-from pydantic import ConfigDict, Field, Strict, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, JsonValue, Strict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from tailorml.features import Preprocessor
@@ -56,8 +56,8 @@ class InputField:
     choices: tuple[str, ...] = ()
     image: tuple[int, int, int] | None = None
     resize: bool = False
-    default: Any = None
-    example: Any = None
+    default: JsonValue = None
+    example: JsonValue = None
 
 
 def input_fields(run: Run) -> list[InputField]:
@@ -84,12 +84,12 @@ def input_fields(run: Run) -> list[InputField]:
 def field_for(pre: Preprocessor) -> InputField:
     """The request column of one input feature, described from its fitted state."""
     state, options = pre.state, pre.options
+    nullable = options.get("missing") != "fail"
     if pre.type == "number":
         mean = state["mean"]
-        how = options["missing"]
-        fill = "is rejected" if how == "fail" else f"gets the training {how}"
+        fill = f"gets the training {options['missing']}" if nullable else "is rejected"
         return InputField(
-            pre.name, "number", options["missing"] != "fail",
+            pre.name, "number", nullable,
             f"A number (training range {state['min']:g} to {state['max']:g}, mean {mean:g}); "
             f"null {fill}.",
             default=float(f"{mean:.4g}"),
@@ -97,7 +97,7 @@ def field_for(pre: Preprocessor) -> InputField:
     if pre.type == "category":
         known = tuple(state["vocab"][1:])
         return InputField(
-            pre.name, "category", options["missing"] != "fail",
+            pre.name, "category", nullable,
             f"A category (text or a number): {listing(known)}; any other value counts as "
             "unknown.",
             known, default=known[0] if known else "",
@@ -105,22 +105,17 @@ def field_for(pre: Preprocessor) -> InputField:
     if pre.type == "binary":
         values = tuple(state["values"])
         return InputField(
-            pre.name, "binary", options["missing"] != "fail",
+            pre.name, "binary", nullable,
             f"One of {listing(values)}; '{state['positive']}' is the positive value"
-            + ("." if options["missing"] == "fail" else ", null counts as the other one."),
+            + (", null counts as the other one." if nullable else "."),
             values, default=state["positive"],
         )  # fmt: skip
     if pre.type == "text":
-        return text_field(pre)
+        return InputField(
+            pre.name, "text", True, f"Free text; {pre.reading()} (null: no text).",
+            default="", example=EXAMPLE_TEXT,
+        )  # fmt: skip
     return image_field(pre)
-
-
-def text_field(pre: Preprocessor) -> InputField:
-    """Free text; how much of it the model reads depends on its tokenizer."""
-    return InputField(
-        pre.name, "text", True, f"Free text; {pre.reading()} (null: no text).",
-        default="", example=EXAMPLE_TEXT,
-    )  # fmt: skip
 
 
 def image_field(pre: Preprocessor) -> InputField:
@@ -170,9 +165,9 @@ def first_match(union: Any) -> Any:
     return Annotated[union, Field(union_mode="left_to_right")]
 
 
-def binary_values(values: tuple[str, ...]) -> list[Any]:
+def binary_values(values: tuple[str, ...]) -> list[str | int | bool]:
     """The JSON values that mean each training value: '1' may come as 1, 'True' as true."""
-    accepted: list[Any] = list(values)
+    accepted: list[str | int | bool] = list(values)
     for value in values:
         if value.lstrip("-").isdigit():
             accepted.append(int(value))
@@ -195,14 +190,14 @@ def pixel_lists(field: InputField) -> Any:
     return Union[gray, *colors]  # noqa: UP007 (built from a list)
 
 
-def typed_dict(name: str, fields: dict[str, Any]) -> Any:
+def typed_dict(name: str, fields: dict[str, object]) -> type:
     """A TypedDict made at run time: its keys are column names, which need
     not be Python identifiers."""
     make: Any = TypedDict
     return make(name, fields)
 
 
-def request_type(fields: list[InputField]) -> Any:
+def request_type(fields: list[InputField]) -> type:
     """``{"rows": [PredictRow, …]}`` where PredictRow has one key per field."""
     row = typed_dict("PredictRow", {f.name: value_type(f) for f in fields})
     row = with_config(ConfigDict(extra="forbid", allow_inf_nan=False))(row)
@@ -211,7 +206,7 @@ def request_type(fields: list[InputField]) -> Any:
     return with_config(ConfigDict(extra="forbid"))(request)
 
 
-def response_types(run: Run) -> dict[str, Any]:
+def response_types(run: Run) -> dict[str, type]:
     """The documented response bodies, by component name."""
     target = run.bundle.features.target
     if target.task == "regression":
@@ -263,9 +258,9 @@ class Ready(TypedDict):
     family: str
 
 
-def components(types: dict[str, Any]) -> dict[str, Any]:
+def components(types: dict[str, type]) -> dict[str, dict[str, JsonValue]]:
     """OpenAPI component schemas of these types and everything they use."""
-    schemas: dict[str, Any] = {}
+    schemas: dict[str, dict[str, JsonValue]] = {}
     for name, kind in types.items():
         schema = TypeAdapter(kind).json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
@@ -273,6 +268,6 @@ def components(types: dict[str, Any]) -> dict[str, Any]:
     return schemas
 
 
-def example_row(fields: list[InputField]) -> dict[str, Any]:
+def example_row(fields: list[InputField]) -> dict[str, JsonValue]:
     """A valid row: each field's example, or its default."""
     return {f.name: f.default if f.example is None else f.example for f in fields}

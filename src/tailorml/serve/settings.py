@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from tailorml.errors import TailorError
 
@@ -47,14 +47,8 @@ class ServeSettings:
     torch_threads: int | None = None
 
     def __post_init__(self) -> None:
-        positive = {
-            "port": self.port,
-            "workers": self.workers,
-            "max_batch_size": self.max_batch_size,
-            "max_body_bytes": self.max_body_bytes,
-            "max_queue_rows": self.max_queue_rows,
-        }
-        for name, value in positive.items():
+        for name in ("port", "workers", "max_batch_size", "max_body_bytes", "max_queue_rows"):
+            value = getattr(self, name)
             if value < 1:
                 raise TailorError(f"serve option {name} must be at least 1, not {value}.")
         if not 0 <= self.max_wait_ms <= 60_000:
@@ -75,11 +69,9 @@ class ServeSettings:
         cores = os.cpu_count() or 1
         return max(1, min(8, cores // self.workers - 1))
 
-    def to_env(self) -> dict[str, Any]:
+    def to_env(self) -> dict[str, str | int | float | None]:
         """Plain values for the worker processes, without the key itself."""
-        values = asdict(self)
-        values.pop("api_key")
-        return values
+        return {name: value for name, value in asdict(self).items() if name != "api_key"}
 
 
 def key_from_env(variable: str | None) -> str | None:

@@ -436,11 +436,7 @@ def run_session(
         batch = {name: array[i : i + batch_size] for name, array in feeds.items()}
         chunks.append(session.run([OUTPUT], shortest(batch, tokens))[0])
     out = np.concatenate(chunks)
-    if order is None:
-        return out
-    restored = np.empty_like(out)
-    restored[order] = out
-    return restored
+    return out if order is None else out[np.argsort(order)]  # back in row order
 
 
 def real_tokens(feeds: Mapping[str, np.ndarray], spec: GraphTensor) -> np.ndarray:

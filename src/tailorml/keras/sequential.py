@@ -17,7 +17,7 @@ from tailorml.features import Encoded, FeatureMeta
 from tailorml.features.image import nchw
 from tailorml.keras.layers import Conv2D, Dense, Dropout, Flatten, Input, Layer, MaxPooling2D, _pair
 from tailorml.models import TailorModel
-from tailorml.train import Trainer, predict_outputs
+from tailorml.train import Trainer, make_loss, predict_outputs
 from tailorml.train.loop import evaluate_loss
 
 LOSSES = {
@@ -37,7 +37,7 @@ def layers_to_config(layers: list[Layer]) -> tuple[dict[str, Any], tuple[int, ..
     if not layers or not isinstance(layers[0], Input):
         raise ValueError("the first layer must be Input(shape=(H, W, C))")
     shape = tuple(layers[0].shape)
-    convs: list[dict[str, Any]] = []
+    convs: list[dict[str, int | str]] = []  # the cnn encoder's conv_layers
     dense: list[Dense] = []
     dropout = 0.0
     for layer in layers[1:]:
@@ -151,7 +151,8 @@ class Sequential:
         """``[loss, accuracy]`` like Keras's ``model.evaluate``."""
         model = self._trained()
         data = Encoded({"image": as_images(x)}, as_labels(y))
-        scores = evaluate_loss(model, data, "category", _cross_entropy, self.training)
+        loss = make_loss("category", "cross_entropy")
+        scores = evaluate_loss(model, data, "category", loss, self.training)
         return [scores["loss"], scores["accuracy"]]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -163,7 +164,3 @@ class Sequential:
         if self.model is None:
             raise RuntimeError("call fit() before evaluate() or predict()")
         return self.model
-
-
-def _cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(out, y)

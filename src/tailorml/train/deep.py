@@ -33,7 +33,7 @@ from tailorml.config import ModelConfig
 from tailorml.errors import ConfigError
 from tailorml.evaluate import measure
 from tailorml.features import Encoded, FeatureSet
-from tailorml.features.checkpoint import checkpoint_folder, read_architecture
+from tailorml.features.checkpoint import architecture_size, checkpoint_folder, read_architecture
 from tailorml.io import load_tensors, save_tensors, shape_mismatch
 from tailorml.models.family import (
     Candidate,
@@ -206,10 +206,8 @@ def table(task: Task) -> Proposal:
     reasons = ["Budget ≥ 60 s: MLPs over embeddings enter."]
     if task.fairness is not None:
         params = mlp([64], epochs=8)
-        params["training"]["fairness"] = {
-            "method": "reweigh",
-            "sensitive": [task.fairness.attribute],
-        }
+        fairness = {"method": "reweigh", "sensitive": [task.fairness.attribute]}
+        params["training"]["fairness"] = fairness
         out.append(Candidate("mlp_reweighed", "deep", params))
         reasons.append(f"Fairness limit on '{task.fairness.attribute}': mlp_reweighed "
                        "(Kamiran–Calders reweighing by it) enters.")  # fmt: skip
@@ -272,8 +270,8 @@ def checkpoint_scale(checkpoint: str) -> float:
         ConfigError: the checkpoint cannot be found (see ``checkpoint_folder``).
     """
     architecture = read_architecture(checkpoint_folder(checkpoint))
-    layers = int(architecture.get("num_hidden_layers", 6))
-    width = int(architecture.get("hidden_size", 384))
+    layers = architecture_size(architecture, "num_hidden_layers", 6)
+    width = architecture_size(architecture, "hidden_size", 384)
     return max(1.0, layers * width**2 / MINILM_WORK)
 
 

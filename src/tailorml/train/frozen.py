@@ -67,13 +67,9 @@ def embed_frozen_costed(
     model trained on cached embeddings can be charged what they cost; 0
     without frozen encoders)."""
     out, seconds = dict(inputs), 0.0
+    compute = cached_embeddings if cache else timed_embed
     for name, encoder in frozen_encoders(model, inputs):
-        if cache:
-            out[name], spent = cached_embeddings(encoder, inputs[name], precision, quiet)
-        else:
-            started = time.perf_counter()
-            out[name] = embed(encoder, inputs[name], precision, quiet)
-            spent = time.perf_counter() - started
+        out[name], spent = compute(encoder, inputs[name], precision, quiet)
         seconds += spent
     return out, seconds
 
@@ -98,11 +94,18 @@ def cached_embeddings(
             return cached["embeddings"], float(cached["seconds"])
         except (SafetensorError, KeyError, OSError):
             pass  # unreadable (or from before costs were recorded): compute and replace it
-    started = time.perf_counter()
-    vectors = embed(encoder, ids, precision, quiet)
-    seconds = time.perf_counter() - started
+    vectors, seconds = timed_embed(encoder, ids, precision, quiet)
     save_tensors(path, {"embeddings": vectors, "seconds": torch.tensor(seconds)})
     return vectors, seconds
+
+
+def timed_embed(
+    encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True
+) -> tuple[torch.Tensor, float]:
+    """``embed``, and the seconds it took."""
+    started = time.perf_counter()
+    vectors = embed(encoder, ids, precision, quiet)
+    return vectors, time.perf_counter() - started
 
 
 @torch.inference_mode()

@@ -11,7 +11,7 @@ to the caller is handled here:
   names (LSTM/GRU → DPLSTM/DPGRU): the trained weights load back into the plain
   model, so the saved bundle is an ordinary ``TailorModel``. BatchNorm, whose
   replacement (GroupNorm) holds other weights, is swapped in the config before
-  the model is built (:func:`swap_batch_norm`, done by ``tailor train``); a
+  the model is built (:func:`private_layers`, done by ``tailor train``); a
   network handed over with BatchNorm still in it is refused with a ``ConfigError``.
 * Opacus attributes a packed sequence's per-sample gradients to rows in
   length-sorted order; they are put back into batch order before clipping.
@@ -39,6 +39,8 @@ from typing import Any
 import torch
 from opacus import GradSampleModule, PrivacyEngine
 from opacus.layers.dp_rnn import DPRNNBase
+from opacus.optimizers import DPOptimizer
+from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
 from opacus.validators import ModuleValidator
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
@@ -131,12 +133,14 @@ def check_settings(cfg: TrainingConfig) -> None:
         )
 
 
-def swap_batch_norm(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
-    """The config with each encoder's options made trainable by DP-SGD (its
-    ``for_privacy`` hook: cnn's BatchNorm → GroupNorm), and what changed.
+def private_layers(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
+    """Under DP-SGD, the config with each encoder's options made trainable by it
+    (its ``for_privacy`` hook: cnn's BatchNorm → GroupNorm), and what changed.
 
     The swap is made in the config, so the saved model is the one that trained.
     """
+    if config.training.privacy is None:
+        return config, []
     raw = config.model_dump(mode="json")
     changes = []
     for feature in raw["input_features"]:
@@ -190,7 +194,9 @@ def compatible_copy(model: nn.Module) -> nn.Module:
     return fixed
 
 
-def drop_inner_names(module: DPRNNBase, state: dict[str, Any], prefix: str, _meta: Any) -> None:
+def drop_inner_names(
+    module: DPRNNBase, state: dict[str, torch.Tensor], prefix: str, _meta: object
+) -> None:
     """``state_dict`` hook on a DP RNN: list each weight once, under nn.LSTM/GRU's name.
 
     Opacus's own hook for this only works on a top-level RNN, not one nested in a model.
@@ -199,7 +205,9 @@ def drop_inner_names(module: DPRNNBase, state: dict[str, Any], prefix: str, _met
         state.pop(prefix + inner, None)
 
 
-def add_inner_names(module: DPRNNBase, state: dict[str, Any], prefix: str, *_: Any) -> None:
+def add_inner_names(
+    module: DPRNNBase, state: dict[str, torch.Tensor], prefix: str, *_: object
+) -> None:
     """``load_state_dict`` pre-hook on a DP RNN: feed its inner layers the same weights."""
     for inner, outer in module.old_to_new.items():
         if prefix + outer in state:
@@ -345,8 +353,8 @@ class PrivateTraining:
 
     engine: PrivacyEngine
     module: nn.Module
-    optimizer: Any
-    loss: Any
+    optimizer: DPOptimizer
+    loss: RowLoss | DPLossFastGradientClipping
     loader: DataLoader[Batch]
     order: RowOrder
     settings: PrivacyConfig
@@ -421,8 +429,6 @@ def make_private(
     Args:
         net: the Opacus-compatible network (:func:`compatible_copy`).
         optimizer: the trainer's optimizer over ``net``'s parameters.
-        train: the training split.
-        kind: output kind (category | binary | number).
         cfg: training settings; ``cfg.privacy`` must be set.
         generator: the seeded source of batch sampling and noise.
 
@@ -452,14 +458,7 @@ def make_private(
         )
     if order.rnns:
         module, dp_optimizer, dp_loader = wrapped
-        loss: Any = RowLoss(kind, cfg.loss)
+        loss = RowLoss(kind, cfg.loss)
     else:
         module, dp_optimizer, loss, dp_loader = wrapped
     return PrivateTraining(engine, module, dp_optimizer, loss, dp_loader, order, settings)
-
-
-def private_layers(config: ModelConfig) -> tuple[ModelConfig, list[str]]:
-    """Under DP-SGD, the config with layers it cannot train swapped for ones it can."""
-    if config.training.privacy is None:
-        return config, []
-    return swap_batch_norm(config)

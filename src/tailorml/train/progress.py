@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from rich.console import Console
@@ -64,8 +63,6 @@ def epoch_line(
     Args:
         summary: ``epoch``, ``train_loss``, ``seconds`` and ``samples_per_s``, with
             optionally ``lr``, ``train_accuracy``, ``epsilon`` and ``val_*`` figures.
-        epochs: the number of epochs the run is configured for.
-        previous: the previous epoch's summary, or None for the first one.
     """
     parts = [
         f"epoch {int(summary['epoch'])}/{epochs}",
@@ -155,16 +152,11 @@ class TrainingProgress:
         )
 
     def __enter__(self) -> TrainingProgress:
-        self.bar.__enter__()
+        self.bar.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.bar.__exit__(kind, error, trace)
+    def __exit__(self, *_: object) -> None:
+        self.bar.stop()
 
     def start_epoch(self, epoch: int) -> None:
         if self.live:
@@ -174,7 +166,7 @@ class TrainingProgress:
     def step(self, loss: float | None = None, rate: float | None = None) -> None:
         if not self.live:
             return
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {}  # Any: mypy checks **fields against update's typed keywords
         if loss is not None:
             fields["loss"] = significant(loss)
         if rate is not None:

@@ -7,7 +7,8 @@ classification without discrimination", Knowledge and Information Systems 33.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import reduce
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -27,13 +28,19 @@ def joint_groups(rows: pd.DataFrame, sensitive: list[str]) -> np.ndarray:
     """
     columns = check_sensitive(rows, sensitive)
     parts = [np.char.add(f"{name}=", labels.astype(str)) for name, labels in columns.items()]
-    joint = parts[0]
-    for part in parts[1:]:
-        joint = np.char.add(np.char.add(joint, ", "), part)
-    return joint
+    return reduce(lambda joint, part: np.char.add(np.char.add(joint, ", "), part), parts)
 
 
-def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+class Cell(TypedDict):
+    """One (group, label) combination: its rows and the weight each gets."""
+
+    group: str
+    label: int
+    rows: int
+    weight: float
+
+
+def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[Cell]]:
     """Per-row weights P(g) · P(y) / P(g, y), and the table of cells.
 
     The weights average to 1 over the rows, so the loss keeps its scale.
@@ -41,7 +48,7 @@ def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[di
     """
     n = len(labels)
     weights = np.empty(n, dtype=np.float64)
-    cells = []
+    cells: list[Cell] = []
     for group in np.unique(groups):
         in_group = groups == group
         for label in np.unique(labels):
@@ -51,8 +58,7 @@ def reweigh(groups: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[di
                 continue
             weight = in_group.mean() * (labels == label).mean() / (count / n)
             weights[cell] = weight
-            cells.append({"group": str(group), "label": int(label), "rows": count,
-                          "weight": float(weight)})  # fmt: skip
+            cells.append(Cell(group=str(group), label=int(label), rows=count, weight=float(weight)))
     return weights, cells
 
 
@@ -75,5 +81,10 @@ def reweigh_training(
     return Reweighing(
         method=fairness.method,
         sensitive=fairness.sensitive,
-        cells=[WeightCell(**cell | {"label": names[cell["label"]]}) for cell in cells],
+        cells=[
+            WeightCell(
+                group=c["group"], label=names[c["label"]], rows=c["rows"], weight=c["weight"]
+            )
+            for c in cells
+        ],
     )

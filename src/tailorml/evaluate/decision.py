@@ -33,8 +33,7 @@ class Decision:
                 f"this model uses per-group thresholds on '{self.group_attribute}'; "
                 "the rows must include that column"
             )
-        labels = np.asarray([str(g) for g in groups], dtype=object)
-        return np.asarray([self.group_thresholds.get(g, self.threshold) for g in labels])
+        return np.asarray([self.group_thresholds.get(str(g), self.threshold) for g in groups])
 
     def apply(self, proba_pos: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """0/1 decisions, (N,)."""

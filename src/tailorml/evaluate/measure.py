@@ -121,6 +121,14 @@ def _plain(value: Any) -> float | None:
     return None if math.isnan(number) or math.isinf(number) else number
 
 
+_GAPS = {  # AttributeFairness field: the fairlearn function of the same name
+    "demographic_parity_difference": demographic_parity_difference,
+    "demographic_parity_ratio": demographic_parity_ratio,
+    "equalized_odds_difference": equalized_odds_difference,
+    "equalized_odds_ratio": equalized_odds_ratio,
+}
+
+
 def fairness_report(
     y_true: np.ndarray, y_pred: np.ndarray, sensitive: dict[str, np.ndarray]
 ) -> dict[str, AttributeFairness]:
@@ -138,24 +146,15 @@ def fairness_report(
         )
         by_group = frame.by_group
         counts = pd.Series(groups).value_counts()
-        report[attribute] = AttributeFairness(
-            demographic_parity_difference=_plain(
-                demographic_parity_difference(y_true, y_pred, sensitive_features=groups)
-            ),
-            demographic_parity_ratio=_plain(
-                demographic_parity_ratio(y_true, y_pred, sensitive_features=groups)
-            ),
-            equalized_odds_difference=_plain(
-                equalized_odds_difference(y_true, y_pred, sensitive_features=groups)
-            ),
-            equalized_odds_ratio=_plain(
-                equalized_odds_ratio(y_true, y_pred, sensitive_features=groups)
-            ),
-            groups={
-                str(g): _group_rates(by_group.loc[g], y_true[groups == g], int(counts[g]))
-                for g in by_group.index
-            },
-        )
+        figures: dict[str, Any] = {
+            name: _plain(gap(y_true, y_pred, sensitive_features=groups))
+            for name, gap in _GAPS.items()
+        }
+        figures["groups"] = {
+            str(g): _group_rates(by_group.loc[g], y_true[groups == g], int(counts[g]))
+            for g in by_group.index
+        }
+        report[attribute] = AttributeFairness.model_validate(figures)
     return report
 
 

@@ -100,13 +100,8 @@ def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
     n_classes = proba.shape[1]
     if np.unique(y_true).size < n_classes:
         return None
-    if n_classes == 2:
-        return float(roc_auc_score(y_true, proba[:, 1]))
-    return float(
-        roc_auc_score(
-            y_true, proba, multi_class="ovr", average="macro", labels=list(range(n_classes))
-        )
-    )
+    scores = proba[:, 1] if n_classes == 2 else proba  # multi_class applies to K > 2 only
+    return float(roc_auc_score(y_true, scores, multi_class="ovr", labels=list(range(n_classes))))
 
 
 def expected_calibration_error(
@@ -199,20 +194,12 @@ def bootstrap_mean_ci(
     """Percentile bootstrap interval of a mean of per-row values, vectorised.
 
     Draws the same resamples as :func:`bootstrap_ci` for the same seed, so
-    ``bootstrap_mean_ci(v)`` equals ``bootstrap_ci(lambda i: v[i].mean(), len(v))``.
+    ``bootstrap_mean_ci(v)`` equals ``bootstrap_ci(lambda i: v[i].mean(), len(v))``;
+    the keyword arguments, the result and the errors are those of :func:`bootstrap_ci`.
     Use it for accuracy (per-row correctness) and MAE (per-row absolute error).
 
     Args:
         values: Per-row values, shape (N,).
-        n_resamples: Number of bootstrap resamples.
-        level: Coverage of the interval, in (0, 1).
-        seed: Seed of the resampling.
-
-    Returns:
-        ``(low, high)``.
-
-    Raises:
-        ValueError: ``values`` is empty, or ``n_resamples`` or ``level`` is out of range.
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     blocks = _index_blocks(values.size, n_resamples, seed)

@@ -74,7 +74,6 @@ __all__ = [
 
 MIN_GROUP_ROWS = DEFAULT_MIN_GROUP_SIZE
 Metric = Literal["demographic_parity_difference", "equalized_odds_difference"]
-_DPD, _EOD = DPD, EOD
 # Narrower bands leave room for the exact margin at the extreme groups.
 _BAND_SCALES = (1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1)
 _MAX_EXACT_CHECKS = 2_000  # grouped decisions checked exactly per tier (other attributes)
@@ -214,16 +213,9 @@ class _Scores:
 
     def violation(self) -> np.ndarray:
         """Total shortfall over the constraints as measured, (K,)."""
-        total = np.zeros(len(self.value))
-        for slack in self.slack.values():
-            total += np.maximum(0.0, -slack)
-        return total
-
-    def one(self, k: int) -> _Scores:
-        pick = slice(k, k + 1)
-        return _Scores(self.value[pick], {a: b[pick] for a, b in self.figure.items()},
-                       {a: b[pick] for a, b in self.slack.items()},
-                       {a: b[pick] for a, b in self.margin.items()})  # fmt: skip
+        return sum(
+            (np.maximum(0.0, -slack) for slack in self.slack.values()), np.zeros(len(self.value))
+        )
 
 
 @dataclass(frozen=True)
@@ -237,23 +229,13 @@ class _Search:
     limits: list[FairnessLimit]  # judged limits only
     floors: list[QualityFloor]
     margin_z: float
-
-    @property
-    def pos(self) -> float:
-        return float(self.y.sum())
-
-    @property
-    def neg(self) -> float:
-        return float(len(self.y) - self.y.sum())
+    pos: float  # actual positives
+    neg: float  # actual negatives
 
     @property
     def group_limit(self) -> FairnessLimit:
         """The limit whose attribute and judged groups per-group thresholds are set on."""
         return self.limits[0]
-
-    @property
-    def group_attribute(self) -> str:
-        return self.group_limit.attribute
 
     @property
     def groups(self) -> Groups:
@@ -308,27 +290,24 @@ def demographic_parity_gap(y_pred: np.ndarray, groups: np.ndarray, min_rows: int
         groups: group label per row, (N,).
         min_rows: leave out groups with fewer rows (0 keeps all, as fairlearn does).
     """
-    pred = np.asarray(y_pred, dtype=np.float64)
-    encoded = encode_groups(groups, np.zeros_like(pred), GroupScope(min_group_size=min_rows))
-    tp, fp = group_counts(np.zeros_like(pred), pred, encoded)
-    return float(limit_gap(_DPD, tp, fp, encoded)[0])
+    return _gap_between(DPD, np.zeros(len(y_pred)), y_pred, groups, min_rows)
 
 
 def equalized_odds_gap(
     y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, min_rows: int = 0
 ) -> float:
-    """fairlearn's ``equalized_odds_difference`` (between groups, worst case).
+    """fairlearn's ``equalized_odds_difference`` (between groups, worst case); ``y_true``
+    holds the 0/1 labels, the other arguments are those of :func:`demographic_parity_gap`."""
+    return _gap_between(EOD, y_true, y_pred, groups, min_rows)
 
-    Args:
-        y_true: 0/1 labels, (N,).
-        y_pred: 0/1 decisions, (N,).
-        groups: group label per row, (N,).
-        min_rows: leave out groups with fewer rows (0 keeps all, as fairlearn does).
-    """
+
+def _gap_between(
+    metric: str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, min_rows: int
+) -> float:
     y = np.asarray(y_true, dtype=np.float64)
     encoded = encode_groups(groups, y, GroupScope(min_group_size=min_rows))
     tp, fp = group_counts(y, np.asarray(y_pred, dtype=np.float64), encoded)
-    return float(limit_gap(_EOD, tp, fp, encoded)[0])
+    return float(limit_gap(metric, tp, fp, encoded)[0])
 
 
 def _threshold_grid(proba: np.ndarray, grid: int) -> np.ndarray:
@@ -381,29 +360,27 @@ def _group_options(
     tp, fp = _counts_at(y, proba, np.zeros(len(y), dtype=np.int64), 1, thresholds)
     tp, fp = tp[:, 0], fp[:, 0]
     pos, neg = float(y.sum()), float(len(y) - y.sum())
-    if metric == _DPD:
+    if metric == DPD:
         rates = ((tp + fp) / len(y))[:, None]
     else:
         rates = np.stack([tp / max(pos, 1.0), fp / max(neg, 1.0)], axis=1)
     return _GroupOptions(thresholds, tp, fp, rates, value.total(tp, fp, pos, neg))
 
 
-@dataclass(frozen=True)
-class _Targets:
-    """A regular grid of target rates, each with a band around it, at several band widths."""
-
-    axis: np.ndarray  # (A,) target rates along each dimension
-    half: np.ndarray  # (S, A) or (S, A, A): half-width of the band at each target
-
-
-def _targets(lim: FairnessLimit, groups: Groups, margin_z: float, grid: int) -> _Targets:
+def _targets(
+    lim: FairnessLimit, groups: Groups, margin_z: float, grid: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Target rates to sweep: selection rate (DPD) or TPR x FPR (EOD), with their bands.
 
     The widest band is half the effective limit two of the smallest counted groups would
     get at the target rate, so groups inside it differ by about the enforced limit.
+
+    Returns:
+        The target rates along each dimension, (A,), and the half-width of the band at
+        each target for each of the band widths, (S, A) or (S, A, A).
     """
     axis = np.linspace(0.0, 1.0, grid)
-    if lim.metric == _DPD:
+    if lim.metric == DPD:
         rates, sizes = [axis], [groups.rows[groups.eligible]]
     else:
         rates = list(np.meshgrid(axis, axis, indexing="ij"))
@@ -413,27 +390,27 @@ def _targets(lim: FairnessLimit, groups: Groups, margin_z: float, grid: int) -> 
         smallest = np.sort(size)[:2] + 2.0
         se = np.maximum(se, np.sqrt(rate * (1 - rate) * (1 / smallest).sum()))
     half = np.maximum(0.0, lim.limit - margin_z * se) / 2
-    return _Targets(axis, np.stack([half * scale for scale in _BAND_SCALES]))
+    return axis, np.stack([half * scale for scale in _BAND_SCALES])
 
 
-def _band_picks(options: _GroupOptions, targets: _Targets) -> np.ndarray:
+def _band_picks(options: _GroupOptions, axis: np.ndarray, half: np.ndarray) -> np.ndarray:
     """Per target, the most valuable threshold with rates inside its band, -1 if none, (R,).
 
     Each threshold writes its index into the few targets whose band holds it, from the
     least to the most valuable, so the most valuable one is left.
     """
-    best = np.full(targets.half.shape, -1, dtype=np.int64)
-    step, reach = targets.axis[1] - targets.axis[0], targets.half.max()
+    best = np.full(half.shape, -1, dtype=np.int64)
+    step, reach = axis[1] - axis[0], half.max()
     for t in np.argsort(options.value, kind="stable"):
         point = options.rates[t]
         box = tuple(
             slice(max(0, int(np.ceil((q - reach) / step))), int(np.floor((q + reach) / step)) + 1)
             for q in point
         )
-        near = [np.abs(targets.axis[b] - q) for b, q in zip(box, point, strict=True)]
+        near = [np.abs(axis[b] - q) for b, q in zip(box, point, strict=True)]
         distance = near[0] if len(near) == 1 else np.maximum.outer(near[0], near[1])
         view = best[(slice(None), *box)]
-        view[distance[None] <= targets.half[(slice(None), *box)]] = t
+        view[distance[None] <= half[(slice(None), *box)]] = t
     return best.reshape(-1)
 
 
@@ -456,12 +433,18 @@ class _Grouped:
     options: list[_GroupOptions]
     scores: _Scores
     fallback: float
+    attribute: str
+    labels: np.ndarray  # (Ge,) the judged groups
 
-    def decision(self, s: _Search, k: int) -> Decision:
-        labels = s.groups.labels[s.groups.eligible]
-        chosen = zip(labels, self.options, self.picks[k], strict=True)
-        return Decision(self.fallback, s.group_attribute,
+    def decision(self, k: int) -> Decision:
+        chosen = zip(self.labels, self.options, self.picks[k], strict=True)
+        return Decision(self.fallback, self.attribute,
                         {str(g): float(o.thresholds[i]) for g, o, i in chosen})  # fmt: skip
+
+    @property
+    def free(self) -> Decision:
+        """Every group at its most valuable threshold, whatever the constraints."""
+        return self.decision(len(self.picks) - 1)
 
 
 def _combos(s: _Search, grid: int, fallback: float) -> _Grouped:
@@ -473,15 +456,10 @@ def _combos(s: _Search, grid: int, fallback: float) -> _Grouped:
     ]
     if len(options) == 2:
         # two groups (the common case): every pair of thresholds, exactly
-        first, second = np.meshgrid(
-            np.arange(len(options[0].thresholds)),
-            np.arange(len(options[1].thresholds)),
-            indexing="ij",
-        )
-        banded = np.stack([first.ravel(), second.ravel()], axis=1)
+        banded = np.indices([len(o.thresholds) for o in options]).reshape(2, -1).T
     else:
-        targets = _targets(s.group_limit, groups, s.margin_z, grid)
-        banded = np.stack([_band_picks(o, targets) for o in options], axis=1)
+        axis, half = _targets(s.group_limit, groups, s.margin_z, grid)
+        banded = np.stack([_band_picks(o, axis, half) for o in options], axis=1)
         banded = np.unique(banded[(banded >= 0).all(1)], axis=0)
     free = np.array([[int(np.argmax(o.value)) for o in options]])
     picks = np.concatenate([banded, free])
@@ -493,8 +471,10 @@ def _combos(s: _Search, grid: int, fallback: float) -> _Grouped:
     for j, (g, o) in enumerate(zip(np.flatnonzero(groups.eligible), options, strict=True)):
         tp[:, g], fp[:, g] = o.tp[picks[:, j]], o.fp[picks[:, j]]
         values += o.value[picks[:, j]]
-    same = {lim.key: (tp, fp) for lim in s.limits if lim.attribute == s.group_attribute}
-    return _Grouped(picks, options, _score(s, values, same, tp.sum(1), fp.sum(1)), fallback)
+    same = {lim.key: (tp, fp) for lim in s.limits if lim.attribute == s.group_limit.attribute}
+    scores = _score(s, values, same, tp.sum(1), fp.sum(1))
+    return _Grouped(picks, options, scores, fallback, s.group_limit.attribute,
+                    groups.labels[groups.eligible])  # fmt: skip
 
 
 def _pick_grouped(s: _Search, grouped: _Grouped, certified: bool) -> Decision | None:
@@ -503,7 +483,7 @@ def _pick_grouped(s: _Search, grouped: _Grouped, certified: bool) -> Decision | 
     order = [int(k) for k in np.argsort(-grouped.scores.value, kind="stable") if met[k]]
     exact = len(grouped.scores.slack) < len(s.limits) + len(s.floors)
     for k in order[:_MAX_EXACT_CHECKS] if exact else order[:1]:
-        decision = grouped.decision(s, k)
+        decision = grouped.decision(k)
         if not exact or _assess(s, decision).met(certified)[0]:
             return _match_fallback(s, decision, certified)
     return None
@@ -521,7 +501,7 @@ def _match_fallback(s: _Search, decision: Decision, certified: bool) -> Decision
     proba = np.sort(s.proba[counted])[::-1]
     chosen = int(_predict(s, decision)[counted].sum())
     threshold = proba[chosen - 1] if chosen else np.nextafter(proba[0], np.inf)
-    matched = Decision(float(threshold), s.group_attribute, dict(decision.group_thresholds))
+    matched = Decision(float(threshold), s.group_limit.attribute, dict(decision.group_thresholds))
     return matched if _assess(s, matched).met(certified)[0] else decision
 
 
@@ -542,8 +522,8 @@ def _check_inputs(
     if grid < 2:
         raise ValueError(f"grid must be at least 2, got {grid}")
     for lim in limits:
-        if lim.metric not in (_DPD, _EOD):
-            raise ValueError(f"unknown fairness metric '{lim.metric}'; use '{_DPD}' or '{_EOD}'")
+        if lim.metric not in (DPD, EOD):
+            raise ValueError(f"unknown fairness metric '{lim.metric}'; use '{DPD}' or '{EOD}'")
         if lim.attribute not in sensitive:
             known = ", ".join(sorted(sensitive)) or "none"
             raise ValueError(f"no sensitive column '{lim.attribute}' (have: {known})")
@@ -559,50 +539,47 @@ class _Global:
     thresholds: np.ndarray  # (T,)
     scores: _Scores
 
+    def decision(self, k: int) -> Decision:
+        return Decision(float(self.thresholds[k]))
+
     @property
     def free(self) -> Decision:
         """The most valuable threshold, whatever the constraints."""
-        index = _best_index(self.scores.value, np.ones(len(self.thresholds), dtype=bool),
-                            self.thresholds)  # fmt: skip
-        assert index is not None  # every threshold is allowed
-        return Decision(float(self.thresholds[index]))
+        best = self.best(np.ones(len(self.thresholds), dtype=bool))
+        assert best is not None  # every threshold is allowed
+        return best
 
     def best(self, allowed: np.ndarray) -> Decision | None:
         index = _best_index(self.scores.value, allowed, self.thresholds)
-        return None if index is None else Decision(float(self.thresholds[index]))
+        return None if index is None else self.decision(index)
 
 
 def _global(s: _Search, grid: int) -> _Global:
     thresholds = _threshold_grid(s.proba, grid)
     tp, fp = _counts_at(s.y, s.proba, np.zeros(len(s.y), dtype=np.int64), 1, thresholds)
     values = s.value.total(tp[:, 0], fp[:, 0], s.pos, s.neg)
-    counts = {}
-    for lim in s.limits:
-        groups = s.encoded[lim.key]
-        counts[lim.key] = _counts_at(s.y, s.proba, groups.codes, len(groups.labels), thresholds)
+    counts = {
+        key: _counts_at(s.y, s.proba, groups.codes, len(groups.labels), thresholds)
+        for key, groups in s.encoded.items()
+    }
     return _Global(thresholds, _score(s, values, counts, tp[:, 0], fp[:, 0]))
 
 
-def _compromise(s: _Search, single: _Global, grouped: _Grouped | None) -> Decision:
+def _compromise(s: _Search, candidates: list[_Global | _Grouped]) -> Decision:
     """The decision with the least total shortfall (ties: the most valuable)."""
-    options = [(single.scores, lambda k: Decision(float(single.thresholds[k])))]
-    if grouped is not None:
-        options.append((grouped.scores, lambda k: grouped.decision(s, k)))
-    best: tuple[float, float] | None = None
-    chosen = Decision(0.5)
-    for scores, build in options:
-        k = int(np.lexsort((-scores.value, scores.violation()))[0])
-        decision = build(k)
+
+    def shortfall(decision: Decision) -> tuple[float, float]:
         exact = _assess(s, decision)
-        key = (float(exact.violation()[0]), -float(exact.value[0]))
-        if best is None or key < best:
-            best, chosen = key, decision
-    return chosen
+        return float(exact.violation()[0]), -float(exact.value[0])
+
+    least = [c.decision(int(np.lexsort((-c.scores.value, c.scores.violation()))[0]))
+             for c in candidates]  # fmt: skip
+    return min(least, key=shortfall)
 
 
-def _conflict(s: _Search, single: _Global, grouped: _Grouped | None, at: _Scores) -> list[str]:
+def _conflict(s: _Search, candidates: list[_Global | _Grouped], at: _Scores) -> list[str]:
     """Which constraints cannot hold together, and by how much each misses at ``at``."""
-    sets = [single.scores] + ([grouped.scores] if grouped is not None else [])
+    sets = [c.scores for c in candidates]
     broken = [k for k in at.slack if at.slack[k][0] < -_TOLERANCE]
     lines = []
     for key in broken:
@@ -628,8 +605,7 @@ def _conflict(s: _Search, single: _Global, grouped: _Grouped | None, at: _Scores
     return lines
 
 
-def _binding(s: _Search, chosen: _Scores, free: _Scores, certified: bool, feasible: bool
-             ) -> str | None:  # fmt: skip
+def _binding(chosen: _Scores, free: _Scores, certified: bool, feasible: bool) -> str | None:
     """The constraint that shaped the choice.
 
     Certified: of the constraints the unconstrained optimum breaks (with margin), the one
@@ -683,18 +659,18 @@ def choose_decision(
     encoded = {lim.key: encode_groups(sensitive[lim.attribute], y, lim.scope) for lim in limits}
     judged = [lim for lim in limits if encoded[lim.key].judged]
     s = _Search(y, proba, value, {lim.key: encoded[lim.key] for lim in judged}, judged,
-                list(floors or []), margin_z)  # fmt: skip
+                list(floors or []), margin_z, float(y.sum()), float(len(y) - y.sum()))  # fmt: skip
     single = _global(s, grid)
     grouped = None
     if group_thresholds and judged:
         fallback = single.best(single.scores.met(True)) or single.free
         grouped = _combos(s, grid, fallback.threshold)
+    candidates: list[_Global | _Grouped] = [single] if grouped is None else [single, grouped]
     for certified in (True, False):
         chosen = _choose(s, single, grouped, certified)
         if chosen is not None:
-            return _result(s, chosen, single, grouped, certified, True, limits)
-    decision = _compromise(s, single, grouped)
-    return _result(s, decision, single, grouped, False, False, limits)
+            return _result(s, chosen, candidates, certified, True, limits)
+    return _result(s, _compromise(s, candidates), candidates, False, False, limits)
 
 
 def _choose(
@@ -709,15 +685,13 @@ def _choose(
 
 
 def _result(
-    s: _Search, decision: Decision, single: _Global, grouped: _Grouped | None,
+    s: _Search, decision: Decision, candidates: list[_Global | _Grouped],
     certified: bool, feasible: bool, limits: list[FairnessLimit],
 ) -> DecisionResult:  # fmt: skip
     """The DecisionResult of the chosen decision."""
     final = _assess(s, decision)
-    free = _assess(s, single.free)
-    if grouped is not None:
-        grouped_free = _assess(s, grouped.decision(s, len(grouped.picks) - 1))
-        free = grouped_free if grouped_free.value[0] > free.value[0] else free
+    # the unconstrained optimum: the first candidate set's on a tie
+    free = max((_assess(s, c.free) for c in candidates), key=lambda scores: scores.value[0])
     fair = [lim.key for lim in s.limits]
     return DecisionResult(
         decision=decision,
@@ -725,7 +699,7 @@ def _result(
         baseline_value_per_row=float(_assess(s, Decision(0.5)).value[0]) / len(s.y),
         gaps={k: float(final.figure[k][0]) for k in fair},
         feasible=feasible,
-        binding=_binding(s, final, free, certified, feasible),
+        binding=_binding(final, free, certified, feasible),
         effective_limits={
             k: float(final.slack[k][0] + final.figure[k][0] - final.margin[k][0]) for k in fair
         },  # fmt: skip
@@ -733,5 +707,5 @@ def _result(
         quality={f.key: float(final.figure[f.key][0]) for f in s.floors},
         effective_floors={f.key: f.minimum + float(final.margin[f.key][0]) for f in s.floors},
         not_judged=[lim.key for lim in limits if lim.key not in s.encoded],
-        conflict=[] if feasible else _conflict(s, single, grouped, final),
+        conflict=[] if feasible else _conflict(s, candidates, final),
     )

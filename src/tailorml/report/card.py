@@ -3,25 +3,14 @@
 The sections follow Mitchell et al. (2019), "Model Cards for Model Reporting":
 model details, intended use, factors, metrics, evaluation data, training data,
 quantitative analyses, ethical considerations, caveats and recommendations.
-This module reads the folder's records and derives what needs deriving (tables,
-judged gaps, uncertain groups); the template ``templates/model_card.md.j2``
-words them, reading the records' fields directly. Every sentence is a figure
-from the files or a fact derived from them; where a file is missing (no audit
-yet) the card says so and gives the command that writes it.
-
-Files read from the folder (all optional but the bundle):
-    ``model/model.json`` (or ``model.json`` for a bare bundle such as a match's
-    ``recommended/``): family, params, config, preprocessing, decision rule.
-    ``metrics.json`` (:class:`~tailorml.records.metrics.Metrics`): task, labels,
-    rows per split, training figures, quality per split with 95% intervals,
-    ``privacy`` and ``fairness`` when present.
-    ``audit.json`` (:class:`~tailorml.records.audit.AuditRecord`) and
-    ``explanations.json`` (:class:`~tailorml.records.explanations.ExplanationsRecord`):
-    from ``tailor audit`` / ``tailor explain``.
-    ``mitigated/model.json``: the thresholds ``tailor audit --mitigate`` chose.
-The match (:class:`~tailorml.records.match.MatchResult`, what ``tailor match``
-writes to ``match.json``) adds the scenario, the recommended candidate's
-validation figures and the test figures.
+This module reads the folder's records into :class:`Facts` (the bundle's
+``model.json``; ``metrics.json``, ``audit.json``, ``explanations.json`` and
+``mitigated/model.json`` when there; the match's ``match.json`` for its
+recommended model) and derives what needs deriving (tables, judged gaps,
+uncertain groups); the template ``templates/model_card.md.j2`` words them,
+reading the records' fields directly. Every sentence is a figure from the files
+or a fact derived from them; where a file is missing (no audit yet) the card
+says so and gives the command that writes it.
 """
 
 from __future__ import annotations
@@ -59,8 +48,11 @@ from tailorml.records.match import (
     LimitFigures,
     MatchData,
     MatchResult,
+    TestCheck,
 )
 from tailorml.records.metrics import DataFacts, Metrics, Privacy, Scores
+from tailorml.report.charts import Fairness
+from tailorml.report.html import METRIC_ORDER
 from tailorml.report.match import MATCH_NAME
 from tailorml.report.render import format_interval, format_number, format_value, render
 from tailorml.runs.bundle import Manifest, corrupt, problem, read_manifest
@@ -78,11 +70,6 @@ GROUP_RATES = ("selection_rate", "accuracy", "tpr", "fpr")
 # input names that usually hold a protected attribute: the audit suggested for them
 PROTECTED = ("sex", "gender", "race", "ethnic", "religion", "nationality", "native_country",
              "marital", "personal_status", "disability")  # fmt: skip
-METRIC_ORDER = {
-    "classification": ["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
-                       "log_loss", "ece", "n"],
-    "regression": ["mae", "rmse", "r2", "n"],
-}  # fmt: skip
 OPERATION = {  # fields of the candidate's Figures
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",
@@ -117,7 +104,6 @@ TRAINING = {  # optional training settings shown when set
 }
 
 MatchLike = MatchResult | dict[str, Any]  # a dict: match.json's JSON value
-Fairness = Mapping[str, AttributeAudit | AttributeFairness]  # per attribute
 R = TypeVar("R", bound=Record)
 
 
@@ -197,7 +183,7 @@ def card_context(facts: Facts) -> dict[str, object]:
         "uncertain": uncertain_groups(facts),
         "gaps_above": gaps_above(facts),
         "raised": raised_gaps(facts),
-        "test_checks": facts.match.test.constraints if facts.match and facts.match.test else {},
+        "test_checks": facts.test.constraints if facts.test else {},
         "limits": {
             "small_group": SMALL_GROUP,
             "wide_group": WIDE_GROUP_INTERVAL,
@@ -224,6 +210,11 @@ def cell(value: object) -> str:
     """Table cell text: figures formatted, pipes escaped."""
     text = value if isinstance(value, str) else format_value(value)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def cells(reports: Iterable[object | None], field: str) -> list[str]:
+    """``field`` of each report as a cell; a dash where there is no report."""
+    return [cell(getattr(report, field) if report else None) for report in reports]
 
 
 def names(values: Iterable[object] | None) -> str:
@@ -278,6 +269,11 @@ class Facts:
         return self.match.chosen if self.match else None
 
     @property
+    def test(self) -> TestCheck | None:
+        """The recommended candidate re-measured on the test rows."""
+        return self.match.test if self.match else None
+
+    @property
     def task(self) -> str:
         scenario = self.scenario.task if self.scenario else None
         return self.metrics.task or scenario or self.features.target.task
@@ -316,10 +312,9 @@ class Facts:
         """Quality figures per split: metrics.json's, else the match's."""
         if self.metrics.splits or self.match is None:
             return self.metrics.splits
-        test = self.match.test.metrics if self.match.test else None
         both: dict[str, Scores | None] = {
             "validation": self.chosen.metrics if self.chosen else None,
-            "test": test,
+            "test": self.test.metrics if self.test else None,
         }
         return {split: scores for split, scores in both.items() if scores is not None}
 
@@ -342,8 +337,7 @@ class Facts:
         """Per attribute, the match's fairness figures on validation or test."""
         if split == "validation":
             return self.chosen.metrics.fairness if self.chosen else {}
-        test = self.match.test if self.match else None
-        return (test.fairness or test.metrics.fairness) if test else {}
+        return (self.test.fairness or self.test.metrics.fairness) if self.test else {}
 
 
 def read_facts(run_dir: Path, match: MatchResult | None) -> Facts:
@@ -644,7 +638,7 @@ def operation_table(facts: Facts) -> list[Table]:
         volume = economics.predictions_per_month
         monthly = f"{format_number(figures.cost_per_1k * volume / 1000)} {economics.currency}"
         rows.append([f"cost of {format_number(volume)} predictions a month", monthly])
-    test = facts.match.test.metrics if facts.match and facts.match.test else None
+    test = facts.test.metrics if facts.test else None
     values = {
         "value per 1k decisions, validation": figures.value_per_1k,
         "value per 1k at a 0.5 threshold, validation": figures.baseline_value_per_1k,
@@ -667,11 +661,10 @@ def audit_tables(facts: Facts) -> list[Table]:
     if facts.audit is None or facts.audit.after is None:
         return found
     before, after = facts.audit.before, facts.audit.after
-    rows = [["accuracy", "all rows", cell(before.accuracy), cell(after.accuracy)]]
+    rows = [["accuracy", "all rows", *cells((before, after), "accuracy")]]
     for attribute, old in facts.audited.items():
         new = facts.mitigated_audit.get(attribute)
-        rows += [[gap, f"`{attribute}`", cell(getattr(old, gap)),
-                  cell(getattr(new, gap) if new else None)] for gap in GAPS]  # fmt: skip
+        rows += [[gap, f"`{attribute}`", *cells((old, new), gap)] for gap in GAPS]
     columns = ["figure", "attribute", "before", "after"]
     found.append(Table(columns, rows, "Before and after mitigation"))
     mitigated = facts.mitigated_audit.items()
@@ -705,9 +698,8 @@ def match_fairness_tables(facts: Facts) -> list[Table]:
     limits = fairness_limits(facts.scenario)
     found = []
     for attribute in dict.fromkeys([*validation, *test]):
-        both = (validation.get(attribute), test.get(attribute))
-        rows = [[gap, *(cell(getattr(r, gap) if r else None) for r in both),
-                 cell(limits.get(attribute, {}).get(gap, "no limit"))] for gap in GAPS]  # fmt: skip
+        both, limit = (validation.get(attribute), test.get(attribute)), limits.get(attribute, {})
+        rows = [[gap, *cells(both, gap), cell(limit.get(gap, "no limit"))] for gap in GAPS]
         found.append(Table(["gap", "validation", "test", "limit"], rows, f"`{attribute}` gaps"))
         if attribute in test:
             found.append(group_table(attribute, test[attribute], "test"))
@@ -718,15 +710,15 @@ def match_limit_tables(facts: Facts) -> list[Table]:
     """Each fairness limit: the gap over the judged groups on validation and test, the
     effective limit the decision was tuned to, and the groups too small to judge."""
     validation = facts.chosen.metrics.limits if facts.chosen else {}
-    test = facts.match.test.metrics.limits if facts.match and facts.match.test else {}
+    test = facts.test.metrics.limits if facts.test else {}
     found = []
     for name in dict.fromkeys([*validation, *test]):
         val, tst = validation.get(name), test.get(name)
         scope = next(figures.scope for figures in (val, tst) if figures)
         rows = [
             ["judged groups (rows)", judged_groups(val), judged_groups(tst)],
-            ["gap between them", cell(val.gap if val else None), cell(tst.gap if tst else None)],
-            ["effective limit (limit − margin)", cell(val.effective_limit if val else None), "—"],
+            ["gap between them", *cells((val, tst), "gap")],
+            ["effective limit (limit − margin)", *cells([val], "effective_limit"), "—"],
         ]
         note = f"Groups with fewer than {scope.min_group_size} rows are not judged."
         if scope.reference:

@@ -13,13 +13,16 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from tailorml.records.audit import AttributeAudit
+from tailorml.records.match import AttributeFairness
 
 CURVE_SIZE = (6.4, 3.6)
 MATRIX_SIZE = (6.4, 5.6)
@@ -29,20 +32,8 @@ _LOG_SPREAD = 20.0  # latency ratio beyond which the Pareto plot's x axis turns 
 
 Series = tuple[str, Sequence[float], Sequence[float]]
 """(legend name, x values, y values) of one line."""
-
-
-class GroupRate(Protocol):
-    """A group's figures on a split (a match's or an audit's)."""
-
-    @property
-    def selection_rate(self) -> float | None: ...
-
-
-class GroupedRates(Protocol):
-    """One sensitive attribute's figures, group by group."""
-
-    @property
-    def groups(self) -> Mapping[str, GroupRate]: ...
+Fairness = Mapping[str, AttributeAudit | AttributeFairness]
+"""Per sensitive attribute, its figures group by group: an audit's or a match's."""
 
 
 class ParetoPoint(NamedTuple):
@@ -201,7 +192,7 @@ def _scatter_group(ax: Axes, group: list[ParetoPoint], color: str, marker: str, 
     ax.scatter(xs, ys, c=color, marker=marker, s=48, label=label, zorder=3)
 
 
-def selection_rate_chart(reports: Mapping[str, Mapping[str, GroupedRates]]) -> str | None:
+def selection_rate_chart(reports: Mapping[str, Fairness]) -> str | None:
     """Grouped bars of selection rate per group, one panel per attribute.
 
     Args:
@@ -225,7 +216,7 @@ def selection_rate_chart(reports: Mapping[str, Mapping[str, GroupedRates]]) -> s
     return to_svg(fig, "fairness")
 
 
-def _selection_rates(fairness: Mapping[str, GroupedRates]) -> dict[str, dict[str, float]]:
+def _selection_rates(fairness: Fairness) -> dict[str, dict[str, float]]:
     """Selection rate per group per attribute, keeping only groups that report one."""
     rates: dict[str, dict[str, float]] = {}
     for attribute, entry in fairness.items():

@@ -9,9 +9,8 @@ nothing else. Parts the record lacks are left out of the page.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pandas as pd
 import yaml
@@ -23,9 +22,9 @@ from tailorml.report.charts import Series, confusion_chart, line_chart
 from tailorml.report.render import format_value, render
 
 REPORT_NAME = "report.html"
-__all__ = ["REPORT_NAME", "format_value", "read_json_object", "render_report", "write_report"]
+__all__ = ["REPORT_NAME", "format_value", "render_report", "write_report"]
 _HEADLINE = {"classification": "accuracy", "regression": "mae"}
-_METRIC_ORDER = {
+METRIC_ORDER = {  # the task's metrics in the order every page lists them
     "classification": ["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
                        "log_loss", "ece", "n"],
     "regression": ["mae", "rmse", "r2", "n"],
@@ -72,10 +71,8 @@ def write_report(run_dir: Path) -> Path:
         TailorError: The folder or its ``metrics.json`` is missing, or a file in
             it cannot be parsed.
     """
-    run_dir = Path(run_dir)
-    html = render_report(run_dir)
-    target = run_dir / REPORT_NAME
-    atomic_write_text(target, html)
+    target = Path(run_dir) / REPORT_NAME
+    atomic_write_text(target, render_report(Path(run_dir)))
     return target
 
 
@@ -116,20 +113,7 @@ def render_report(run_dir: Path) -> str:
 # ---------------------------------------------------------------- reading
 
 
-def read_json_object(path: Path, missing: str) -> dict[str, Any]:
-    """A JSON object from a run folder; ``missing`` explains an absent file."""
-    if not path.is_file():
-        raise TailorError(f"no {path.name} in {path.parent}; {missing}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise TailorError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise TailorError(f"{path} must hold a JSON object, found {type(data).__name__}")
-    return data
-
-
-def _read_config(path: Path) -> tuple[dict[str, Any], str | None]:
+def _read_config(path: Path) -> tuple[dict[str, object], str | None]:
     if not path.is_file():
         return {}, None
     text = path.read_text(encoding="utf-8")
@@ -161,7 +145,7 @@ def _read_history(path: Path) -> pd.DataFrame | None:
 
 
 def _task(metrics: Metrics, splits: dict[str, Scores]) -> str:
-    if metrics.task in _METRIC_ORDER:
+    if metrics.task in METRIC_ORDER:
         return metrics.task
     for task, headline in _HEADLINE.items():
         if any(headline in s.figures for s in splits.values()):
@@ -222,7 +206,7 @@ def _confusion(scores: Scores, labels: list[str]) -> str | None:
 def _metric_rows(task: str, splits: dict[str, Scores]) -> list[MetricRow]:
     """Rows of (metric, value per split): the task's metrics first, then any others."""
     values = [s.figures | ({"n": s.n} if s.n is not None else {}) for s in splits.values()]
-    names = dict.fromkeys([*_METRIC_ORDER.get(task, []), *(k for v in values for k in v)])
+    names = dict.fromkeys([*METRIC_ORDER.get(task, []), *(k for v in values for k in v)])
     present = [n for n in names if any(n in v for v in values)]
     rows = [MetricRow(n, [v.get(n) for v in values]) for n in present]
     cis = [s.ci95 for s in splits.values()]
@@ -246,8 +230,8 @@ def _per_class_rows(scores: Scores, labels: list[str]) -> list[tuple[str, ClassS
 
 
 def _training_rows(
-    train: TrainFigures | None, planned: Any, history: pd.DataFrame | None
-) -> list[tuple[str, Any]]:
+    train: TrainFigures | None, planned: object, history: pd.DataFrame | None
+) -> list[tuple[str, object]]:
     """The training figures the run recorded (epochs and early stopping, if it did
     not, from its history and config)."""
     figures = train.model_dump(exclude_unset=True) if train is not None else {}

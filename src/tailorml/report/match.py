@@ -24,6 +24,8 @@ from tailorml.report.render import format_number, render
 
 MATCH_NAME = "match.json"
 __all__ = ["MATCH_NAME", "format_number", "render_match_report", "write_match_report"]
+Fairness = dict[str, record.AttributeFairness]  # per attribute
+Limits = dict[str, record.LimitFigures]  # per fairness limit
 
 
 class GapRow(NamedTuple):
@@ -43,16 +45,6 @@ class LimitRow(NamedTuple):
     effective: float | None  # the limit less the margin tuned to on validation
     min_group_size: int
     too_small: list[str]
-
-
-class TestRow(NamedTuple):
-    """A constraint on test beside its validation value: did it hold?"""
-
-    name: str
-    limit: float | str
-    validation: float | bool | None
-    test: float | bool | None
-    held: bool
 
 
 class DecisionRow(NamedTuple):
@@ -76,10 +68,8 @@ def write_match_report(run_dir: Path) -> Path:
     Raises:
         TailorError: ``match.json`` is missing, is not valid JSON, or does not fit.
     """
-    run_dir = Path(run_dir)
-    html = render_match_report(run_dir)
-    target = run_dir / REPORT_NAME
-    atomic_write_text(target, html)
+    target = Path(run_dir) / REPORT_NAME
+    atomic_write_text(target, render_match_report(Path(run_dir)))
     return target
 
 
@@ -96,6 +86,11 @@ def render_match_report(run_dir: Path) -> str:
     match = record.MatchResult.read(path)
     candidates = ranked(match.candidates)
     chosen, test = match.chosen, match.test
+    # the recommended model's figures on validation and test; none without one
+    fairness = chosen.metrics.fairness if chosen else {}
+    test_fairness = (test.fairness or {}) if chosen and test else {}
+    limits = chosen.metrics.limits if chosen else {}
+    test_limits = test.metrics.limits if chosen and test else {}
     metric = next((c.metrics.quality.metric for c in candidates if c.metrics.quality), None)
     ylabel = f"{metric or 'quality'} (validation)"
     front = pareto_chart(pareto_points(candidates), match.pareto, match.recommended, ylabel)
@@ -110,11 +105,11 @@ def render_match_report(run_dir: Path) -> str:
         "constraint_names": list(dict.fromkeys(n for c in candidates for n in c.constraints)),
         "pareto_chart": front,
         "pareto_axes": axes_text(match.pareto_axes),
-        "fairness_chart": fairness_chart(chosen, test),
-        "fairness_rows": fairness_rows(chosen, test),
-        "limit_rows": limit_rows(chosen, test),
-        "test_rows": test_rows(chosen, test),
-        "test_metrics": test_metrics(test) if chosen else [],
+        "fairness_chart": selection_rate_chart({"validation": fairness, "test": test_fairness}),
+        "fairness_rows": fairness_rows(fairness, test_fairness),
+        "limit_rows": limit_rows(limits, test_limits),
+        "test_checks": test.constraints if chosen and test else {},
+        "test_metrics": test_metrics(test) if chosen and test else [],
         "decision": decision(chosen),
         "scenario_yaml": scenario_yaml(match.scenario),
     }
@@ -158,13 +153,8 @@ def axes_text(axes: record.ParetoAxes | None) -> str | None:
     return "; ".join(f"{verb} {', '.join(names)}" for verb, names in verbs if names) or None
 
 
-def fairness_rows(
-    chosen: record.CandidateResult | None, test: record.TestCheck | None
-) -> list[GapRow]:
+def fairness_rows(validation: Fairness, on_test: Fairness) -> list[GapRow]:
     """Fairness gaps of the recommended model per attribute, on validation and on test."""
-    if chosen is None:
-        return []
-    validation, on_test = chosen.metrics.fairness, (test.fairness or {}) if test else {}
     rows = []
     for attribute in dict.fromkeys([*validation, *on_test]):
         for key, short in record.GAP_NAMES.items():
@@ -175,14 +165,9 @@ def fairness_rows(
     return rows
 
 
-def limit_rows(
-    chosen: record.CandidateResult | None, test: record.TestCheck | None
-) -> list[LimitRow]:
+def limit_rows(validation: Limits, on_test: Limits) -> list[LimitRow]:
     """Per fairness limit of the recommended model: the judged groups, the gap between
     them on validation and test, the effective limit, and the groups too small to judge."""
-    if chosen is None:
-        return []
-    validation, on_test = chosen.metrics.limits, test.metrics.limits if test else {}
     rows = []
     for name in dict.fromkeys([*validation, *on_test]):
         splits = {"validation": validation.get(name), "test": on_test.get(name)}
@@ -201,23 +186,8 @@ def limit_rows(
     return rows
 
 
-def test_rows(
-    chosen: record.CandidateResult | None, test: record.TestCheck | None
-) -> list[TestRow]:
-    """Each constraint on test beside its validation value: did it hold?"""
-    if chosen is None or test is None:
-        return []
-    before = {name: check.value for name, check in chosen.constraints.items()}
-    return [
-        TestRow(name, check.limit, before.get(name), check.value, check.passed)
-        for name, check in test.constraints.items()
-    ]
-
-
-def test_metrics(test: record.TestCheck | None) -> list[tuple[str, object]]:
+def test_metrics(test: record.TestCheck) -> list[tuple[str, object]]:
     """The recommended model's figures on test that are single values, metrics first."""
-    if test is None:
-        return []
     values = {**test.metrics.figures, **test.metrics.dump()}
     return [(k, v) for k, v in values.items() if v is None or isinstance(v, int | float | str)]
 
@@ -252,12 +222,3 @@ def pareto_points(candidates: list[record.CandidateResult]) -> list[ParetoPoint]
         error = (y - low, high - y) if low is not None and high is not None else (0.0, 0.0)
         points.append(ParetoPoint(candidate.name, latency, y, error, candidate.feasible))
     return points
-
-
-def fairness_chart(
-    chosen: record.CandidateResult | None, test: record.TestCheck | None
-) -> str | None:
-    if chosen is None:
-        return None
-    on_test = (test.fairness or {}) if test else {}
-    return selection_rate_chart({"validation": chosen.metrics.fairness, "test": on_test})

@@ -147,19 +147,14 @@ def data_loc(loc: tuple[Any, ...], data: Any) -> Loc:
     cur = data
     for part in loc:
         if isinstance(cur, list) and isinstance(part, int):
-            out.append(part)
             cur = cur[part] if part < len(cur) else None
         elif isinstance(cur, dict) and part in cur:
-            out.append(part)
             cur = cur[part]
-        elif isinstance(cur, dict):
-            if isinstance(part, str) and part in {str(v) for v in cur.values()}:
-                continue  # a discriminator tag such as 'image'
-            out.append(part)
-            cur = None
+        elif isinstance(cur, dict) and isinstance(part, str) and part in map(str, cur.values()):
+            continue  # a discriminator tag such as 'image'
         else:
-            out.append(part)
             cur = None
+        out.append(part)
     return tuple(out)
 
 

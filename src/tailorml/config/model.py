@@ -23,9 +23,6 @@ from pydantic_core import PydanticCustomError
 from tailorml.config.introspect import fields_at
 from tailorml.config.registry import options_for, registered_names
 
-FORMAT_VERSION = 1
-
-
 # Types are strict in every config block: an integer field takes only an
 # integer (``epochs: true`` and ``epochs: "5"`` are errors, not 1 and 5), a
 # float field a finite integer or float but never a boolean (nor .inf or .nan),
@@ -67,10 +64,8 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     if isinstance(raw, EncoderConfig) and type(raw) is not EncoderConfig:
         return raw
     data = raw.model_dump() if isinstance(raw, BaseModel) else raw
-    if data is None:
-        data = {"name": default}
-    if isinstance(data, str):
-        data = {"name": data}
+    if data is None or isinstance(data, str):
+        data = {"name": default if data is None else data}
     if not isinstance(data, dict):
         raise PydanticCustomError("encoder_type", "expected a mapping with a 'name' key")
     data = {"name": default, **data}
@@ -88,20 +83,17 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
         return options.model_validate(data)  # type: ignore[return-value]
     except ValidationError as err:
         # an unknown key explains a "field required" next to it, so report it first
-        errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        first = errors[0]
+        first = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
         loc = tuple(first["loc"])
-        msg = first["msg"]
+        where = ".".join(str(p) for p in loc)
         if first["type"] == "extra_forbidden":
             valid = fields_at(options, loc[:-1], data)
             hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-            where = ".".join(str(p) for p in loc)
             msg = f"unknown option '{where}' for encoder '{data['name']}'"
             msg += f" — did you mean '{hint[0]}'?" if hint else ""
             msg += f" Valid options here: {', '.join(valid)}."
         else:
-            where = ".".join(str(p) for p in loc)
-            msg = f"encoder option '{where}': {msg} (got {first.get('input')!r})"
+            msg = f"encoder option '{where}': {first['msg']} (got {first.get('input')!r})"
         detail = {"detail": msg, "subloc": loc}
         raise PydanticCustomError("encoder_options", "{detail}", detail) from None
 

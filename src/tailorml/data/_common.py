@@ -11,14 +11,7 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file, read in 1 MiB chunks.
-
-    Args:
-        path: the file to hash.
-
-    Returns:
-        The 64-character lower-case hex digest.
-    """
+    """The lower-case hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(_CHUNK):
@@ -27,14 +20,12 @@ def sha256_file(path: Path) -> str:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return `` Did you mean 'X'?`` for the closest choice, or an empty string.
-
-    Args:
-        name: what the user typed.
-        choices: the valid names.
-
-    Returns:
-        A sentence to append to an error message (with a leading space), or "".
-    """
+    """`` Did you mean 'X'?`` for the closest choice (to append to a message), or ""."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def dash_hint(name: str, choices: Iterable[str]) -> str:
+    """`` — did you mean 'X'?`` for the closest choice, or ""."""
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
+    return f" — did you mean '{close[0]}'?" if close else ""

@@ -24,42 +24,19 @@ from tailorml.errors import DataError
 FILES_DIR = Path(__file__).resolve().parent / "files"
 
 ADULT_COLUMNS = (
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
-)
+    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
+    "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
+    "hours_per_week", "native_country", "income",
+)  # fmt: skip
 _ADULT_NUMERIC = (
-    "age",
-    "fnlwgt",
-    "education_num",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-)
+    "age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week",
+)  # fmt: skip
 _ADULT_LABELS = frozenset({"<=50K", ">50K"})
 _MNIST_TRAIN_ROWS = 4000
 
 
 def verified_file(name: str) -> Path:
-    """Return the path of a compact data file after checking its SHA-256.
-
-    Args:
-        name: a file name listed in ``files/MANIFEST.json``.
-
-    Returns:
-        The file's path.
+    """The path of a compact data file listed in ``files/MANIFEST.json``, its SHA-256 checked.
 
     Raises:
         DataError: the manifest or the file is missing, or the hash differs.
@@ -105,15 +82,8 @@ def parse_adult(path: Path, *, test: bool) -> pd.DataFrame:
     """Parse a UCI ``adult.data`` or ``adult.test`` file (plain or gzipped).
 
     Strips the spaces after each comma, turns '?' into missing values, skips
-    ``adult.test``'s junk first line and drops the '.' its labels end with.
-
-    Args:
-        path: the file.
-        test: whether it is ``adult.test``.
-
-    Returns:
-        A frame with columns :data:`ADULT_COLUMNS`; numeric columns int64,
-        ``income`` exactly ``<=50K`` or ``>50K``.
+    ``adult.test``'s junk first line and drops the '.' its labels end with, so that
+    ``income`` is exactly ``<=50K`` or ``>50K``; numeric columns are int64.
 
     Raises:
         DataError: the file does not have the Adult layout.
@@ -140,34 +110,30 @@ def parse_adult(path: Path, *, test: bool) -> pd.DataFrame:
     return frame
 
 
+def _adult_split(train: Path, test: Path) -> dict[str, pd.DataFrame]:
+    return {"train": parse_adult(train, test=False), "test": parse_adult(test, test=True)}
+
+
 def _load_adult() -> dict[str, pd.DataFrame]:
     """UCI Adult, official split: 32,561 train rows, 16,281 test rows."""
-    return {
-        "train": parse_adult(verified_file("adult.data.gz"), test=False),
-        "test": parse_adult(verified_file("adult.test.gz"), test=True),
-    }
+    return _adult_split(verified_file("adult.data.gz"), verified_file("adult.test.gz"))
 
 
 def _load_adult_full() -> dict[str, pd.DataFrame]:
     """UCI Adult as fetched from UCI (the same rows as ``adult``)."""
     folder = cached_dataset("adult")
-    return {
-        "train": parse_adult(folder / "adult.data", test=False),
-        "test": parse_adult(folder / "adult.test", test=True),
-    }
+    return _adult_split(folder / "adult.data", folder / "adult.test")
 
 
 def _load_german_credit() -> dict[str, pd.DataFrame]:
     """Statlog German Credit, decoded: 1,000 rows, target ``credit_risk``."""
-    path = verified_file("german_credit.csv.gz")
-    return {"all": pd.read_csv(path, keep_default_na=False)}
+    return {"all": pd.read_csv(verified_file("german_credit.csv.gz"), keep_default_na=False)}
 
 
 def _load_sentiment() -> dict[str, pd.DataFrame]:
     """38,158 short texts labelled negative / neutral / positive."""
-    path = verified_file("sentiment.csv.gz")
     frame = pd.read_csv(
-        path,
+        verified_file("sentiment.csv.gz"),
         keep_default_na=False,  # a text such as "NA" or "null" stays text
         na_values={"confidence": [""]},
         dtype={"text": str, "sentiment": str, "confidence": "float64"},
@@ -187,16 +153,11 @@ BUILTIN_NAMES: tuple[str, ...] = tuple(_LOADERS)
 
 
 def load_builtin(name: str) -> Dataset:
-    """Load a built-in data set by name.
+    """Load a built-in data set, named ``builtin:NAME``, by name.
 
-    Args:
-        name: one of :data:`BUILTIN_NAMES`: ``mnist``, ``adult``,
-            ``german_credit``, ``sentiment`` (shipped), ``mnist_full``,
-            ``adult_full`` (need ``tailor data fetch mnist|adult`` first).
-
-    Returns:
-        The data set, named ``builtin:NAME``; ``frames`` is ``{"train",
-        "test"}`` for the MNIST and Adult sets, ``{"all"}`` otherwise.
+    ``mnist``, ``adult``, ``german_credit`` and ``sentiment`` are shipped; ``mnist_full`` and
+    ``adult_full`` need ``tailor data fetch mnist|adult`` first. ``frames`` is ``{"train",
+    "test"}`` for the MNIST and Adult sets, ``{"all"}`` otherwise.
 
     Raises:
         DataError: unknown name, a corrupt file, or a full set not yet fetched.

@@ -85,17 +85,13 @@ SOURCES: dict[str, RemoteDataset] = {
 
 
 def default_cache_dir() -> Path:
-    """Return ``$TAILORML_CACHE``, or ``~/.cache/tailorml`` when it is unset."""
+    """``$TAILORML_CACHE``, or ``~/.cache/tailorml`` when it is unset."""
     configured = os.environ.get(CACHE_ENV)
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "tailorml"
 
 
 def remote_dataset(name: str) -> RemoteDataset:
-    """Return the catalogue entry for ``name``.
-
-    Raises:
-        DataError: ``name`` is not a fetchable data set.
-    """
+    """The catalogue entry for ``name``; DataError when it is not a fetchable data set."""
     if name not in SOURCES:
         raise DataError(
             f"there is no data set '{name}' to fetch.{did_you_mean(name, SOURCES)} "
@@ -140,15 +136,10 @@ def fetch(name: str, cache_dir: Path | None = None, base_url: str | None = None)
 
 
 def download(url: str, target: Path, sha256: str) -> None:
-    """Download ``url`` to ``target`` via a temporary file, checking its SHA-256.
+    """Download ``url`` (http, https or file) to ``target`` via a temporary file.
 
     The file only appears under its final name, by atomic rename, once its
-    hash is right; on any failure the partial file is removed.
-
-    Args:
-        url: where to download from (http, https or file).
-        target: the final path.
-        sha256: the expected hex digest.
+    SHA-256 is ``sha256``; on any failure the partial file is removed.
 
     Raises:
         DataError: the download failed or the hash does not match.
@@ -193,14 +184,8 @@ def _copy_url(url: str, out: BinaryIO) -> str:
 
 
 def cached_dataset(name: str, cache_dir: Path | None = None) -> Path:
-    """Return the cache folder of a fetched data set, checking every file.
-
-    Args:
-        name: a fetchable data set name.
-        cache_dir: the cache folder; default as in :func:`fetch`.
-
-    Returns:
-        The folder holding the data set's verified files.
+    """The cache folder (``cache_dir`` as in :func:`fetch`) of a fetched data set, every
+    file's SHA-256 checked.
 
     Raises:
         DataError: the data set was not fetched, or a cached file is corrupt.

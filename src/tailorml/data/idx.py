@@ -19,26 +19,15 @@ import pandas as pd
 from tailorml.errors import DataError
 
 _IDX_TYPES: dict[int, str] = {
-    0x08: "u1",
-    0x09: "i1",
-    0x0B: ">i2",
-    0x0C: ">i4",
-    0x0D: ">f4",
-    0x0E: ">f8",
-}
+    0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8",
+}  # fmt: skip
 # train-images-idx3-ubyte(.gz), t10k-labels.idx1-ubyte, ... (both spellings occur).
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx[13]-ubyte(\.gz)?$")
 _SPLITS = {"train": "train", "t10k": "test", "test": "test"}
 
 
 def read_idx(path: str | Path) -> npt.NDArray[np.generic]:
-    """Read one IDX file (gzipped or not) into an array.
-
-    Args:
-        path: the ``.idx*-ubyte`` file, optionally ``.gz``.
-
-    Returns:
-        The array, in native byte order, with the shape the header gives.
+    """Read one IDX file (gzipped or not) into a native-order array of the header's shape.
 
     Raises:
         DataError: the file is missing, not valid gzip, or its header or size
@@ -89,15 +78,8 @@ def _read_maybe_gzipped(path: Path) -> bytes:
 
 
 def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> pd.DataFrame:
-    """Read an images file and its labels file into one frame.
-
-    Args:
-        images_path: IDX file of shape (N, H, W), uint8.
-        labels_path: IDX file of shape (N,).
-
-    Returns:
-        A frame with columns ``image`` (each a (H, W) uint8 array) and
-        ``label`` (int64), in file order.
+    """Read a uint8 (N, H, W) images file and its (N,) labels file into a
+    :func:`digits_frame`, in file order.
 
     Raises:
         DataError: either file is unreadable, or the shapes do not pair up.
@@ -118,31 +100,15 @@ def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> pd.DataFr
 
 
 def digits_frame(images: npt.NDArray[np.uint8], labels: npt.NDArray[np.integer]) -> pd.DataFrame:
-    """Build the ``image`` / ``label`` frame from stacked images.
-
-    Args:
-        images: (N, H, W) uint8 array.
-        labels: (N,) integer array.
-
-    Returns:
-        A frame with an object column ``image`` of (H, W) arrays and an int64
-        column ``label``.
-    """
-    column = np.empty(len(images), dtype=object)
-    for i, image in enumerate(images):  # per item: numpy would broadcast a list
-        column[i] = image
-    return pd.DataFrame({"image": column, "label": labels.astype(np.int64)})
+    """(N, H, W) images and (N,) labels → an object column ``image`` of (H, W) arrays and
+    an int64 column ``label``."""
+    image = pd.Series(list(images), dtype=object)
+    return pd.DataFrame({"image": image, "label": labels.astype(np.int64)})
 
 
 def find_idx_files(folder: Path) -> dict[str, tuple[Path, Path]]:
-    """Find IDX image/label pairs in a folder.
-
-    Args:
-        folder: a folder that may hold MNIST-style IDX files.
-
-    Returns:
-        ``{"train": (images, labels), "test": (images, labels)}`` for the
-        splits present; empty when the folder holds no IDX files.
+    """``{"train": (images, labels), "test": (images, labels)}`` for the IDX pairs present
+    in a folder; empty when it holds none.
 
     Raises:
         DataError: a split has an images file without a labels file or the
@@ -168,15 +134,8 @@ def find_idx_files(folder: Path) -> dict[str, tuple[Path, Path]]:
 
 
 def read_idx_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """Read every IDX image/label pair in a folder.
-
-    Args:
-        folder: a folder holding e.g. ``train-images-idx3-ubyte.gz``,
-            ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz`` and
-            ``t10k-labels-idx1-ubyte.gz``.
-
-    Returns:
-        ``{"train": frame, "test": frame}`` (the splits present).
+    """Read every IDX image/label pair in a folder (``train-images-idx3-ubyte.gz``,
+    ``t10k-labels-idx1-ubyte.gz``…) into ``{"train": frame, "test": frame}``.
 
     Raises:
         DataError: no IDX files, an unpaired file, or an unreadable file.

@@ -22,7 +22,6 @@ so every counted finding is exactly one ``<ENTITY_TYPE>`` in the redacted text.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections import Counter
@@ -32,39 +31,19 @@ import pandas as pd
 import tldextract
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
 from presidio_analyzer import RecognizerResult as Finding
+from presidio_analyzer import predefined_recognizers as known
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    CryptoRecognizer,
-    EmailRecognizer,
-    IbanRecognizer,
-    IpRecognizer,
-    MacAddressRecognizer,
-    MedicalLicenseRecognizer,
-    PhoneRecognizer,
-    UrlRecognizer,
-    UsItinRecognizer,
-    UsSsnRecognizer,
-)
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerSpan
 
+from tailorml.data._common import dash_hint
 from tailorml.errors import ConfigError, DataError
 
 ENTITIES: tuple[str, ...] = (
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "IP_ADDRESS",
-    "MAC_ADDRESS",
-    "URL",
-    "CRYPTO",
-    "US_SSN",
-    "US_ITIN",
-    "MEDICAL_LICENSE",
-)
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "MAC_ADDRESS",
+    "URL", "CRYPTO", "US_SSN", "US_ITIN", "MEDICAL_LICENSE",
+)  # fmt: skip
 POLICIES: tuple[str, ...] = ("allow", "redact", "drop_column", "fail")
 SCORE_THRESHOLD = 0.4  # the phone recognizer's fixed score; weak regex-only guesses sit below
 
@@ -75,7 +54,7 @@ _SCHEME_OR_WWW = re.compile(r"(?i)^(?:https?://|www\d{0,3}\.)")
 _BARE_URL_TLDS = frozenset({"com", "org", "net", "edu", "gov", "io"})
 
 
-class _OfflineEmailRecognizer(EmailRecognizer):
+class _OfflineEmailRecognizer(known.EmailRecognizer):
     """Presidio's e-mail recognizer, checking domains against tldextract's bundled list."""
 
     _extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
@@ -90,16 +69,16 @@ def _recognizers() -> list[EntityRecognizer]:
     return [
         _OfflineEmailRecognizer(),
         # STRICT_GROUPING: digits grouped as the number's format says, so no dates or IPs.
-        PhoneRecognizer(leniency=2),
-        CreditCardRecognizer(),
-        IbanRecognizer(),
-        IpRecognizer(),
-        MacAddressRecognizer(),
-        UrlRecognizer(),
-        CryptoRecognizer(),
-        UsSsnRecognizer(),
-        UsItinRecognizer(),
-        MedicalLicenseRecognizer(),
+        known.PhoneRecognizer(leniency=2),
+        known.CreditCardRecognizer(),
+        known.IbanRecognizer(),
+        known.IpRecognizer(),
+        known.MacAddressRecognizer(),
+        known.UrlRecognizer(),
+        known.CryptoRecognizer(),
+        known.UsSsnRecognizer(),
+        known.UsItinRecognizer(),
+        known.MedicalLicenseRecognizer(),
     ]
 
 
@@ -142,14 +121,13 @@ def _plausible_url(span: str) -> bool:
     return bool(slash) or host.rsplit(".", 1)[-1].lower() in _BARE_URL_TLDS
 
 
+_PLAUSIBLE = {"PHONE_NUMBER": _plausible_phone, "URL": _plausible_url}
+
+
 def _plausible(finding: Finding, text: str) -> bool:
     """Whether a finding survives the rules for phone numbers and URLs."""
-    span = text[finding.start : finding.end]
-    if finding.entity_type == "PHONE_NUMBER":
-        return _plausible_phone(span)
-    if finding.entity_type == "URL":
-        return _plausible_url(span)
-    return True
+    check = _PLAUSIBLE.get(finding.entity_type)
+    return check is None or check(text[finding.start : finding.end])
 
 
 def _without_overlaps(findings: list[Finding]) -> list[Finding]:
@@ -162,15 +140,8 @@ def _without_overlaps(findings: list[Finding]) -> list[Finding]:
 
 
 def find(text: str) -> list[Finding]:
-    """Personal data in one text.
-
-    Args:
-        text: Any text.
-
-    Returns:
-        Non-overlapping findings (``entity_type``, ``start``, ``end``, ``score``) in
-        text order.
-    """
+    """Non-overlapping findings (``entity_type``, ``start``, ``end``, ``score``) of
+    personal data in one text, in text order."""
     findings = _analyzer().analyze(text, language=_LANGUAGE, entities=list(ENTITIES))
     return _without_overlaps([f for f in findings if _plausible(f, text)])
 
@@ -181,14 +152,7 @@ def _is_text(series: pd.Series) -> bool:
 
 
 def text_columns(frame: pd.DataFrame, columns: list[str] | None = None) -> list[str]:
-    """The columns to scan: the named ones, checked, or every text column.
-
-    Args:
-        frame: The data.
-        columns: Column names, or None for every object or string column.
-
-    Returns:
-        The column names, in the given (or the frame's) order.
+    """The columns to scan: the named ones, checked, or (None) every object or string column.
 
     Raises:
         DataError: A named column does not exist or is not a text column.
@@ -197,8 +161,7 @@ def text_columns(frame: pd.DataFrame, columns: list[str] | None = None) -> list[
         return [column for column in frame.columns if _is_text(frame[column])]
     for column in columns:
         if column not in frame.columns:
-            hint = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            tip = dash_hint(column, frame.columns)
             raise DataError(f"PII column '{column}' does not exist in the data{tip}")
         if not _is_text(frame[column]):
             raise DataError(
@@ -227,19 +190,8 @@ def _scan_column(series: pd.Series) -> tuple[dict[str, list[Finding]], dict[str,
 
 
 def scan(frame: pd.DataFrame, columns: list[str] | None = None) -> Counts:
-    """Count personal data per column and entity type.
-
-    Args:
-        frame: The data.
-        columns: Text columns to scan, or None for every object or string column.
-
-    Returns:
-        ``{column: {entity_type: count}}`` for every scanned column (an empty dict
-        where none was found).
-
-    Raises:
-        DataError: A named column does not exist or is not a text column.
-    """
+    """``{column: {entity_type: count}}`` for every column of ``text_columns(frame,
+    columns)`` (an empty dict where none was found)."""
     return {column: _scan_column(frame[column])[1] for column in text_columns(frame, columns)}
 
 
@@ -267,18 +219,11 @@ def _redact_column(series: pd.Series, findings: dict[str, list[Finding]]) -> pd.
 
 
 def redact(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple[pd.DataFrame, Counts]:
-    """Replace personal data in text columns by ``<ENTITY_TYPE>``.
-
-    Args:
-        frame: The data (left unchanged).
-        columns: Text columns to redact, or None for every object or string column.
+    """Replace personal data in ``text_columns(frame, columns)`` by ``<ENTITY_TYPE>``.
 
     Returns:
         A copy with the same rows in the same order and other columns untouched, and the
         counts that ``scan`` would give.
-
-    Raises:
-        DataError: A named column does not exist or is not a text column.
     """
     out = frame.copy()
     counts: Counts = {}
@@ -298,14 +243,6 @@ def _describe(counts: Counts) -> str:
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
 
 
-def _check_policy(policy: str) -> None:
-    """Reject an unknown policy name, suggesting the nearest valid one."""
-    if policy not in POLICIES:
-        hint = difflib.get_close_matches(policy, POLICIES, n=1)
-        tip = f" — did you mean '{hint[0]}'?" if hint else ""
-        raise ConfigError(f"unknown PII policy '{policy}'{tip} (valid: {', '.join(POLICIES)})")
-
-
 def apply_policy(
     frame: pd.DataFrame, policy: str, columns: list[str] | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -316,7 +253,7 @@ def apply_policy(
         policy: ``allow`` (return the frame as is, without scanning), ``redact``
             (replace findings by ``<ENTITY_TYPE>``), ``drop_column`` (drop every scanned
             column holding any finding) or ``fail`` (raise when anything is found).
-        columns: Text columns to scan, or None for every object or string column.
+        columns: As in ``text_columns``.
 
     Returns:
         The resulting frame (``frame`` itself when nothing changes) and a JSON-ready
@@ -328,7 +265,9 @@ def apply_policy(
         DataError: A named column does not exist or is not a text column, or the policy
             is ``fail`` and personal data was found (the message lists columns and counts).
     """
-    _check_policy(policy)
+    if policy not in POLICIES:
+        tip = dash_hint(policy, POLICIES)
+        raise ConfigError(f"unknown PII policy '{policy}'{tip} (valid: {', '.join(POLICIES)})")
     if policy == "allow":
         return frame, {"policy": policy, "columns": {}, "dropped_columns": []}
     if policy == "redact":

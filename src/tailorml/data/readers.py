@@ -66,11 +66,7 @@ class _CsvScan:
 
 
 def read_csv(
-    path: str | Path,
-    *,
-    bad_rows: BadRows = "fail",
-    encoding: str = "utf-8",
-    delimiter: str = ",",
+    path: str | Path, *, bad_rows: BadRows = "fail", encoding: str = "utf-8", delimiter: str = ","
 ) -> tuple[pd.DataFrame, int]:
     """Read a CSV file with a header row, checking every row.
 
@@ -79,8 +75,6 @@ def read_csv(
         bad_rows: ``"fail"`` raises on the first row with the wrong number of
             fields or undecodable bytes, and on ``inf`` / ``-inf`` in a numeric
             column; ``"drop"`` drops such rows and counts them.
-        encoding: the file's text encoding.
-        delimiter: the field separator.
 
     Returns:
         The frame and the number of rows dropped.
@@ -96,11 +90,7 @@ def read_csv(
 
 
 def read_csv_lines(
-    path: str | Path,
-    *,
-    bad_rows: BadRows = "fail",
-    encoding: str = "utf-8",
-    delimiter: str = ",",
+    path: str | Path, *, bad_rows: BadRows = "fail", encoding: str = "utf-8", delimiter: str = ","
 ) -> tuple[pd.DataFrame, list[int]]:
     """Like :func:`read_csv`, but return the line numbers of the dropped rows."""
     path = Path(path)
@@ -117,11 +107,7 @@ def read_csv_lines(
     compression = "gzip" if source is path and _is_gzip(path) else None
     try:
         frame = pd.read_csv(
-            source,
-            sep=delimiter,
-            encoding=encoding,
-            compression=compression,
-            low_memory=False,
+            source, sep=delimiter, encoding=encoding, compression=compression, low_memory=False
         )
     except (ValueError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _pandas_error(path, scan, exc) from None
@@ -135,12 +121,7 @@ def _drop_infinite(
     frame: pd.DataFrame, path: Path, scan: _CsvScan, bad_rows: BadRows
 ) -> tuple[pd.DataFrame, list[int]]:
     """Refuse (fail mode) or drop (drop mode) the rows with ``inf`` or ``-inf``
-    in a numeric column; return the frame and the dropped rows' lines.
-
-    Raises:
-        DataError: in fail mode, naming the first such column, how many values
-            and their first lines.
-    """
+    in a numeric column; return the frame and the dropped rows' lines."""
     found = infinite_rows(frame)
     if not found:
         return frame, []
@@ -155,8 +136,7 @@ def _drop_infinite(
             "skip rows like them."
         )
     rows = np.unique(np.concatenate(list(found.values())))
-    keep = np.ones(len(frame), dtype=bool)
-    keep[rows] = False
+    keep = ~np.isin(np.arange(len(frame)), rows)
     return frame[keep].reset_index(drop=True), [scan.good_lines[r] for r in rows]
 
 
@@ -325,17 +305,7 @@ def _decode_error(path: Path, line: int, encoding: str, byte: int | None, what: 
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet file.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The frame.
-
-    Raises:
-        DataError: the file is missing or is not readable Parquet.
-    """
+    """Read a Parquet file; DataError when it is missing or not readable Parquet."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist.")
@@ -352,9 +322,6 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
 
 def read_image_folder(path: str | Path) -> pd.DataFrame:
     """Read ``folder/<class name>/*.png|jpg|jpeg|bmp|gif`` into a frame.
-
-    Args:
-        path: the folder holding one sub-folder per class.
 
     Returns:
         Columns ``image`` (uint8 arrays, (H, W) for grayscale, (H, W, C)
@@ -385,10 +352,7 @@ def read_image_folder(path: str | Path) -> pd.DataFrame:
             f"image folder '{folder}' holds no images; expected <class>/<file> with the "
             f"extensions {', '.join(sorted(IMAGE_SUFFIXES))}."
         )
-    column = np.empty(len(images), dtype=object)
-    for i, image in enumerate(images):
-        column[i] = image
-    return pd.DataFrame({"image": column, "label": labels})
+    return pd.DataFrame({"image": pd.Series(images, dtype=object), "label": labels})
 
 
 def _visible(path: Path) -> bool:
@@ -400,17 +364,8 @@ def _is_image(path: Path) -> bool:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Decode one image file to a uint8 array (the first frame of an animation).
-
-    Args:
-        path: the image file.
-
-    Returns:
-        (H, W) for grayscale, (H, W, C) for colour, uint8.
-
-    Raises:
-        DataError: the file cannot be decoded as an image.
-    """
+    """Decode one image file (the first frame of an animation) to uint8 (H, W) for
+    grayscale or (H, W, C) for colour; DataError when it is not an image."""
     try:
         with Image.open(path) as image:
             image.load()

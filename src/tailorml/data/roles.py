@@ -39,15 +39,15 @@ and every sample is seeded, so the same table always gets the same roles.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from tailorml.data._common import dash_hint
 from tailorml.data.infer import infer_target_type, infer_type
 from tailorml.errors import ConfigError
 
@@ -106,6 +106,10 @@ _DATE_LIKE = re.compile(
 )
 _MAX_DATE_LENGTH = 40
 _QUIET_ROLES = frozenset({"feature", "sensitive", "excluded"})  # plain, or the user's own call
+SENSITIVE_REASON = (
+    "sensitive attribute (audited for fairness, not fed to the models; "
+    "set use_sensitive_as_features to use it)"
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ class ColumnRole:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready ``{name, role, type, reason}``."""
-        return {"name": self.name, "role": self.role, "type": self.type, "reason": self.reason}
+        return asdict(self)
 
 
 def classify_columns(
@@ -151,9 +155,6 @@ def classify_columns(
         task: classification or regression, for the leak check; None infers it from the
             target's values as ``tailor init`` does.
 
-    Returns:
-        One ``ColumnRole`` per column besides the target.
-
     Raises:
         ConfigError: An override names the target or a column the table lacks.
     """
@@ -171,7 +172,7 @@ def classify_columns(
         if name in overrides:
             roles.append(overridden(name, frame[column], overrides[name]))
         elif name in sensitive:
-            roles.append(ColumnRole(name, "sensitive", None, sensitive_reason()))
+            roles.append(ColumnRole(name, "sensitive", None, SENSITIVE_REASON))
         else:
             roles.append(classify_column(name, frame[column], rows[column], rows[target], task))
     return roles
@@ -198,19 +199,15 @@ def notes(roles: list[ColumnRole], hint: str) -> list[str]:
 
 
 def check_overrides(overrides: Mapping[str, str], columns: list[str], target: str) -> None:
-    """Reject an override of the target or of a column that does not exist.
-
-    Raises:
-        ConfigError: Naming the column, with the nearest existing one.
-    """
+    """ConfigError for an override of the target or of a column that does not exist (with
+    the nearest existing one)."""
     for name in overrides:
         if name == target:
             raise ConfigError(
                 f"columns: '{name}' is the target; overrides apply to the input columns."
             )
         if name not in columns:
-            hint = difflib.get_close_matches(name, columns, n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            tip = dash_hint(name, columns)
             raise ConfigError(f"columns: column '{name}' does not exist in the data{tip}")
 
 
@@ -222,28 +219,12 @@ def overridden(name: str, column: pd.Series, override: ColumnOverride) -> Column
     return ColumnRole(name, "feature", kind, f"kept by the scenario's columns: entry ({override})")
 
 
-def sensitive_reason() -> str:
-    """Why a sensitive attribute is left out."""
-    return (
-        "sensitive attribute (audited for fairness, not fed to the models; "
-        "set use_sensitive_as_features to use it)"
-    )
-
-
 def classify_column(
     name: str, column: pd.Series, sample: pd.Series, target: pd.Series, task: Task
 ) -> ColumnRole:
     """The role of one column, by the checks in the module's order.
 
-    Args:
-        name: The column name.
-        column: All its values.
-        sample: Its values on the leak-check rows.
-        target: The target on the same rows.
-        task: classification or regression.
-
-    Returns:
-        The column's role.
+    ``sample`` is the column on the leak-check rows, ``target`` the target on them.
     """
     kind = infer_type(column)
     if kind == "image":
@@ -286,10 +267,8 @@ def as_strings(values: pd.Series) -> pd.Series:
 def personal_reason(name: str, values: pd.Series, picked: pd.Series) -> str | None:
     """Why a column holds personal data, or None.
 
-    Args:
-        name: The column name.
-        values: All its non-missing values.
-        picked: A seeded sample of them as strings (empty for a numeric column).
+    ``values`` are its non-missing values, ``picked`` a seeded sample of them as strings
+    (empty for a numeric column).
     """
     found = entity_share(picked)
     if found is not None and found[1] > MAJORITY:
@@ -448,19 +427,14 @@ def text_reason(strings: pd.Series) -> str | None:
 def leak_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
     """A seeded sample of at most ``LEAK_SAMPLE_ROWS`` rows with a target value."""
     labelled = frame[frame[target].notna()]
-    if len(labelled) <= LEAK_SAMPLE_ROWS:
-        return labelled.reset_index(drop=True)
-    return labelled.sample(n=LEAK_SAMPLE_ROWS, random_state=SEED).reset_index(drop=True)
+    if len(labelled) > LEAK_SAMPLE_ROWS:
+        labelled = labelled.sample(n=LEAK_SAMPLE_ROWS, random_state=SEED)
+    return labelled.reset_index(drop=True)
 
 
 def leak_reason(column: pd.Series, target: pd.Series, task: Task) -> str | None:
-    """Why one column alone predicts the target too well to be honest, or None.
-
-    Args:
-        column: The column on the leak-check rows.
-        target: The target on the same rows (no missing values).
-        task: classification or regression.
-    """
+    """Why one column alone (on the leak-check rows, target never missing) predicts the
+    target too well to be honest, or None."""
     if len(target) < LEAK_MIN_ROWS:
         return None
     if task == "classification":

@@ -21,9 +21,7 @@ def split_dataset(
 
     Args:
         data: rows of the source, with its own split when it has one.
-        split: the split config.
-        target: the target column (for stratification).
-        classification: stratify by the target when the method allows.
+        classification: stratify by ``target`` when the method allows.
         read: reads the extra files named by ``test_file`` / ``validation_file``.
 
     Returns:
@@ -81,9 +79,8 @@ def _cut(
         raise DataError(f"only {len(frame)} row(s): too few to split into train and test.")
     labels = None
     if stratify and target in frame.columns:
-        counts = frame[target].astype(str).value_counts()
-        if counts.min() >= 2:
-            labels = frame[target].astype(str)
+        classes = frame[target].astype(str)
+        labels = classes if classes.value_counts().min() >= 2 else None
     try:
         first, second = train_test_split(
             frame, test_size=fraction, random_state=seed, stratify=labels

@@ -17,16 +17,9 @@ INIT_HINT = "add it under input_features to use it"
 def starter_config(
     frame: pd.DataFrame, source: str, target: str, roles: list[ColumnRole] | None = None
 ) -> dict[str, Any]:
-    """A config dict with one input feature per column that ``classify_columns`` keeps.
-
-    Args:
-        frame: The table.
-        source: Where it was read from (``data.source``).
-        target: The column to predict.
-        roles: The columns' roles, or None to classify them here.
-
-    Returns:
-        ``data``, ``input_features``, ``output_features`` and ``training``.
+    """A config dict (``data``, ``input_features``, ``output_features``, ``training``) with
+    one input feature per column that ``classify_columns`` keeps; ``roles`` None classifies
+    the columns here.
 
     Raises:
         DataError: Every column but the target was left out.
@@ -48,23 +41,16 @@ def starter_config(
 
 
 def starter_yaml(frame: pd.DataFrame, source: str, target: str) -> tuple[str, list[ColumnRole]]:
-    """The starter config as YAML, each column not kept as a plain feature explained.
+    """The starter config as YAML, and the roles it was built from.
 
     Every excluded column gets a comment line above ``input_features`` saying why, and
     so does every kept ``text`` column.
-
-    Returns:
-        The YAML text and the roles it was built from.
     """
     roles = classify_columns(frame, target)
     config = starter_config(frame, source, target, roles)
-    comments = [f"# {one_line(note)}\n" for note in notes(roles, INIT_HINT)]
+    # column names may hold line breaks
+    comments = [f"# {' '.join(note.splitlines())}\n" for note in notes(roles, INIT_HINT)]
     head = yaml.safe_dump({"data": config["data"]}, sort_keys=False)
     features = yaml.safe_dump({"input_features": config["input_features"]}, sort_keys=False)
     rest = {k: v for k, v in config.items() if k not in ("data", "input_features")}
     return head + "".join(comments) + features + yaml.safe_dump(rest, sort_keys=False), roles
-
-
-def one_line(text: str) -> str:
-    """The text with line breaks turned into spaces (column names may hold them)."""
-    return " ".join(text.splitlines())

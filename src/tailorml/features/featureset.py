@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -94,8 +95,6 @@ def preprocessor_for(feature: InputFeature) -> Preprocessor:
 
 def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:
     """Every configured column must exist; name the nearest one if not."""
-    import difflib
-
     columns = [str(c) for c in frame.columns]
     wanted = [f.name for f in config.input_features] + [config.output.name]
     for name in wanted:

@@ -68,11 +68,8 @@ class ImagePreprocessor(Preprocessor):
         if len(column) == 0:
             raise DataError(f"column '{self.name}': no images to learn the size from.")
         first = to_array(column.iloc[0], self.name, 0)
-        self.state = {
-            "height": self.options.get("height") or first.shape[0],
-            "width": self.options.get("width") or first.shape[1],
-            "channels": self.options.get("channels") or first.shape[2],
-        }
+        sides = ("height", "width", "channels")  # of the first image, where not configured
+        self.state = {k: self.options.get(k) or first.shape[i] for i, k in enumerate(sides)}
 
     def transform(self, column: pd.Series) -> torch.Tensor:
         h, w, c = self.state["height"], self.state["width"], self.state["channels"]

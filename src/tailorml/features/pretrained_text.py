@@ -55,7 +55,6 @@ class CheckpointTextPreprocessor(Preprocessor):
         self.state = {"tokenizer": read_tokenizer(folder), "architecture": architecture}
 
     def reading(self) -> str:
-        """How much of a text the model reads (the request schema says it)."""
         end = "last" if self.options["truncation"] == "left" else "first"
         return (
             f"it is split into subword tokens by the model's checkpoint tokenizer and its {end} "
@@ -85,16 +84,10 @@ class CheckpointTextPreprocessor(Preprocessor):
         return torch.from_numpy(ids)  # (N, T)
 
     def tokens(self, ids: torch.Tensor) -> list[list[str]]:
-        """The token strings of each row, padding left out (for explanations)."""
         pad = self.meta().pad_id
         return [[self.tokenizer.id_to_token(int(i)) for i in row if i != pad] for row in ids]
 
     def meta(self) -> FeatureMeta:
-        return FeatureMeta(
-            self.name,
-            self.type,
-            (self.options["max_length"],),
-            "int64",
-            int(self.state["architecture"]["vocab_size"]),
-            self.state["architecture"],
-        )
+        architecture, shape = self.state["architecture"], (self.options["max_length"],)
+        vocab_size = int(architecture["vocab_size"])
+        return FeatureMeta(self.name, self.type, shape, "int64", vocab_size, architecture)

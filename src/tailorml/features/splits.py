@@ -22,18 +22,14 @@ def read_splits(
     """
     data = config.data
 
-    def read(source: str) -> pd.DataFrame:
-        extra = read_source(source, format=data.format, bad_rows=data.bad_rows,
-                            encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
-        return pd.concat(list(extra.frames.values()), ignore_index=True)
+    def load(source: str) -> Dataset:
+        return read_source(source, format=data.format, bad_rows=data.bad_rows,
+                           encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
 
-    dataset = read_source(
-        data.source,
-        format=data.format,
-        bad_rows=data.bad_rows,
-        encoding=data.encoding,
-        delimiter=data.delimiter,
-    )
+    def read(source: str) -> pd.DataFrame:
+        return pd.concat(list(load(source).frames.values()), ignore_index=True)
+
+    dataset = load(data.source)
     assert data.target is not None
     if classification is None:
         classification = config.output.type != "number"

@@ -64,7 +64,6 @@ class TextPreprocessor(Preprocessor):
         return [[vocab[int(i)] for i in row if i != PAD] for row in ids]
 
     def reading(self) -> str:
-        """How much of a text the model reads (the request schema says it)."""
         end = "last" if self.options["truncation"] == "left" else "first"
         unit = "characters" if self.options["tokenizer"] == "char" else "words"
         return f"its {end} {self.options['max_length']} {unit} are used"

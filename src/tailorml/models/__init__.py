@@ -7,13 +7,6 @@ from tailorml.models.model import TailorModel
 from tailorml.models.registry import ENCODERS, Encoder, build_encoder, register_encoder
 
 __all__ = [
-    "ENCODERS",
-    "FAMILIES",
-    "Encoder",
-    "ModelFamily",
-    "TailorModel",
-    "build_encoder",
-    "family_named",
-    "register_encoder",
-    "register_family",
-]
+    "ENCODERS", "FAMILIES", "Encoder", "ModelFamily", "TailorModel", "build_encoder",
+    "family_named", "register_encoder", "register_family",
+]  # fmt: skip

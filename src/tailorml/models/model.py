@@ -11,9 +11,7 @@ from torch import nn
 from tailorml.config import ModelConfig
 from tailorml.features.meta import FeatureMeta
 from tailorml.models.init import keras_init
-from tailorml.models.registry import COMBINERS, DECODERS, Encoder, build_encoder
-
-ParamGroup = tuple[list[nn.Parameter], float]
+from tailorml.models.registry import COMBINERS, DECODERS, Encoder, ParamGroup, build_encoder
 
 
 @runtime_checkable

@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from tailorml.config import DecoderConfig, EncoderConfig, register_options
+from tailorml.errors import ConfigError
 from tailorml.features.meta import FeatureMeta
 
 Registered = TypeVar("Registered", bound=type[nn.Module])
+ParamGroup = tuple[list[nn.Parameter], float]  # parameters and their learning rate
 
 
 class Encoder(nn.Module):
@@ -53,9 +55,26 @@ class Encoder(nn.Module):
         """Tokens per row ``(B,)`` when the encoder's cost grows with them."""
         return None
 
-    def parameter_groups(self) -> list[tuple[list[nn.Parameter], float]]:
+    def parameter_groups(self) -> list[ParamGroup]:
         """Parameters that learn at rates of their own, with those rates."""
         return []
+
+
+def masked_pool(h: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Mean or max over the real positions of each row.
+
+    Args:
+        h: ``(B, T, D)``.
+        mask: ``(B, T)`` bool, True at real tokens; every row has at least one.
+        how: ``mean`` or ``max``.
+
+    Returns:
+        ``(B, D)``.
+    """
+    if how == "mean":
+        weights = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+        return (h * weights).sum(1) / weights.sum(1)
+    return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
 
 
 @dataclass(frozen=True)
@@ -113,8 +132,6 @@ def build_encoder(meta: FeatureMeta, options: EncoderConfig) -> Encoder:
     Raises:
         ConfigError: the encoder does not accept this feature type.
     """
-    from tailorml.errors import ConfigError
-
     entry = ENCODERS.get(options.name)
     if entry is None:
         raise ConfigError(f"unknown encoder '{options.name}'; registered: {sorted(ENCODERS)}.")

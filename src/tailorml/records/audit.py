@@ -112,9 +112,6 @@ class AuditRecord(Record):
     """``audit.json``: ``before`` is the baseline run (or the run itself); ``after``
     is the run, mitigated or trained differently, when there is one to compare."""
 
-    FORMAT = 1
-    MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
-
     run: str
     data: str
     before: AuditedRows

@@ -52,14 +52,14 @@ class Part(BaseModel):
 class Record(Part):
     """A file one stage writes and later ones read (metrics.json, match.json…).
 
-    Subclasses set ``FORMAT`` (the version written now) and, for every older
-    version ``v``, ``MIGRATIONS[v]``: a function turning a version-``v`` dict
-    into a version-``v + 1`` one. Files written before records were versioned
-    carry no ``format_version`` and read as version 0.
+    ``FORMAT`` is the version written now and, for every older version ``v``,
+    ``MIGRATIONS[v]`` turns a version-``v`` dict into a version-``v + 1`` one.
+    Files written before records were versioned carry no ``format_version`` and
+    read as version 0, which holds the same fields as version 1.
     """
 
     FORMAT: ClassVar[int] = 1
-    MIGRATIONS: ClassVar[dict[int, Migration]] = {}
+    MIGRATIONS: ClassVar[dict[int, Migration]] = {0: lambda data: data}
 
     format_version: int = 0
 

@@ -90,8 +90,5 @@ class Importance(Part):
 class ExplanationsRecord(Record):
     """``explanations.json``: every explained row, and the importance ranking (if run)."""
 
-    FORMAT = 1
-    MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
-
     rows: list[RowExplanation]
     permutation_importance: dict[str, Importance] | None

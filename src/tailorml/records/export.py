@@ -42,8 +42,6 @@ class Int8Change(Part):
 class OnnxReport(Record):
     """onnx.json, beside the exported file."""
 
-    FORMAT = 1
-    MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
     OMIT_NONE = True
 
     file: str

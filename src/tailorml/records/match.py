@@ -250,8 +250,6 @@ class MatchResult(Record):
     finalist with its figures and constraint checks, the pick and why, the Pareto
     front, the pick's re-check on test and the groups too small to judge."""
 
-    FORMAT = 1
-    MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
     OMIT_UNSET = True  # the parts that apply, none of those that do not
 
     scenario: ScenarioFacts = ScenarioFacts()

@@ -97,8 +97,6 @@ class Privacy(Part):
 class Metrics(Record):
     """``metrics.json`` of a run folder: the scores per split and the training figures."""
 
-    FORMAT = 1
-    MIGRATIONS = {0: lambda data: data}  # version 0: the same fields, unversioned
     # the parts the run has, none of those it lacks: an optional figure left unset
     # is absent, one set to None is written as null
     OMIT_UNSET = True

@@ -13,14 +13,8 @@ from tailorml.errors import DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.meta import FeatureMeta
 from tailorml.features.outputs import OUTPUT_TYPES
-from tailorml.models.family import (
-    FAMILIES,
-    Capabilities,
-    ModelFamily,
-    Params,
-    Proposal,
-    Task,
-)
+from tailorml.models.classical.design import TABLE_TYPES
+from tailorml.models.family import FAMILIES, Capabilities, ModelFamily, Params, Proposal, Task
 
 Inputs = dict[str, torch.Tensor]
 CLASSICAL: dict[str, type[ClassicalModel]] = {}
@@ -38,13 +32,14 @@ class ClassicalModel:
 
     family: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
-    TABLE_TYPES: ClassVar[frozenset[str]] = frozenset({"number", "binary", "category"})
+    TABLE_TYPES: ClassVar[frozenset[str]] = frozenset(TABLE_TYPES)
+    READS: ClassVar[frozenset[str] | None] = None  # the input types it reads (None: every type)
 
     @classmethod
     def input_types(cls, params: Params) -> frozenset[str] | None:
-        """The input feature types the family reads with these params (None: every type).
+        """The input feature types the family reads with these params (``READS``).
         A model trained on a table with other columns reads only the ones it takes."""
-        return None
+        return cls.READS
 
     @classmethod
     def candidates(cls, task: Task) -> Proposal:

@@ -3,13 +3,17 @@ the deep models use (so preprocessing is fitted once and saved as JSON)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from tailorml.features.meta import FeatureMeta
+from tailorml.io import load_tensors, save_tensors
 
 Inputs = dict[str, torch.Tensor]
+TABLE_TYPES = ("number", "binary", "category")
 
 
 def one_hot(ids: np.ndarray, width: int) -> sp.csr_matrix:
@@ -74,9 +78,22 @@ def dense_design(inputs: Inputs, metas: dict[str, FeatureMeta]) -> tuple[np.ndar
     columns: list[np.ndarray] = []
     categorical: list[int] = []
     for name, meta in metas.items():
-        if meta.type not in ("number", "binary", "category"):
+        if meta.type not in TABLE_TYPES:
             raise ValueError(f"tree models take table features only, not {meta.type} '{name}'")
         if meta.type == "category":
             categorical.append(len(columns))
         columns.append(inputs[name].numpy().reshape(-1).astype(np.float64))
     return np.stack(columns, axis=1), categorical
+
+
+def save_linear(path: Path, idf: dict[str, np.ndarray], **arrays: np.ndarray) -> None:
+    """Coefficient arrays and the IDF weights (as ``idf.<feature>``) in one safetensors file."""
+    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in idf.items()}
+    save_tensors(path, tensors)
+
+
+def load_linear(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The arrays and the IDF weights that :func:`save_linear` wrote."""
+    arrays = {k: v.numpy() for k, v in load_tensors(path).items()}
+    return arrays, {k[4:]: v for k, v in arrays.items() if k.startswith("idf.")}

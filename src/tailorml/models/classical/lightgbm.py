@@ -4,6 +4,7 @@ text model format; no pickle."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -14,6 +15,8 @@ from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, re
 from tailorml.models.classical.design import dense_design
 from tailorml.models.family import Candidate, Capabilities, Params, Proposal, Task
 
+# one thread and deterministic: the same seed gives the same trees on any machine
+FIXED: dict[str, Any] = {"deterministic": True, "num_threads": 1, "verbose": -1}
 DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
 NO_TREES = {"text": "Text: no trees on bags of words.", "image": "Images: no trees on pixels."}
 SETTINGS: dict[str, Params] = {  # the four that enter a table task's match
@@ -31,6 +34,7 @@ class LightGBMModel(ClassicalModel):
 
     family = "lightgbm"
     capabilities = Capabilities(attribution="tree_shap")  # LightGBM's own TreeSHAP
+    READS = ClassicalModel.TABLE_TYPES  # trees split on table columns, not words or pixels
 
     @classmethod
     def candidates(cls, task: Task) -> Proposal:
@@ -39,11 +43,6 @@ class LightGBMModel(ClassicalModel):
             return [], [NO_TREES[task.modality]]
         out = [Candidate(name, "lightgbm", dict(params)) for name, params in SETTINGS.items()]
         return out, ["Tables: gradient-boosted trees (LightGBM) enter in four settings."]
-
-    @classmethod
-    def input_types(cls, params: Params) -> frozenset[str] | None:
-        """Trees split on table columns; they do not read words or pixels."""
-        return cls.TABLE_TYPES
 
     def fit(
         self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None
@@ -59,9 +58,7 @@ class LightGBMModel(ClassicalModel):
             "num_leaves": params["num_leaves"],
             "min_child_samples": params["min_child_samples"],
             "seed": seed,
-            "deterministic": True,
-            "num_threads": 1,
-            "verbose": -1,
+            **FIXED,
         }
         if objective == "multiclass":
             booster_params["num_class"] = self.n_classes
@@ -82,8 +79,12 @@ class LightGBMModel(ClassicalModel):
         self.booster = read_booster(folder / "lightgbm.txt")
 
     def parameters(self) -> int:
-        dump = self.booster.dump_model()
-        return int(sum(t["num_leaves"] * 2 - 1 for t in dump["tree_info"]))
+        return tree_nodes(self.booster)
+
+
+def tree_nodes(booster: lgb.Booster) -> int:
+    """Nodes of every tree: 2 × leaves − 1 each."""
+    return int(sum(t["num_leaves"] * 2 - 1 for t in booster.dump_model()["tree_info"]))
 
 
 def read_booster(path: Path) -> lgb.Booster:

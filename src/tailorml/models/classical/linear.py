@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from tailorml.io import load_tensors, save_tensors
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
-from tailorml.models.classical.design import fit_idf, sparse_design
+from tailorml.models.classical.design import fit_idf, load_linear, save_linear, sparse_design
 from tailorml.models.family import Candidate, Capabilities, Proposal, Task
 
 # the settings that enter every match, per modality: candidate name → C
@@ -74,18 +73,13 @@ class LinearModel(ClassicalModel):
         return exp / exp.sum(axis=1, keepdims=True)
 
     def save(self, folder: Path) -> None:
-        tensors = {
-            "coef": torch.from_numpy(self.coef),
-            "intercept": torch.from_numpy(self.intercept),
-        }
-        tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in self.idf.items()}
-        save_tensors(folder / "linear.safetensors", tensors)
+        save_linear(
+            folder / "linear.safetensors", self.idf, coef=self.coef, intercept=self.intercept
+        )
 
     def load_state(self, folder: Path) -> None:
-        tensors = load_tensors(folder / "linear.safetensors")
-        self.coef = tensors["coef"].numpy()
-        self.intercept = tensors["intercept"].numpy()
-        self.idf = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("idf.")}
+        arrays, self.idf = load_linear(folder / "linear.safetensors")
+        self.coef, self.intercept = arrays["coef"], arrays["intercept"]
 
     def parameters(self) -> int:
         return int(self.coef.size + self.intercept.size)

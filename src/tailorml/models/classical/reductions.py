@@ -33,10 +33,17 @@ from threadpoolctl import threadpool_limits
 
 from tailorml.errors import ConfigError
 from tailorml.features.meta import FeatureMeta
-from tailorml.io import atomic_write_json, atomic_write_text, load_tensors, read_json, save_tensors
+from tailorml.io import atomic_write_json, atomic_write_text, read_json
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
-from tailorml.models.classical.design import dense_design, fit_idf, sparse_design
-from tailorml.models.classical.lightgbm import read_booster
+from tailorml.models.classical.design import (
+    TABLE_TYPES,
+    dense_design,
+    fit_idf,
+    load_linear,
+    save_linear,
+    sparse_design,
+)
+from tailorml.models.classical.lightgbm import FIXED, read_booster, tree_nodes
 from tailorml.models.family import Candidate, Params, Proposal, Task
 
 CONSTRAINTS = {"demographic_parity": DemographicParity, "equalized_odds": EqualizedOdds}
@@ -57,7 +64,6 @@ BASE_DEFAULTS: dict[str, Params] = {
         "min_child_samples": 20,
     },
 }
-TABLE_TYPES = ("number", "binary", "category")
 Member = lgb.Booster | int  # a LightGBM member: a booster, or a constant 0/1 classifier
 
 
@@ -108,9 +114,7 @@ def base_estimator(params: Params, categorical: list[int], seed: int) -> Any:
         num_leaves=int(params["num_leaves"]),
         min_child_samples=int(params["min_child_samples"]),
         random_state=seed,
-        deterministic=True,
-        num_threads=1,
-        verbose=-1,
+        **FIXED,
     )
     if categorical:
         # a constructor param under the alias ``categorical_column``, because
@@ -123,24 +127,17 @@ def base_estimator(params: Params, categorical: list[int], seed: int) -> Any:
 class FairReductionsModel(ClassicalModel):
     """ExponentiatedGradient on table features, binary targets only.
 
-    Params: ``base`` (``linear`` | ``lightgbm``), ``constraint``
-    (``demographic_parity`` | ``equalized_odds``), ``difference_bound``
-    (0.01), ``eps`` (EG's L1 bound on the multipliers, 0.01), ``max_iter``
-    (50); the linear base takes ``C`` (1.0), the LightGBM base
-    ``n_estimators`` (100), ``learning_rate`` (0.1), ``num_leaves`` (31) and
-    ``min_child_samples`` (20). Category columns go to LightGBM as
-    categorical features; the linear base sees them one-hot.
+    Params (defaults in ``SHARED`` and ``BASE_DEFAULTS``): ``base``, ``constraint``,
+    ``difference_bound``, ``eps`` (EG's L1 bound on the multipliers), ``max_iter``,
+    and the base learner's own. Category columns go to LightGBM as categorical
+    features; the linear base sees them one-hot.
 
     After ``fit`` (not after loading) ``mitigator`` holds fairlearn's fitted
     object, for comparison with its own ``_pmf_predict``.
     """
 
     family = "fair_reductions"
-
-    @classmethod
-    def input_types(cls, params: Params) -> frozenset[str] | None:
-        """Table columns only (either base); a table's free-text columns are left out."""
-        return cls.TABLE_TYPES
+    READS = ClassicalModel.TABLE_TYPES  # either base; a table's free-text columns are left out
 
     # no attribution: a mixture of hard classifiers has no exact contributions
 
@@ -256,13 +253,8 @@ class FairReductionsModel(ClassicalModel):
 
     def save(self, folder: Path) -> None:
         if self.base == "linear":
-            tensors = {
-                "coef": torch.from_numpy(self.coef),
-                "intercept": torch.from_numpy(self.intercept),
-                "weights": torch.from_numpy(self.weights),
-            }
-            tensors |= {f"idf.{k}": torch.from_numpy(v) for k, v in self.idf.items()}
-            save_tensors(folder / "reductions.safetensors", tensors)
+            save_linear(folder / "reductions.safetensors", self.idf,
+                        coef=self.coef, intercept=self.intercept, weights=self.weights)  # fmt: skip
             return
         described: list[dict[str, float | int | str]] = []
         for j, (member, weight) in enumerate(zip(self.members, self.weights, strict=True)):
@@ -275,11 +267,9 @@ class FairReductionsModel(ClassicalModel):
 
     def load_state(self, folder: Path) -> None:
         if self.base == "linear":
-            tensors = load_tensors(folder / "reductions.safetensors")
-            self.coef = tensors["coef"].numpy()
-            self.intercept = tensors["intercept"].numpy()
-            self.weights = tensors["weights"].numpy()
-            self.idf = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("idf.")}
+            arrays, self.idf = load_linear(folder / "reductions.safetensors")
+            self.coef, self.intercept = arrays["coef"], arrays["intercept"]
+            self.weights = arrays["weights"]
             return
         described = read_json(folder / "reductions.json")["members"]
         self.weights = np.asarray([m["weight"] for m in described], dtype=np.float64)
@@ -293,10 +283,7 @@ class FairReductionsModel(ClassicalModel):
         """Mixture weights plus coefficients and intercepts, or tree nodes."""
         if self.base == "linear":
             return int(self.weights.size + self.coef.size + self.intercept.size)
-        nodes = 0
-        for member in self.members:
-            if not isinstance(member, int):
-                nodes += sum(t["num_leaves"] * 2 - 1 for t in member.dump_model()["tree_info"])
+        nodes = sum(tree_nodes(m) for m in self.members if not isinstance(m, int))
         return int(self.weights.size + nodes)
 
 

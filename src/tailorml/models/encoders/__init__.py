@@ -10,15 +10,7 @@ from tailorml.models.encoders.rnn import RNNEncoder, RNNOptions
 from tailorml.models.encoders.transformer import TransformerEncoder, TransformerOptions
 
 __all__ = [
-    "CNNEncoder",
-    "CNNOptions",
-    "ConvLayer",
-    "EmbedMLPEncoder",
-    "EmbedMLPOptions",
-    "PretrainedEncoder",
-    "PretrainedOptions",
-    "RNNEncoder",
-    "RNNOptions",
-    "TransformerEncoder",
+    "CNNEncoder", "CNNOptions", "ConvLayer", "EmbedMLPEncoder", "EmbedMLPOptions",
+    "PretrainedEncoder", "PretrainedOptions", "RNNEncoder", "RNNOptions", "TransformerEncoder",
     "TransformerOptions",
-]
+]  # fmt: skip

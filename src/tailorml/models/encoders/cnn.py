@@ -54,10 +54,6 @@ class ConvLayer(BaseModel):
             raise ValueError("batch_norm and group_norm exclude each other; pick one")
         return self
 
-    @property
-    def normalised(self) -> bool:
-        return self.batch_norm or self.group_norm
-
 
 class CNNOptions(EncoderConfig):
     """Options of the ``cnn`` encoder."""
@@ -103,7 +99,8 @@ def conv_block(
         raise ConfigError(
             f"cnn conv_layers[{index}]: kernel_size {k} is larger than its {height}x{width} input."
         )
-    modules.append(nn.Conv2d(channels, layer.filters, k, stride=s, bias=not layer.normalised))
+    normalised = layer.batch_norm or layer.group_norm  # a norm's shift replaces the bias
+    modules.append(nn.Conv2d(channels, layer.filters, k, stride=s, bias=not normalised))
     height, width = (height - k) // s + 1, (width - k) // s + 1
     if layer.batch_norm:
         modules.append(nn.BatchNorm2d(layer.filters))

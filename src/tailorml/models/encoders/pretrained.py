@@ -15,19 +15,12 @@ from typing import Any, Literal
 
 import torch
 from pydantic import ConfigDict, Field
-from torch import nn
 
 from tailorml.config import EncoderConfig
-from tailorml.features.checkpoint import (
-    DEFAULT_CHECKPOINT,
-    checkpoint_folder,
-    read_architecture,
-)
+from tailorml.features.checkpoint import DEFAULT_CHECKPOINT, checkpoint_folder, read_architecture
 from tailorml.features.meta import FeatureMeta
 from tailorml.io import JSONObject, load_tensors
-from tailorml.models.registry import Encoder, register_encoder
-
-ParamGroup = tuple[list[nn.Parameter], float]
+from tailorml.models.registry import Encoder, ParamGroup, register_encoder
 
 
 class PretrainedOptions(EncoderConfig):

@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tailorml.config import EncoderConfig
 from tailorml.features.meta import FeatureMeta
-from tailorml.models.registry import Encoder, register_encoder
+from tailorml.models.registry import Encoder, masked_pool, register_encoder
 
 
 class RNNOptions(EncoderConfig):
@@ -62,23 +62,6 @@ def last_state(
         # Forward ends at the last real token, backward at the first.
         return torch.cat([h_n[-2], h_n[-1]], dim=1)
     return h_n[-1]
-
-
-def masked_pool(h: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
-    """Mean or max over the real positions of each row.
-
-    Args:
-        h: ``(B, T, D)``.
-        mask: ``(B, T)`` bool, True at real tokens; every row has at least one.
-        how: ``mean`` or ``max``.
-
-    Returns:
-        ``(B, D)``.
-    """
-    if how == "mean":
-        weights = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
-        return (h * weights).sum(1) / weights.sum(1)
-    return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
 
 
 @register_encoder("rnn", RNNOptions, types={"text"})

@@ -16,7 +16,7 @@ from torch import nn
 from tailorml.config import EncoderConfig
 from tailorml.errors import ConfigError
 from tailorml.features.meta import FeatureMeta
-from tailorml.models.registry import Encoder, register_encoder
+from tailorml.models.registry import Encoder, masked_pool, register_encoder
 
 
 class TransformerOptions(EncoderConfig):
@@ -133,7 +133,4 @@ class TransformerEncoder(Encoder):
         h = self.norm(h)
         if self.pooling == "cls":
             return h[:, 0]  # (B, D)
-        if self.pooling == "mean":
-            weights = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
-            return (h * weights).sum(1) / weights.sum(1)  # (B, D)
-        return h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)  # (B, D)
+        return masked_pool(h, mask, self.pooling)  # (B, D)

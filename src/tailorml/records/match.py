@@ -12,7 +12,6 @@ from pydantic import ConfigDict, Field, JsonValue
 
 from tailorml.config import Scenario
 from tailorml.config.scenario import LOWER_IS_BETTER
-from tailorml.io import JSONObject
 from tailorml.records.audit import DecisionRule, SmallGroup
 from tailorml.records.base import Part, Record
 from tailorml.records.metrics import Scores
@@ -42,11 +41,7 @@ class ScenarioFacts(Part):
     task: str | None = None
     data: ScenarioData = ScenarioData()
 
-    OMIT_UNSET = True  # the scenario as match.json holds it
-
-    def written(self) -> JSONObject:
-        """The scenario as match.json holds it."""
-        return self.dump()
+    OMIT_UNSET = True  # dump(): the scenario as match.json holds it
 
     def spec(self) -> Scenario:
         """The scenario itself, validated again."""

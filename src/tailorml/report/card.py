@@ -433,7 +433,7 @@ def scenario_of(match: MatchResult | None) -> Scenario | None:
     Raises:
         DataError: the match result's scenario is not a valid scenario.
     """
-    if match is None or not match.scenario.written():
+    if match is None or not match.scenario.dump():
         return None
     try:
         return match.scenario.spec()

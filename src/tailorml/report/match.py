@@ -205,7 +205,7 @@ def decision(chosen: record.CandidateResult | None) -> DecisionRow | None:
 
 
 def scenario_yaml(scenario: record.ScenarioFacts) -> str | None:
-    written = scenario.written()
+    written = scenario.dump()
     if not written:
         return None
     return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, default_flow_style=False)

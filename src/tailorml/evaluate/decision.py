@@ -12,17 +12,11 @@ from tailorml.records.audit import DecisionRule
 
 @dataclass
 class Decision:
-    """Predict positive when p(positive) >= the row's threshold.
+    """Predict positive when p(positive) >= the row's threshold."""
 
-    Attributes:
-        threshold: the global threshold (also used for groups not listed).
-        group_attribute: the column whose value picks a group threshold.
-        group_thresholds: threshold per group value.
-    """
-
-    threshold: float = 0.5
-    group_attribute: str | None = None
-    group_thresholds: dict[str, float] = field(default_factory=dict)
+    threshold: float = 0.5  # the global threshold (also for groups not listed)
+    group_attribute: str | None = None  # the column whose value picks a group threshold
+    group_thresholds: dict[str, float] = field(default_factory=dict)  # by group value
 
     def thresholds_for(self, groups: np.ndarray | None, n: int) -> np.ndarray:
         """The threshold of every row, (N,)."""

@@ -19,7 +19,7 @@ figure a decision was chosen on is the figure it is judged by.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,39 +42,20 @@ class GroupScope:
     groups: tuple[str, ...] | None = None
     reference: str | None = None
 
-    def facts(self) -> GroupScopeFacts:
-        """The scope as match.json records it."""
-        return GroupScopeFacts(
-            min_group_size=self.min_group_size,
-            groups=list(self.groups) if self.groups is not None else None,
-            reference=self.reference,
-        )
-
 
 @dataclass(frozen=True)
 class Groups:
-    """One sensitive attribute encoded once under one scope.
+    """One sensitive attribute encoded once under one scope."""
 
-    Attributes:
-        labels: group names, sorted, (G,).
-        codes: each row's group index, (N,).
-        rows, pos, neg: rows, actual positives and actual negatives per group, (G,).
-        in_scope: whether each group is one the limit is about (``scope.groups``), (G,).
-        eligible: whether each group is judged (in scope and large enough), (G,).
-        reference: index of the reference group among the judged ones, or None.
-        judged: whether the limit can be judged at all (two judged groups, and the
-            reference among them when one is named).
-    """
-
-    labels: np.ndarray
-    codes: np.ndarray
-    rows: np.ndarray
-    pos: np.ndarray
-    neg: np.ndarray
-    in_scope: np.ndarray
-    eligible: np.ndarray
-    reference: int | None
-    judged: bool
+    labels: np.ndarray  # (G,) group names, sorted
+    codes: np.ndarray  # (N,) each row's group index
+    rows: np.ndarray  # (G,) rows per group
+    pos: np.ndarray  # (G,) actual positives per group
+    neg: np.ndarray  # (G,) actual negatives per group
+    in_scope: np.ndarray  # (G,) a group the limit is about (``scope.groups``)
+    eligible: np.ndarray  # (G,) judged: in scope and large enough
+    reference: int | None  # the reference group's index among the judged ones
+    judged: bool  # two judged groups (the reference among them, when one is named)
 
 
 def encode_groups(labels: np.ndarray, y: np.ndarray, scope: GroupScope) -> Groups:
@@ -100,7 +81,8 @@ def encode_groups(labels: np.ndarray, y: np.ndarray, scope: GroupScope) -> Group
 def rate_gap(
     hits: np.ndarray, totals: np.ndarray, reference: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The largest rate difference between groups and the Agresti-Caffo error of it.
+    """The largest rate difference between groups and the Agresti-Caffo standard error of
+    the difference between the two groups that make it, (...,) each.
 
     Args:
         hits: rows counted by the rate, (..., G).
@@ -108,10 +90,6 @@ def rate_gap(
             as in scikit-learn's normalised confusion matrix.
         reference: compare every group with this one (index into G) instead of the
             highest rate with the lowest.
-
-    Returns:
-        The gap and the standard error of the difference between the two groups that
-        make it, both (...,).
     """
     hits = np.asarray(hits, dtype=np.float64)
     totals = np.broadcast_to(np.asarray(totals, dtype=np.float64), hits.shape)
@@ -204,8 +182,14 @@ def judge_limit(
         se=float(se) if groups.judged else None,
         groups=sizes,
         too_small=too_small(y, pred, groups),
-        scope=scope.facts(),
+        scope=GroupScopeFacts.model_validate(asdict(scope)),
     )
+
+
+def group_labels(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Group labels as strings; a missing value is the group ``<missing>``."""
+    labels = pd.Series(values).astype(object)
+    return labels.where(labels.notna(), "<missing>").astype(str).to_numpy()
 
 
 def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.ndarray]:
@@ -216,11 +200,10 @@ def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.nd
             hint = difflib.get_close_matches(column, [str(c) for c in rows.columns], n=1)
             tip = f" — did you mean '{hint[0]}'?" if hint else ""
             raise DataError(f"sensitive column '{column}' does not exist in the data{tip}")
-        labels = rows[column].astype(object).where(rows[column].notna(), "<missing>").astype(str)
-        if labels.nunique() < 2:
+        groups[column] = labels = group_labels(rows[column])
+        if len(set(labels)) < 2:
             raise DataError(
-                f"sensitive column '{column}' has a single group ({labels.iloc[0]!r}); "
+                f"sensitive column '{column}' has a single group ({labels[0]!r}); "
                 "fairness compares at least two."
             )
-        groups[column] = labels.to_numpy()
     return groups

@@ -28,6 +28,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score
 from torch.utils.flop_counter import FlopCounterMode
 
+from tailorml.evaluate.groups import group_labels
 from tailorml.records.match import AttributeFairness, GroupFigures
 
 Predict = Callable[[pd.DataFrame], object]
@@ -138,9 +139,7 @@ def fairness_report(
     metrics = {"selection_rate": selection_rate, "accuracy": accuracy_score,
                "tpr": true_positive_rate, "fpr": false_positive_rate}  # fmt: skip
     for attribute, raw in sensitive.items():
-        groups = (
-            pd.Series(raw).astype(object).where(pd.notna(raw), "<missing>").astype(str).to_numpy()
-        )
+        groups = group_labels(raw)
         frame = MetricFrame(
             metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups
         )
@@ -182,13 +181,11 @@ def pareto_front(
 
     keys = sorted(maximise | minimise)
     vectors = {name: [score(p, k) for k in keys] for name, p in points.items()}
-
-    def dominated(name: str) -> bool:
-        mine = vectors[name]
-        return any(
+    return [  # no other point is as good on every axis and better on one
+        name
+        for name, mine in vectors.items()
+        if not any(
             all(o >= m for o, m in zip(other, mine, strict=True)) and other != mine
-            for key, other in vectors.items()
-            if key != name
+            for other in vectors.values()
         )
-
-    return [name for name in points if not dominated(name)]
+    ]

@@ -46,12 +46,6 @@ def classification_metrics(
         predicted: the decided class per row (N,) when a decision rule other
             than argmax (such as tuned thresholds) makes the predictions.
 
-    Returns:
-        ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``,
-        ``per_class`` ({label: ClassScores}), ``roc_auc``
-        (None when a class is absent from ``y_true``), ``log_loss``,
-        ``confusion_matrix`` (K×K ints, rows are true classes), ``ece`` and ``n``.
-
     Raises:
         ValueError: The shapes or values do not fit together.
     """
@@ -68,13 +62,8 @@ def classification_metrics(
             "recall_macro": float(np.mean(recall)),
             "f1_macro": float(np.mean(f1)),
             "per_class": {
-                label: ClassScores(
-                    precision=float(precision[i]),
-                    recall=float(recall[i]),
-                    f1=float(f1[i]),
-                    support=int(support[i]),
-                )
-                for i, label in enumerate(labels)
+                label: ClassScores(precision=float(p), recall=float(r), f1=float(f), support=int(n))
+                for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
             },
             "roc_auc": roc_auc(y_true, proba),
             "log_loss": float(log_loss(y_true, proba, labels=classes)),
@@ -86,17 +75,9 @@ def classification_metrics(
 
 
 def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
-    """Area under the ROC curve, or None where it is undefined.
-
-    Args:
-        y_true: True class indices, shape (N,).
-        proba: Class probabilities, shape (N, K).
-
-    Returns:
-        For K == 2 the AUC of class 1; for K > 2 the one-vs-rest macro AUC.
-        None when some class never occurs in ``y_true`` (its AUC has no negatives
-        or no positives to rank).
-    """
+    """The AUC of class 1 for K == 2, the one-vs-rest macro AUC for K > 2, of class indices
+    (N,) and probabilities (N, K); None when some class never occurs in ``y_true`` (its
+    AUC has no negatives or no positives to rank)."""
     n_classes = proba.shape[1]
     if np.unique(y_true).size < n_classes:
         return None
@@ -107,19 +88,12 @@ def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
 def expected_calibration_error(
     y_true: np.ndarray, proba: np.ndarray, n_bins: int = _ECE_BINS
 ) -> float:
-    """Expected calibration error of the top-class confidence.
+    """Expected calibration error of the top-class confidence, in [0, 1], of class indices
+    (N,) and probabilities (N, K).
 
     Rows are put in ``n_bins`` equal-width confidence bins ``(lo, hi]`` (the first
     bin also holds 0); the error is the row-weighted mean over bins of
     ``|accuracy - mean confidence|``.
-
-    Args:
-        y_true: True class indices, shape (N,).
-        proba: Class probabilities, shape (N, K).
-        n_bins: Number of bins over [0, 1].
-
-    Returns:
-        The ECE, in [0, 1].
     """
     confidence = proba.max(axis=1)
     correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
@@ -132,19 +106,17 @@ def expected_calibration_error(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
-    """Score numeric predictions.
-
-    Args:
-        y_true: True values, shape (N,) or (N, 1).
-        y_pred: Predicted values, same number of rows.
-
-    Returns:
-        ``mae``, ``rmse``, ``r2`` (None for fewer than two rows) and ``n``.
+    """Score numeric predictions, (N,) or (N, 1) each; ``r2`` is None for fewer than two rows.
 
     Raises:
         ValueError: The arrays are empty or differ in length.
     """
-    y_true, y_pred = _check_regression(y_true, y_pred)
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if y_true.size == 0 or y_true.size != y_pred.size:
+        raise ValueError(
+            f"y_true has {y_true.size} values and y_pred {y_pred.size}; need the same, >= 1"
+        )
     r2 = float(r2_score(y_true, y_pred)) if y_true.size >= 2 else None
     return Scores.model_validate(
         {
@@ -169,8 +141,6 @@ def bootstrap_ci(
     Args:
         metric: Called with an array of row indices (shape (n_rows,), drawn with
             replacement) and returns the metric on those rows.
-        n_rows: Number of rows in the evaluated set.
-        n_resamples: Number of bootstrap resamples.
         level: Coverage of the interval, in (0, 1).
         seed: Seed of the resampling; the same seed gives the same interval.
 
@@ -185,21 +155,14 @@ def bootstrap_ci(
 
 
 def bootstrap_mean_ci(
-    values: np.ndarray,
-    *,
-    n_resamples: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    values: np.ndarray, *, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of a mean of per-row values, vectorised.
+    """Percentile bootstrap interval of a mean of per-row values (N,), vectorised.
 
     Draws the same resamples as :func:`bootstrap_ci` for the same seed, so
     ``bootstrap_mean_ci(v)`` equals ``bootstrap_ci(lambda i: v[i].mean(), len(v))``;
     the keyword arguments, the result and the errors are those of :func:`bootstrap_ci`.
     Use it for accuracy (per-row correctness) and MAE (per-row absolute error).
-
-    Args:
-        values: Per-row values, shape (N,).
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     blocks = _index_blocks(values.size, n_resamples, seed)
@@ -220,18 +183,15 @@ def evaluate(
     """Run the task's metric set and a 95% bootstrap interval of its headline.
 
     Args:
-        task: ``"classification"`` or ``"regression"``.
         y_true: True class indices (N,) or true values (N,).
         output: Classification: probabilities (N, K), or (N,) probabilities of
             class 1 for a binary task. Regression: predictions (N,) or (N, 1).
         labels: Class names; defaults to ``"0" .. "K-1"``. Ignored for regression.
         seed: Seed of the bootstrap.
-        n_resamples: Number of bootstrap resamples.
         predicted: Classification: the decided class per row, when not argmax.
 
     Returns:
-        The metrics of :func:`classification_metrics` or :func:`regression_metrics`
-        plus ``headline`` (``"accuracy"`` or ``"mae"``) and
+        The task's metric set plus ``headline`` (``"accuracy"`` or ``"mae"``) and
         ``ci95`` (an :class:`~tailorml.records.metrics.Interval` of the headline).
 
     Raises:
@@ -254,9 +214,6 @@ def evaluate(
     result.headline = HEADLINE[task]
     result.ci95 = Interval(metric=HEADLINE[task], low=low, high=high)
     return result
-
-
-# ---------------------------------------------------------------- helpers
 
 
 def _index_blocks(n_rows: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -312,11 +269,3 @@ def _check_classification(
         raise ValueError("proba rows must sum to 1")
     # Renormalise: float32 rows off by ~1e-7 would trip scikit-learn's stricter check.
     return y, p / p.sum(axis=1, keepdims=True)
-
-
-def _check_regression(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true, dtype=np.float64).ravel()
-    p = np.asarray(y_pred, dtype=np.float64).ravel()
-    if y.size == 0 or y.size != p.size:
-        raise ValueError(f"y_true has {y.size} values and y_pred {p.size}; need the same, >= 1")
-    return y, p

@@ -1,40 +1,34 @@
 """Choose the decision threshold on p(positive) that earns the most within every constraint.
 
-A threshold (one, or one per group of a sensitive attribute) moves three kinds of figure:
-the value of the decisions, the quality metrics that count decisions (accuracy, macro F1)
-and the fairness gaps. The search maximises value *subject to* every constraint the
-scenario states that a threshold can move, on the validation split:
+docs/scenario.md ("How a decision is chosen") describes the method. On the validation split:
 
 1. Candidate decisions: every single threshold on a grid (quantiles of the probabilities,
    plus 0.5, the argmax rule); with ``group_thresholds``, combinations of one threshold per
    judged group of the first limit's attribute (every pair for two groups; for more,
    the most valuable threshold of each group within a band around a common target rate).
-2. Each constraint is judged twice. As measured: ``gap <= limit`` and ``quality >= floor``.
-   With a margin, so that it still holds on rows the search never saw:
-   ``gap <= limit - z * se`` and ``quality - z * se >= floor``.
+2. Each constraint a threshold moves (fairness gaps; accuracy or macro F1) is judged twice:
+   as measured, ``gap <= limit`` and ``quality >= floor``; with a margin, so that it still
+   holds on rows the search never saw, ``gap <= limit - z * se`` and
+   ``quality - z * se >= floor``. ``limit - z * se`` (``floor + z * se``) is reported as
+   the effective limit (floor).
 3. The choice is the most valuable decision meeting every constraint with its margin
-   (``certified``); if there is none, the most valuable one meeting every constraint as
-   measured (``feasible``, not certified); if there is none either, the best compromise,
-   the decision with the least total violation, and ``conflict`` says which constraints
-   it breaks and by how much. Since the argmax rule (threshold 0.5) is among the
-   candidates, a model whose argmax decisions meet the constraints as measured keeps
-   them after tuning: tuning never makes a feasible model infeasible.
+   (``certified``); else the most valuable one meeting them as measured (``feasible``);
+   else the one with the least total violation, and ``conflict`` says which constraints
+   it breaks and by how much. The argmax rule is a candidate, so a model whose argmax
+   decisions meet the constraints as measured keeps them after tuning.
 
-Fairness gaps are between the judged groups (see evaluate/groups.py: groups below a minimum
-size are reported, not judged; a limit may be scoped to some groups or to a reference
-group). ``se`` of a gap is the Agresti-Caffo standard error of the difference between
-the two groups that make it: with ``x`` hits out of ``n`` rows in a group,
+``se`` of a gap is the Agresti-Caffo standard error of the difference between the two
+groups that make it: with ``x`` hits out of ``n`` rows in a group,
 ``p~ = (x + 1) / (n + 2)`` and ``se = sqrt(p1~(1 - p1~) / (n1 + 2) + p2~(1 - p2~) / (n2 + 2))``,
 which stays above zero when a rate is 0 or 1, so a limit of 0 can never be certified
 from a finite sample. For equalized odds the rates are TPR (``n`` = the group's
 positives) and FPR (``n`` = its negatives) and the larger of the two errors is used.
-``se`` of accuracy is the binomial ``sqrt(a (1 - a) / n)``; for macro F1 the same formula
-is used as an approximation. ``limit - z * se`` (``floor + z * se``) is reported as the
-effective limit (floor).
+``se`` of accuracy is the binomial ``sqrt(a (1 - a) / n)``, which approximates it for
+macro F1 too.
 
-Rows of groups that are not judged get the global threshold, as unseen groups do: the
-one selecting the judged groups' share of rows, if the constraints still hold, else the
-best single threshold meeting them.
+Rows of groups that are not judged (evaluate/groups.py) get the global threshold, as
+unseen groups do: the one selecting the judged groups' share of rows, if the constraints
+still hold, else the best single threshold meeting them.
 
 With ``margin_z`` = 1.645 the margin bounds the population figure one-sided at about 95%
 for a fixed rule. A test split as small as the validation split adds its own noise, about
@@ -99,13 +93,8 @@ class ValueMatrix:
 
     def total(self, tp: np.ndarray, fp: np.ndarray, pos: float, neg: float) -> np.ndarray:
         """Money summed over rows from confusion counts; ``pos``/``neg`` count actual labels."""
-        fn, tn = pos - tp, neg - fp
-        return (
-            tp * self.true_positive
-            + fp * self.false_positive
-            + tn * self.true_negative
-            + fn * self.false_negative
-        )
+        earned = tp * self.true_positive + fp * self.false_positive
+        return earned + (neg - fp) * self.true_negative + (pos - tp) * self.false_negative
 
 
 @dataclass(frozen=True)
@@ -158,35 +147,20 @@ class QualityFloor:
 
 @dataclass
 class DecisionResult:
-    """The chosen decision and what it earns and measures on the rows it was chosen on.
-
-    Attributes:
-        decision: the rule to apply to new rows.
-        value_per_row: mean money per row at the decision.
-        baseline_value_per_row: mean money per row at threshold 0.5, no groups.
-        gaps: measured gap per judged limit key ``"attribute:metric"``.
-        feasible: whether every constraint is met as measured on these rows.
-        certified: whether every constraint is met with its margin.
-        binding: key of the constraint that shaped the choice (or was not met).
-        effective_limits: limit minus margin per judged limit key.
-        quality: measured figure per quality floor key ``"min_metric"``.
-        effective_floors: floor plus margin per quality floor key.
-        not_judged: limit keys with fewer than two groups large enough to judge.
-        conflict: when infeasible, one line per broken constraint at the best compromise.
-    """
+    """The chosen decision and what it earns and measures on the rows it was chosen on."""
 
     decision: Decision
-    value_per_row: float
-    baseline_value_per_row: float
-    gaps: dict[str, float]
-    feasible: bool
-    binding: str | None
-    effective_limits: dict[str, float]
-    certified: bool = True
-    quality: dict[str, float] = field(default_factory=dict)
-    effective_floors: dict[str, float] = field(default_factory=dict)
-    not_judged: list[str] = field(default_factory=list)
-    conflict: list[str] = field(default_factory=list)
+    value_per_row: float  # mean money per row
+    baseline_value_per_row: float  # at threshold 0.5, no groups
+    gaps: dict[str, float]  # measured, per judged limit key
+    feasible: bool  # every constraint met as measured on these rows
+    binding: str | None  # the constraint that shaped the choice (or was not met)
+    effective_limits: dict[str, float]  # limit minus margin, per judged limit key
+    certified: bool = True  # every constraint met with its margin
+    quality: dict[str, float] = field(default_factory=dict)  # per quality floor key
+    effective_floors: dict[str, float] = field(default_factory=dict)  # floor plus margin
+    not_judged: list[str] = field(default_factory=list)  # fewer than two groups to judge
+    conflict: list[str] = field(default_factory=list)  # when infeasible: each broken one
 
 
 @dataclass(frozen=True)
@@ -283,13 +257,8 @@ def _assess(s: _Search, decision: Decision) -> _Scores:
 
 
 def demographic_parity_gap(y_pred: np.ndarray, groups: np.ndarray, min_rows: int = 0) -> float:
-    """fairlearn's ``demographic_parity_difference`` (between groups).
-
-    Args:
-        y_pred: 0/1 decisions, (N,).
-        groups: group label per row, (N,).
-        min_rows: leave out groups with fewer rows (0 keeps all, as fairlearn does).
-    """
+    """fairlearn's ``demographic_parity_difference`` of 0/1 decisions and group labels,
+    (N,) each, over groups of at least ``min_rows`` rows (0 keeps all, as fairlearn does)."""
     return _gap_between(DPD, np.zeros(len(y_pred)), y_pred, groups, min_rows)
 
 
@@ -310,11 +279,6 @@ def _gap_between(
     return float(limit_gap(metric, tp, fp, encoded)[0])
 
 
-def _threshold_grid(proba: np.ndarray, grid: int) -> np.ndarray:
-    """Quantiles of ``proba`` plus 0.5, sorted and unique."""
-    return np.unique(np.append(np.quantile(proba, np.linspace(0.0, 1.0, grid)), 0.5))
-
-
 def _counts_at(
     y: np.ndarray, proba: np.ndarray, codes: np.ndarray, count: int, thresholds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -333,13 +297,12 @@ def _counts_at(
     return out[0], out[1]
 
 
-def _best_index(values: np.ndarray, allowed: np.ndarray, thresholds: np.ndarray) -> int | None:
-    """Most valuable allowed threshold; ties go to the one closest to 0.5."""
-    if not allowed.any():
-        return None
-    best = values[allowed].max()
-    tied = allowed & (values >= best - 1e-9 * max(1.0, abs(best)))
-    return int(np.argmin(np.where(tied, np.abs(thresholds - 0.5), np.inf)))
+def _grid_counts(y: np.ndarray, proba: np.ndarray, grid: int) -> tuple[np.ndarray, ...]:
+    """The thresholds to try (quantiles of ``proba`` plus 0.5, sorted and unique) and the
+    predicted positives among actual positives and negatives at each, (T,) each."""
+    thresholds = np.unique(np.append(np.quantile(proba, np.linspace(0.0, 1.0, grid)), 0.5))
+    tp, fp = _counts_at(y, proba, np.zeros(len(y), dtype=np.int64), 1, thresholds)
+    return thresholds, tp[:, 0], fp[:, 0]
 
 
 @dataclass(frozen=True)
@@ -356,9 +319,7 @@ class _GroupOptions:
 def _group_options(
     y: np.ndarray, proba: np.ndarray, value: ValueMatrix, metric: str, grid: int
 ) -> _GroupOptions:
-    thresholds = _threshold_grid(proba, grid)
-    tp, fp = _counts_at(y, proba, np.zeros(len(y), dtype=np.int64), 1, thresholds)
-    tp, fp = tp[:, 0], fp[:, 0]
+    thresholds, tp, fp = _grid_counts(y, proba, grid)
     pos, neg = float(y.sum()), float(len(y) - y.sum())
     if metric == DPD:
         rates = ((tp + fp) / len(y))[:, None]
@@ -506,12 +467,9 @@ def _match_fallback(s: _Search, decision: Decision, certified: bool) -> Decision
 
 
 def _check_inputs(
-    y_true: np.ndarray,
-    proba_pos: np.ndarray,
-    sensitive: dict[str, np.ndarray],
-    limits: list[FairnessLimit],
-    grid: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    y_true: np.ndarray, proba_pos: np.ndarray, sensitive: dict[str, np.ndarray],
+    limits: list[FairnessLimit], grid: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Labels and probabilities as float arrays, (N,); raises ValueError on bad input."""
     y = np.asarray(y_true, dtype=np.float64).ravel()
     proba = np.asarray(proba_pos, dtype=np.float64).ravel()
@@ -550,19 +508,22 @@ class _Global:
         return best
 
     def best(self, allowed: np.ndarray) -> Decision | None:
-        index = _best_index(self.scores.value, allowed, self.thresholds)
-        return None if index is None else self.decision(index)
+        """The most valuable allowed threshold; ties go to the one closest to 0.5."""
+        if not allowed.any():
+            return None
+        values = self.scores.value
+        top = values[allowed].max()
+        tied = allowed & (values >= top - 1e-9 * max(1.0, abs(top)))
+        return self.decision(int(np.argmin(np.where(tied, np.abs(self.thresholds - 0.5), np.inf))))
 
 
 def _global(s: _Search, grid: int) -> _Global:
-    thresholds = _threshold_grid(s.proba, grid)
-    tp, fp = _counts_at(s.y, s.proba, np.zeros(len(s.y), dtype=np.int64), 1, thresholds)
-    values = s.value.total(tp[:, 0], fp[:, 0], s.pos, s.neg)
+    thresholds, tp, fp = _grid_counts(s.y, s.proba, grid)
     counts = {
         key: _counts_at(s.y, s.proba, groups.codes, len(groups.labels), thresholds)
         for key, groups in s.encoded.items()
     }
-    return _Global(thresholds, _score(s, values, counts, tp[:, 0], fp[:, 0]))
+    return _Global(thresholds, _score(s, s.value.total(tp, fp, s.pos, s.neg), counts, tp, fp))
 
 
 def _compromise(s: _Search, candidates: list[_Global | _Grouped]) -> Decision:
@@ -625,22 +586,15 @@ def _binding(chosen: _Scores, free: _Scores, certified: bool, feasible: bool) ->
 
 
 def choose_decision(
-    y_true: np.ndarray,
-    proba_pos: np.ndarray,
-    value: ValueMatrix,
-    sensitive: dict[str, np.ndarray],
-    limits: list[FairnessLimit],
-    group_thresholds: bool,
-    margin_z: float = 1.96,
-    grid: int = 101,
-    floors: list[QualityFloor] | None = None,
-) -> DecisionResult:
+    y_true: np.ndarray, proba_pos: np.ndarray, value: ValueMatrix,
+    sensitive: dict[str, np.ndarray], limits: list[FairnessLimit], group_thresholds: bool,
+    margin_z: float = 1.96, grid: int = 101, floors: list[QualityFloor] | None = None,
+) -> DecisionResult:  # fmt: skip
     """The most valuable decision rule that meets every constraint (see the module docstring).
 
     Args:
         y_true: 0/1 labels of the validation rows, (N,).
         proba_pos: p(positive) of those rows, (N,).
-        value: money per outcome.
         sensitive: group label per row for each attribute, (N,) each; may be empty.
         limits: fairness limits, each on one attribute of ``sensitive``.
         group_thresholds: allow one threshold per judged group of the first judged
@@ -648,9 +602,6 @@ def choose_decision(
         margin_z: z-score of the safety margin.
         grid: thresholds (quantiles of ``proba_pos``, plus 0.5) and target rates to try.
         floors: quality floors (accuracy, macro F1) the decisions must keep.
-
-    Returns:
-        The decision and its value, figures, effective bounds and status on these rows.
 
     Raises:
         ValueError: mismatched lengths, labels not 0/1, or a limit on a missing attribute.

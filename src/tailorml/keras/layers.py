@@ -10,14 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-def _pair(value: int | tuple[int, int]) -> int:
-    if isinstance(value, tuple):
-        if value[0] != value[1]:
-            raise ValueError(f"only square kernels and pools are supported, got {value}")
-        return value[0]
-    return value
-
-
 @dataclass
 class Input:
     """``Input(shape=(28, 28, 1))``: height, width, channels (channels last)."""
@@ -56,5 +48,3 @@ class Dense:
 
 
 Layer = Input | Conv2D | MaxPooling2D | Flatten | Dropout | Dense
-
-__all__ = ["Conv2D", "Dense", "Dropout", "Flatten", "Input", "Layer", "MaxPooling2D", "_pair"]

@@ -15,7 +15,7 @@ import torch
 from tailorml.config import ModelConfig, TrainingConfig
 from tailorml.features import Encoded, FeatureMeta
 from tailorml.features.image import nchw
-from tailorml.keras.layers import Conv2D, Dense, Dropout, Flatten, Input, Layer, MaxPooling2D, _pair
+from tailorml.keras.layers import Conv2D, Dense, Dropout, Flatten, Input, Layer, MaxPooling2D
 from tailorml.models import TailorModel
 from tailorml.train import Trainer, make_loss, predict_outputs
 from tailorml.train.loop import evaluate_loss
@@ -28,12 +28,18 @@ LOSSES = {
 }
 
 
-def layers_to_config(layers: list[Layer]) -> tuple[dict[str, Any], tuple[int, ...], int]:
-    """Translate Conv/Pool/Flatten/Dense layers into a config dict.
+def square(value: int | tuple[int, int]) -> int:
+    """A kernel or pool size: ``3`` or ``(3, 3)``."""
+    if isinstance(value, tuple):
+        if value[0] != value[1]:
+            raise ValueError(f"only square kernels and pools are supported, got {value}")
+        return value[0]
+    return value
 
-    Returns:
-        The config dict, the input shape (H, W, C) and the number of classes.
-    """
+
+def layers_to_config(layers: list[Layer]) -> tuple[dict[str, Any], tuple[int, ...], int]:
+    """Conv/Pool/Flatten/Dense layers as a config dict, with the input shape
+    (H, W, C) and the number of classes."""
     if not layers or not isinstance(layers[0], Input):
         raise ValueError("the first layer must be Input(shape=(H, W, C))")
     shape = tuple(layers[0].shape)
@@ -42,19 +48,15 @@ def layers_to_config(layers: list[Layer]) -> tuple[dict[str, Any], tuple[int, ..
     dropout = 0.0
     for layer in layers[1:]:
         if isinstance(layer, Conv2D):
-            convs.append(
-                {
-                    "filters": layer.filters,
-                    "kernel_size": _pair(layer.kernel_size),
-                    "stride": _pair(layer.strides),
-                    "padding": layer.padding,
-                    "activation": layer.activation or "none",
-                }  # fmt: skip
-            )
+            convs.append({
+                "filters": layer.filters, "kernel_size": square(layer.kernel_size),
+                "stride": square(layer.strides), "padding": layer.padding,
+                "activation": layer.activation or "none",
+            })  # fmt: skip
         elif isinstance(layer, MaxPooling2D):
             if not convs:
                 raise ValueError("MaxPooling2D must follow a Conv2D")
-            convs[-1]["pool_size"] = _pair(layer.pool_size)
+            convs[-1]["pool_size"] = square(layer.pool_size)
         elif isinstance(layer, Dense):
             dense.append(layer)
         elif isinstance(layer, Dropout):
@@ -69,21 +71,13 @@ def layers_to_config(layers: list[Layer]) -> tuple[dict[str, Any], tuple[int, ..
         raise ValueError("all hidden Dense layers must share one activation")
     config = {
         "data": {"source": "memory:arrays", "target": "label"},
-        "input_features": [
-            {
-                "name": "image",
-                "type": "image",
-                "encoder": {"name": "cnn", "conv_layers": convs, "output": "flatten"},
-            }  # fmt: skip
-        ],
-        "decoder": {
-            "hidden": [d.units for d in hidden],
-            "activation": activations.pop(),
-            "dropout": dropout,
-        },  # fmt: skip
+        "input_features": [{"name": "image", "type": "image",
+                            "encoder": {"name": "cnn", "conv_layers": convs, "output": "flatten"}}],
+        "decoder": {"hidden": [d.units for d in hidden], "activation": activations.pop(),
+                    "dropout": dropout},
         "output_features": [{"name": "label", "type": "category"}],
         "init": "keras",
-    }
+    }  # fmt: skip
     return config, shape, dense[-1].units
 
 
@@ -95,12 +89,12 @@ def as_images(x: np.ndarray) -> torch.Tensor:
     return nchw(torch.from_numpy(array))
 
 
-def as_labels(y: np.ndarray) -> torch.Tensor:
-    """One-hot (N, K) or integer (N,) labels to class ids (N,)."""
-    array = np.asarray(y)
-    if array.ndim == 2:
-        array = array.argmax(axis=1)
-    return torch.from_numpy(array.astype(np.int64))
+def as_data(x: np.ndarray, y: np.ndarray) -> Encoded:
+    """Images as :func:`as_images` takes them; one-hot (N, K) or integer (N,) labels."""
+    labels = np.asarray(y)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    return Encoded({"image": as_images(x)}, torch.from_numpy(labels.astype(np.int64)))
 
 
 class Sequential:
@@ -123,13 +117,6 @@ class Sequential:
         )
         return self
 
-    def _build(self, seed: int) -> TailorModel:
-        torch.manual_seed(seed)
-        config = ModelConfig.model_validate(self.config_dict)
-        h, w, c = self.input_shape
-        metas = {"image": FeatureMeta("image", "image", (c, h, w), "float32")}
-        return TailorModel(config, metas, self.n_classes)
-
     def fit(
         self, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
@@ -139,20 +126,20 @@ class Sequential:
         self.training = self.training.model_copy(
             update={"epochs": epochs, "batch_size": batch_size, "seed": seed}
         )
-        self.model = self._build(seed)
-        train = Encoded({"image": as_images(x)}, as_labels(y))
-        val = None
-        if validation_data is not None:
-            val = Encoded({"image": as_images(validation_data[0])}, as_labels(validation_data[1]))
+        torch.manual_seed(seed)
+        h, w, c = self.input_shape
+        metas = {"image": FeatureMeta("image", "image", (c, h, w), "float32")}
+        self.model = TailorModel(
+            ModelConfig.model_validate(self.config_dict), metas, self.n_classes
+        )
+        val = None if validation_data is None else as_data(*validation_data)
         trainer = Trainer(self.model, "category", self.training, quiet=verbose == 0)
-        return trainer.fit(train, val)
+        return trainer.fit(as_data(x, y), val)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> list[float]:
         """``[loss, accuracy]`` like Keras's ``model.evaluate``."""
-        model = self._trained()
-        data = Encoded({"image": as_images(x)}, as_labels(y))
         loss = make_loss("category", "cross_entropy")
-        scores = evaluate_loss(model, data, "category", loss, self.training)
+        scores = evaluate_loss(self._trained(), as_data(x, y), "category", loss, self.training)
         return [scores["loss"], scores["accuracy"]]
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 from tailorml.audit.explain import explain_rows
 from tailorml.config import Scenario
 from tailorml.evaluate import measure, thresholds
-from tailorml.evaluate.groups import GroupScope, judge_limit
+from tailorml.evaluate.groups import GroupScope, group_labels, judge_limit
 from tailorml.evaluate.thresholds import FairnessLimit, QualityFloor, ValueMatrix, choose_decision
 from tailorml.match.constraints import constraint_name
 from tailorml.match.prepare import Prepared
@@ -42,10 +42,7 @@ def value_matrix(scenario: Scenario) -> ValueMatrix:
 
 def sensitive_columns(scenario: Scenario, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Group labels per sensitive column; a missing value is the group ``<missing>``."""
-    return {
-        c: rows[c].astype(object).where(rows[c].notna(), "<missing>").astype(str).to_numpy()
-        for c in scenario.sensitive
-    }
+    return {c: group_labels(rows[c]) for c in scenario.sensitive}
 
 
 def fairness_limits(scenario: Scenario) -> list[FairnessLimit]:
@@ -90,11 +87,11 @@ def tune_decision(
     result = run.outcome(rows)
     if result.proba is None or result.proba.shape[1] != 2:
         return None
-    limits = fairness_limits(scenario)
     choice = choose_decision(
         result.y_true, result.proba[:, 1], value_matrix(scenario),
-        sensitive_columns(scenario, rows), limits, scenario.decisions.group_thresholds,
-        margin_z=MARGIN_Z, grid=GRID, floors=quality_floors(scenario),
+        sensitive_columns(scenario, rows), fairness_limits(scenario),
+        scenario.decisions.group_thresholds, margin_z=MARGIN_Z, grid=GRID,
+        floors=quality_floors(scenario),
     )  # fmt: skip
     run.bundle.decision = choice.decision
     return choice
@@ -117,15 +114,11 @@ def add_decision(figures: Figures, choice: thresholds.DecisionResult) -> None:
         limit.margin = MARGIN_Z * limit.se if limit.se is not None else None
 
 
-def quality_metrics(run: Run, rows: pd.DataFrame, split: str) -> Figures:
-    scores = run.score_rows(rows, split).dump()
-    keep = ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2", "ci95", "headline")
-    return Figures.model_validate({k: scores[k] for k in keep if k in scores})
-
-
 def split_figures(run: Run, scenario: Scenario, rows: pd.DataFrame, split: str) -> Figures:
     """Quality, fairness and value of the run's decisions on one split."""
-    figures = quality_metrics(run, rows, split)
+    scores = run.score_rows(rows, split).dump()
+    keep = ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2", "ci95", "headline")
+    figures = Figures.model_validate({k: scores[k] for k in keep if k in scores})
     result = run.outcome(rows)
     figures.value_per_1k = measure.value_per_1k(value_per_row(scenario, result))
     if scenario.sensitive and result.proba is not None and result.proba.shape[1] == 2:
@@ -140,19 +133,17 @@ def add_cost_figures(
     figures: Figures, run: Run, folder: Path, scenario: Scenario, rows: pd.DataFrame
 ) -> None:
     """Latency, throughput, size, parameters, FLOPs and money."""
-    predict = run.predict
-    latency = measure.latency_ms(predict, rows, seed=scenario.seed)
-    price = scenario.economics.price_per_cpu_hour
-    model = run.bundle.model
+    latency = measure.latency_ms(run.predict, rows, seed=scenario.seed)
     figures.latency_p50_ms = latency["p50_ms"]
     figures.latency_p95_ms = latency["p95_ms"]
-    figures.throughput_rows_per_s = measure.throughput_rows_per_s(predict, rows)
+    figures.throughput_rows_per_s = measure.throughput_rows_per_s(run.predict, rows)
     figures.size_mb = measure.folder_size_mb(folder)
+    price = scenario.economics.price_per_cpu_hour
     figures.cost_per_1k = measure.cost_per_1k(latency["mean_ms"] / 1000, price)
     figures.explainable = explanation_converges(run, rows)
     example = run.bundle.features.encode(rows.iloc[:8], "example", with_target=False).inputs
-    figures.parameters = run.family.size(model)
-    figures.flops_per_row = run.family.flops_per_row(model, example)
+    figures.parameters = run.family.size(run.bundle.model)
+    figures.flops_per_row = run.family.flops_per_row(run.bundle.model, example)
 
 
 def training_device(run: Run) -> str:

@@ -14,7 +14,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,16 +44,15 @@ class Backend:
 
 @contextmanager
 def trial_runner(backend: Backend, data: Prepared) -> Iterator[Runner]:
-    """What runs a search's trials, rung after rung, on ``backend``: a function
-    of the jobs and the deadline that yields each result as it finishes (a
-    finalist's bundle is saved where its job says)."""
+    """What runs a search's trials on ``backend``, rung after rung; it yields each
+    result as it finishes (and saves a finalist's bundle where its job says)."""
     if backend.name == "ray":
         from tailorml.match.on_ray import RaySession
 
-        with RaySession(data, backend.address) as session:
+        with closing(RaySession(data, backend.address)) as session:
             yield session.run
-        return
-    yield partial(run_local, data=data)
+    else:
+        yield partial(run_local, data=data)
 
 
 def run_local(jobs: list[Job], deadline: float, data: Prepared) -> Iterator[TrialResult]:
@@ -65,24 +64,16 @@ def run_local(jobs: list[Job], deadline: float, data: Prepared) -> Iterator[Tria
                 return
             yield run_trial(job[0], data, *job[1:])
         return
-    yield from run_on_pool(jobs, data.scenario, deadline, workers)
-
-
-def run_on_pool(
-    jobs: list[Job], scenario: Scenario, deadline: float, workers: int
-) -> Iterator[TrialResult]:
-    context = multiprocessing.get_context("spawn")
-    init_args = (scenario.model_dump(mode="json"), workers, plugin_modules())
+    context = multiprocessing.get_context("spawn")  # each worker prepares the data itself
+    init_args = (data.scenario.model_dump(mode="json"), workers, plugin_modules())
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=init_args) as pool:  # fmt: skip
         pending: set[Future[TrialResult]] = {pool.submit(_worker_trial, *job) for job in jobs}
         while pending:
             done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             yield from (future.result() for future in done)
-            if time.monotonic() > deadline:
-                for future in pending:
-                    future.cancel()
-                pending = {f for f in pending if not f.cancelled()}
+            if time.monotonic() > deadline:  # queued trials are dropped, running ones finish
+                pending = {f for f in pending if not f.cancel()}
 
 
 _WORKER_DATA: Prepared | None = None

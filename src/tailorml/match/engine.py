@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -19,11 +22,11 @@ from tailorml.match.constraints import check_constraints, default_metric, why_re
 from tailorml.match.portfolio import Candidate, build_portfolio
 from tailorml.match.prepare import Prepared, prepare
 from tailorml.match.search import SearchLog, search
-from tailorml.match.select import Selection, select
+from tailorml.match.select import MINIMISE, Selection, select
 from tailorml.match.trial import TrialResult
 from tailorml.records import match as record
 from tailorml.records.audit import SmallGroup
-from tailorml.runs.run import Run
+from tailorml.runs.run import Run, load
 
 
 def load_scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -60,8 +63,8 @@ def run_match(
         spec.constraints.fairness, data.features.target.kind == "binary",
     )  # fmt: skip
     metric = default_metric(spec)
-    with SearchTable(portfolio, quiet) as table:
-        finalists, log = search(data, portfolio, run_dir, metric, table.update, backend)
+    with search_table(portfolio, quiet) as update:
+        finalists, log = search(data, portfolio, run_dir, metric, update, backend)
     entries = [measure_candidate(c, data, log, run_dir) for c in finalists]
     selection = select(entries)
     result = summary(spec, data, portfolio, reasons, log, entries, selection, started, backend)
@@ -108,8 +111,6 @@ def ship(
     shutil.rmtree(staging)
     shutil.copytree(run_dir / "candidates" / name, staging)
     replace_dir(staging, run_dir / "recommended")
-    from tailorml.runs.run import load
-
     run: Run = load(run_dir / "recommended")
     figures = split_figures(run, data.scenario, data.frames["test"], "test")
     chosen = next(e for e in entries if e.name == name)
@@ -140,47 +141,38 @@ def summary(
         portfolio=record.Portfolio(reasons=reasons, candidates=[c.name for c in portfolio]),
         search=search,
         candidates=entries,
-        recommended=selection.recommended,
-        reasoning=selection.reasoning + notes,
-        binding_constraint=selection.binding_constraint,
-        closest=selection.closest,
-        pareto=selection.pareto,
-        pareto_axes=record.ParetoAxes(
-            maximise=["quality"], minimise=["latency_p95_ms", "cost_per_1k", "fairness_gap"]
-        ),
+        **asdict(selection) | {"reasoning": selection.reasoning + notes},  # the pick and why
+        pareto_axes=record.ParetoAxes(maximise=["quality"], minimise=list(MINIMISE)),
     )
 
 
-class SearchTable:
-    """A live rich table of the search: one row per candidate and rung."""
+@contextmanager
+def search_table(
+    portfolio: list[Candidate], quiet: bool
+) -> Iterator[Callable[[TrialResult], None]]:
+    """A live rich table of the search, one row per candidate and rung; yields its update."""
+    rows: dict[str, dict[int, str]] = {c.name: {} for c in portfolio}
+    families = {c.name: c.family for c in portfolio}
 
-    def __init__(self, portfolio: list[Candidate], quiet: bool):
-        self.rows: dict[str, dict[int, str]] = {c.name: {} for c in portfolio}
-        self.families = {c.name: c.family for c in portfolio}
-        self.live = Live(self.render(), console=Console(stderr=True), refresh_per_second=4,
-                         transient=False)  # fmt: skip
-        self.quiet = quiet
-
-    def render(self) -> Table:
+    def render() -> Table:
         table = Table("candidate", "family", "rung 0", "rung 1", "train s", title="search")
-        for name, rungs in self.rows.items():
-            table.add_row(name, self.families[name], rungs.get(0, "…"), rungs.get(1, ""),
+        for name, rungs in rows.items():
+            table.add_row(name, families[name], rungs.get(0, "…"), rungs.get(1, ""),
                           rungs.get(-1, ""))  # fmt: skip
         return table
 
-    def update(self, result: TrialResult) -> None:
-        row = self.rows[result.name]
-        row[result.rung] = f"{abs(result.quality):.4f}"
-        row[-1] = f"{result.train_seconds:.1f}"
-        if not self.quiet:
-            self.live.update(self.render())
+    def update(result: TrialResult) -> None:
+        rows[result.name][result.rung] = f"{abs(result.quality):.4f}"
+        rows[result.name][-1] = f"{result.train_seconds:.1f}"
+        if not quiet:
+            live.update(render())
 
-    def __enter__(self) -> SearchTable:
-        if not self.quiet:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.quiet:
-            self.live.__exit__(None, None, None)
-            self.live.console.print()
+    live = Live(render(), console=Console(stderr=True), refresh_per_second=4, transient=False)
+    if quiet:
+        yield update
+        return
+    try:
+        with live:
+            yield update
+    finally:
+        live.console.print()

@@ -34,8 +34,7 @@ Files = dict[str, bytes]  # a folder's files by relative path
 
 
 class RaySession:
-    """One search's connection to Ray: the rows go to the object store once,
-    on the first trial, and every rung's trials take them from there.
+    """One search's connection to Ray, made on its first trial.
 
     Raises (from ``run``):
         ConfigError: Ray is not installed, or the cluster cannot be reached.
@@ -48,10 +47,7 @@ class RaySession:
         self.ray: Any = None
         self.shared: Any = None
 
-    def __enter__(self) -> RaySession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         if self.ray is not None:
             self.ray.shutdown()
 
@@ -61,7 +57,10 @@ class RaySession:
             return
         if self.ray is None:
             self.ray = connect(self.address)
-            self.shared = self.ray.put(shareable(self.data))  # the rows travel once
+            # the rows travel once, without the fitted features: each worker refits
+            # them from the same rows, with the same result
+            d = self.data
+            self.shared = self.ray.put(Prepared(d.scenario, d.config, d.frames, d.dropped_rows))
         ray = self.ray
         threads = max(1, (os.cpu_count() or 1) // self.data.scenario.budget.workers)
         trial = ray.remote(max_retries=RETRIES, num_cpus=threads)(ray_trial)
@@ -97,14 +96,10 @@ def connect(address: str | None) -> Any:
     if address is not None and address != "auto":
         reachable(address)
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+    runtime_env = {"env_vars": env} if env else None
     try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-            runtime_env={"env_vars": env} if env else None,
-        )
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR, runtime_env=runtime_env)  # fmt: skip
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"at {address}" if address else "on this machine"
         raise ConfigError(
@@ -129,12 +124,6 @@ def reachable(address: str) -> None:
             f"could not connect to a Ray cluster at {address}: {error}. Start one with "
             "'ray start --head' and pass its address (HOST:6379) as --address."
         ) from None
-
-
-def shareable(data: Prepared) -> Prepared:
-    """The prepared rows without the fitted features (each worker refits them
-    from the same rows, with the same result)."""
-    return Prepared(data.scenario, data.config, data.frames, data.dropped_rows)
 
 
 def finished(ray: Any, ref: Any, candidate: Candidate) -> tuple[TrialResult, Files]:

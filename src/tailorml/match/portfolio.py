@@ -33,7 +33,7 @@ from tailorml.features.checkpoint import DEFAULT_CHECKPOINT
 from tailorml.features.meta import FeatureMeta
 from tailorml.models.family import FAMILIES, Candidate, Proposal, Task, modality
 
-__all__ = ["Candidate", "build_portfolio", "match_checkpoint", "modality"]
+__all__ = ["Candidate", "build_portfolio", "modality"]
 
 CHECKPOINT_ENV = "TAILORML_MATCH_CHECKPOINT"
 
@@ -48,12 +48,6 @@ def text_columns_note(metas: dict[str, FeatureMeta]) -> list[str]:
             "networks with an LSTM; trees read the other columns only."]  # fmt: skip
 
 
-def match_checkpoint() -> str:
-    """The checkpoint of the pretrained candidates: ``$TAILORML_MATCH_CHECKPOINT``
-    (a local folder or a Hugging Face Hub id), else all-MiniLM-L6-v2."""
-    return os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT
-
-
 def build_portfolio(
     metas: dict[str, FeatureMeta], rows: int, budget_s: float, max_epsilon: float | None = None,
     fairness: list[FairnessConstraint] | None = None, binary: bool = False,
@@ -62,12 +56,12 @@ def build_portfolio(
     """Candidates for this data and budget, and the reasons in words.
 
     ``checkpoint`` is the pretrained encoder that text candidates may use
-    (default: ``match_checkpoint()``).
+    (default: ``$TAILORML_MATCH_CHECKPOINT``, else all-MiniLM-L6-v2).
     """
     kind = modality(metas)
     limit = fairness[0] if fairness and binary and kind == "table" and not max_epsilon else None
     task = Task(metas, rows, max(budget_s, 60) if max_epsilon else budget_s, max_epsilon, limit,
-                checkpoint or match_checkpoint())  # fmt: skip
+                checkpoint or os.environ.get(CHECKPOINT_ENV) or DEFAULT_CHECKPOINT)  # fmt: skip
     candidates, reasons, dropped = [], [], []
     for family in FAMILIES.values():
         proposed, why = family.candidates(task)

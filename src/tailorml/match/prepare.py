@@ -35,7 +35,7 @@ class Prepared:
 
     Preprocessing is fitted on the training rows once per preprocessing
     signature, on first use (``preprocessed``): most candidates share the
-    scenario's own (``features``, ``encoded``), while text read by a
+    scenario's own (``features``), while text read by a
     ``pretrained`` encoder needs its checkpoint's tokenizer instead.
     """
 
@@ -50,10 +50,6 @@ class Prepared:
     def features(self) -> FeatureSet:
         return self.preprocessed(self.config).features
 
-    @property
-    def encoded(self) -> dict[str, Encoded]:
-        return self.preprocessed(self.config).encoded
-
     def preprocessed(self, config: ModelConfig) -> Preprocessed:
         """The features ``config`` needs, fitted on the training rows (once)."""
         key = preprocessing_signature(config)
@@ -67,23 +63,14 @@ class Prepared:
         """One line per inferred input that is not a plain feature: left out, or text."""
         return notes(self.roles, MATCH_HINT)
 
-    def subset_index(self, fraction: float, seed: int) -> np.ndarray:
-        """Positions of a seeded sample of the training rows (successive-halving rungs)."""
-        n = len(self.frames["train"])
-        if fraction >= 1:
-            return np.arange(n)
-        return np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(n * fraction))])
-
-    def subset(
-        self, fraction: float, seed: int, train: Encoded | None = None
-    ) -> tuple[Encoded, pd.DataFrame]:
-        """The sample as tensors (of ``train``, by default the shared encoding
-        of the training rows), and as the raw rows they came from."""
-        train = train if train is not None else self.encoded["train"]
+    def subset(self, fraction: float, seed: int, train: Encoded) -> tuple[Encoded, pd.DataFrame]:
+        """A seeded sample of the training rows (successive-halving rungs), as
+        tensors of ``train`` and as the raw rows they came from."""
         rows = self.frames["train"]
         if fraction >= 1:
             return train, rows
-        keep = self.subset_index(fraction, seed)
+        n = len(rows)
+        keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, int(n * fraction))])
         index = torch.from_numpy(keep)
         target = train.target.index_select(0, index) if train.target is not None else None
         inputs = {k: v.index_select(0, index) for k, v in train.inputs.items()}
@@ -99,22 +86,6 @@ def preprocessing_signature(config: ModelConfig) -> str:
     return json.dumps(inputs, sort_keys=True, default=str)
 
 
-def check_target(scenario: Scenario, columns: pd.DataFrame) -> str:
-    """The scenario's target column, checked to exist.
-
-    Raises:
-        DataError: The data has no such column.
-    """
-    target = scenario.data.target
-    assert target is not None
-    if target not in columns.columns:
-        raise DataError(
-            f"target column '{target}' does not exist in '{scenario.data.source}'; columns: "
-            f"{', '.join(map(str, columns.columns[:30]))}."
-        )
-    return target
-
-
 def column_roles(scenario: Scenario, columns: pd.DataFrame) -> list[ColumnRole]:
     """Every column's role when the scenario leaves its inputs to infer (sensitive
     columns left out unless allowed, ``columns:`` overrides applied); none when it
@@ -125,7 +96,13 @@ def column_roles(scenario: Scenario, columns: pd.DataFrame) -> list[ColumnRole]:
             or a column the data lacks.
         DataError: The target column does not exist.
     """
-    target = check_target(scenario, columns)
+    target = scenario.data.target
+    assert target is not None
+    if target not in columns.columns:
+        raise DataError(
+            f"target column '{target}' does not exist in '{scenario.data.source}'; columns: "
+            f"{', '.join(map(str, columns.columns[:30]))}."
+        )
     if scenario.input_features is not None:
         if scenario.columns:
             raise ConfigError(
@@ -142,21 +119,17 @@ def column_roles(scenario: Scenario, columns: pd.DataFrame) -> list[ColumnRole]:
     )
 
 
-def model_config(
-    scenario: Scenario, columns: pd.DataFrame, roles: list[ColumnRole] | None = None
-) -> ModelConfig:
+def model_config(scenario: Scenario, columns: pd.DataFrame, roles: list[ColumnRole]) -> ModelConfig:
     """The model config a scenario implies: its inputs (given, or the columns
     ``column_roles`` keeps) and its output.
 
     Raises:
-        DataError: The target does not exist, or every other column is left out.
+        DataError: Every column but the target is left out.
     """
-    target = check_target(scenario, columns)
     features: list[Any]
     if scenario.input_features is not None:
         features = [f.model_dump() for f in scenario.input_features]
     else:
-        roles = column_roles(scenario, columns) if roles is None else roles
         features = [{"name": r.name, "type": r.type} for r in roles if r.kept]
         if not features:
             raise DataError(
@@ -168,7 +141,7 @@ def model_config(
         {
             "data": scenario.data.model_dump(),
             "input_features": features,
-            "output_features": [output_feature(scenario, columns[target])],
+            "output_features": [output_feature(scenario, columns[scenario.data.target])],
             "training": {"seed": scenario.seed},
         }
     )

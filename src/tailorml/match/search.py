@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tailorml.match.backends import Backend, trial_runner
@@ -40,23 +40,15 @@ class SearchLog:
 
     @classmethod
     def open(cls, path: Path) -> SearchLog:
-        log = cls(path)
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    result = TrialResult(**json.loads(line))
-                    log.results[(result.name, result.rung)] = result
-        return log
+        lines = path.read_text().splitlines() if path.exists() else []
+        results = [TrialResult(**json.loads(line)) for line in lines if line.strip()]
+        return cls(path, {(r.name, r.rung): r for r in results})
 
     def add(self, result: TrialResult) -> None:
         self.results[(result.name, result.rung)] = result
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as handle:  # one line per trial; a torn last line is dropped
-            handle.write(json.dumps(result.to_dict()) + "\n")
-
-
-def rung_fractions(n_candidates: int) -> list[float]:
-    return [1 / ETA, 1.0] if n_candidates > ETA else [1.0]
+            handle.write(json.dumps(asdict(result)) + "\n")
 
 
 def promote(finished: list[Candidate], log: SearchLog, rung: int) -> list[Candidate]:
@@ -72,20 +64,15 @@ def promote(finished: list[Candidate], log: SearchLog, rung: int) -> list[Candid
 
 
 def search(
-    data: Prepared,
-    candidates: list[Candidate],
-    run_dir: Path,
-    metric: str,
-    on_result: Callable[[TrialResult], None] = lambda r: None,
-    backend: Backend = Backend(),
-) -> tuple[list[Candidate], SearchLog]:
-    """Run the schedule; return the finalists (trained on all rows, saved in
-    ``RUN/candidates/NAME``) and the log. ``backend`` says where the trials
-    run; the schedule and the results do not depend on it."""
+    data: Prepared, candidates: list[Candidate], run_dir: Path, metric: str,
+    on_result: Callable[[TrialResult], None] = lambda r: None, backend: Backend = Backend(),
+) -> tuple[list[Candidate], SearchLog]:  # fmt: skip
+    """Run the schedule on ``backend``; return the finalists (trained on all rows,
+    saved in ``RUN/candidates/NAME``) and the log."""
     scenario = data.scenario
     log = SearchLog.open(run_dir / "search" / "trials.jsonl")
     deadline = time.monotonic() + scenario.budget.seconds
-    fractions = rung_fractions(len(candidates))
+    fractions = [1 / ETA, 1.0] if len(candidates) > ETA else [1.0]  # the training rows per rung
     alive = candidates
     with trial_runner(backend, data) as run_jobs:
         for rung, fraction in enumerate(fractions):
@@ -95,7 +82,8 @@ def search(
                 for c in alive
                 if (c.name, rung) not in log.results or (final and not saved(run_dir, c))
             ]
-            todo = cap_trials(todo, log, scenario.budget.max_trials)
+            if scenario.budget.max_trials is not None:
+                todo = todo[: max(0, scenario.budget.max_trials - len(log.results))]
             jobs = [(c, rung, fraction, metric, run_dir / "candidates" / c.name if final else None)
                     for c in todo]  # fmt: skip
             for result in run_jobs(jobs, deadline):
@@ -113,9 +101,3 @@ def search(
 
 def saved(run_dir: Path, candidate: Candidate) -> bool:
     return (run_dir / "candidates" / candidate.name / "model.json").exists()
-
-
-def cap_trials(todo: list[Candidate], log: SearchLog, max_trials: int | None) -> list[Candidate]:
-    if max_trials is None:
-        return todo
-    return todo[: max(0, max_trials - len(log.results))]

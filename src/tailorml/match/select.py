@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from tailorml.evaluate import measure
 from tailorml.match.constraints import why_rejected
 from tailorml.records.match import CandidateResult
+
+MINIMISE = ("latency_p95_ms", "cost_per_1k", "fairness_gap")  # the Pareto axes besides quality
 
 
 @dataclass
@@ -27,17 +30,11 @@ def signed_quality(entry: CandidateResult) -> float:
 
 def pareto(entries: list[CandidateResult]) -> list[str]:
     points = {
-        e.name: {
-            "quality": signed_quality(e),
-            "latency_p95_ms": e.metrics.latency_p95_ms,
-            "cost_per_1k": e.metrics.cost_per_1k,
-            "fairness_gap": e.metrics.fairness_gap,
-        }
+        e.name: {"quality": signed_quality(e)}
+        | {axis: getattr(e.metrics, axis) for axis in MINIMISE}
         for e in entries
     }
-    return measure.pareto_front(
-        points, {"quality"}, {"latency_p95_ms", "cost_per_1k", "fairness_gap"}
-    )
+    return measure.pareto_front(points, {"quality"}, set(MINIMISE))
 
 
 def certified(entry: CandidateResult) -> bool:
@@ -89,11 +86,7 @@ def nothing_feasible(entries: list[CandidateResult], front: list[str]) -> Select
     """Name the constraint that blocks the most candidates, and the closest."""
     if not entries:
         return Selection(None, ["No candidate finished within the budget."], front)
-    broken: dict[str, int] = {}
-    for e in entries:
-        for name, check in e.constraints.items():
-            if not check.passed:
-                broken[name] = broken.get(name, 0) + 1
+    broken = Counter(name for e in entries for name, c in e.constraints.items() if not c.passed)
     binding = max(sorted(broken), key=lambda n: broken[n])
     closest = sorted(entries, key=lambda e: (len(why_rejected(e.constraints)), rank_key(e)))
     names = [e.name for e in closest[:3]]

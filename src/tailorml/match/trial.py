@@ -14,7 +14,6 @@ import torch
 from tailorml.config import Scenario
 from tailorml.evaluate.groups import check_sensitive
 from tailorml.features import Encoded
-from tailorml.io import JSONObject
 from tailorml.match.assess import limit_figures
 from tailorml.match.constraints import constraint_name, fairness_check
 from tailorml.match.portfolio import Candidate
@@ -38,9 +37,6 @@ class TrialResult:
     quality: float  # higher is better (errors are negated)
     train_seconds: float
     within_fairness: bool = True  # argmax decisions meet the limits (when thresholds are shared)
-
-    def to_dict(self) -> JSONObject:
-        return dict(self.__dict__)
 
 
 def fit_bundle(candidate: Candidate, data: Prepared, fraction: float, seed: int) -> Bundle:
@@ -66,9 +62,7 @@ def fit_charged(
     inputs, cost = family.precompute(model, full.inputs, config)
     adjustment = cost * fraction - (time.perf_counter() - ahead)
     train, rows = data.subset(fraction, seed, Encoded(inputs, full.target))
-    if config.training.fairness is not None:  # a copy: the shared split keeps no weights
-        train = Encoded(train.inputs, train.target)
-        reweigh_training(config, rows, train, prepared.features)
+    reweigh_training(config, rows, train, prepared.features)  # on this trial's own Encoded
     validation = prepared.encoded["validation"]
     params = family.fit(model, train, validation, config, sensitive_labels(data, rows))
     bundle = Bundle(config, prepared.features, model, candidate.family, params)
@@ -94,11 +88,8 @@ def run_trial(
     candidate: Candidate, data: Prepared, rung: int, fraction: float, metric: str,
     save_to: Path | None,
 ) -> TrialResult:  # fmt: skip
-    """Train, score on validation (argmax decisions), optionally save.
-
-    The training seconds count the candidate's share of what its frozen
-    embeddings cost, though later trials read them from the cache.
-    """
+    """Train (charged as ``fit_charged`` says), score on validation (argmax decisions),
+    optionally save."""
     bundle, seconds = fit_charged(candidate, data, fraction, data.scenario.seed)
     run, validation = Run(bundle), data.frames["validation"]
     scores = run.score_rows(validation, "validation")

@@ -39,9 +39,7 @@ def audit(
     and the model card into ``run_dir``.
 
     Args:
-        run_dir: the run folder.
         data: labelled rows to audit: a file or ``builtin:NAME``.
-        sensitive: the sensitive columns.
         mitigate: ``demographic_parity`` or ``equalized_odds``: tune per-group
             thresholds on ``sensitive[0]`` and save them to ``run_dir/mitigated``.
         max_gap: the largest gap allowed after mitigation.
@@ -66,11 +64,8 @@ def audit(
     trained = load(run_dir)
     rows, _ = read_rows(data, trained.config.data)
     reference = load(baseline) if baseline is not None else trained
-    record = AuditRecord(
-        run=str(run_dir),
-        data=data,
-        before=audit_rows(reference, rows, sensitive, min_group_size=min_group_size),
-    )
+    before = audit_rows(reference, rows, sensitive, min_group_size=min_group_size)
+    record = AuditRecord(run=str(run_dir), data=data, before=before)
     if baseline is not None:
         record.baseline = Baseline(run=str(baseline), training=trained.metrics.fairness)
     if mitigate is not None:

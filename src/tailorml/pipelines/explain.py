@@ -20,7 +20,6 @@ def explain(
     ``explanations.html`` and the model card into ``run_dir``.
 
     Args:
-        run_dir: the run folder.
         data: rows to explain: a file or ``builtin:NAME``.
         rows: the range ``START:STOP`` (0-based, stop excluded); None: the first 10.
         importance: also permutation importance, when the data holds the target.
@@ -37,13 +36,11 @@ def explain(
     trained = load(run_dir)
     frame, _ = read_rows(data, trained.config.data)
     start, stop = row_range(rows or f"0:{min(10, len(frame))}", len(frame))
-    record = ExplanationsRecord(
-        rows=explain_rows(trained, frame.iloc[start:stop]), permutation_importance=None
-    )
+    explained = explain_rows(trained, frame.iloc[start:stop])
+    record = ExplanationsRecord(rows=explained, permutation_importance=None)
     if importance and trained.bundle.features.target.name in frame.columns:
-        record.permutation_importance = permutation_importance(
-            trained, frame.iloc[:IMPORTANCE_ROWS]
-        )
+        sample = frame.iloc[:IMPORTANCE_ROWS]
+        record.permutation_importance = permutation_importance(trained, sample)
     write_explanations(run_dir, record)
     write_model_card(run_dir)
     return record

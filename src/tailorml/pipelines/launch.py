@@ -85,18 +85,12 @@ def launch_config(
 ) -> LaunchConfig:
     """``torchrun``'s static rendezvous: node 0 hosts the store at ``endpoint``."""
     return LaunchConfig(
-        min_nodes=nnodes,
-        max_nodes=nnodes,
-        nproc_per_node=nproc,
-        run_id=f"tailorml-{endpoint}",
-        rdzv_backend="static",
-        rdzv_endpoint=endpoint,
+        min_nodes=nnodes, max_nodes=nnodes, nproc_per_node=nproc, run_id=f"tailorml-{endpoint}",
+        rdzv_backend="static", rdzv_endpoint=endpoint,
         rdzv_configs={"rank": node_rank, "timeout": RENDEZVOUS_TIMEOUT},
-        max_restarts=0,
-        monitor_interval=0.5,
-        start_method="spawn",
+        max_restarts=0, monitor_interval=0.5, start_method="spawn",
         logs_specs=DefaultLogsSpecs(log_dir=str(logs)),
-    )
+    )  # fmt: skip
 
 
 def check_distributed(cfg: ModelConfig, nproc: int, nnodes: int, node_rank: int) -> ModelConfig:

@@ -46,7 +46,6 @@ def train(
         config: a ModelConfig, a dict, or a path to a YAML file.
         output: the run folder; None trains without writing anything.
         resume: continue from the run folder's last epoch checkpoint.
-        quiet: no progress bar.
 
     Returns:
         The trained run, with metrics on the validation and test splits.
@@ -87,14 +86,9 @@ def train(
 
 
 def collect_metrics(
-    run: Run,
-    frames: dict[str, pd.DataFrame],
-    encoded: dict[str, Encoded],
-    history: list[dict[str, float]],
-    trainer: Trainer,
-    dropped: int,
-    wall: float,
-) -> Metrics:
+    run: Run, frames: dict[str, pd.DataFrame], encoded: dict[str, Encoded],
+    history: list[dict[str, float]], trainer: Trainer, dropped: int, wall: float,
+) -> Metrics:  # fmt: skip
     """metrics.json: evaluation per split plus training figures.
 
     A private run adds ``privacy``: the ε actually spent at δ, the target ε, the
@@ -104,27 +98,21 @@ def collect_metrics(
     target = run.bundle.features.target
     train_seconds = sum(h["seconds"] for h in history)
     samples = len(encoded["train"]) * len(history)
+    rows = {name: len(frame) for name, frame in frames.items()}
     metrics = Metrics(
         task=target.task,
         target=target.name,
         labels=target.labels,
-        data=DataFacts(
-            source=cfg.data.source,
-            rows={name: len(frame) for name, frame in frames.items()},
-            dropped_rows=dropped,
-        ),
+        data=DataFacts(source=cfg.data.source, rows=rows, dropped_rows=dropped),
         train=TrainFigures(
-            epochs=len(history),
-            best_epoch=trainer.state.best_epoch or len(history),
+            epochs=len(history), best_epoch=trainer.state.best_epoch or len(history),
             early_stopped=len(history) < cfg.training.epochs,
-            seconds=train_seconds,
-            wall_seconds=wall,
+            seconds=train_seconds, wall_seconds=wall,
             samples_per_s=samples / train_seconds if train_seconds else 0.0,
             final_loss=history[-1]["train_loss"] if history else None,
-            processes=trainer.world.size,
-            device=trainer.device.type,
+            processes=trainer.world.size, device=trainer.device.type,
         ),
-    )
+    )  # fmt: skip
     metrics.privacy = trainer.privacy
     if "validation" in frames and cfg.data.split.validation_data != "test":
         metrics.validation = run.score_rows(frames["validation"], "validation")
@@ -134,7 +122,6 @@ def collect_metrics(
 
 
 def save_run(run_dir: Path, run: Run) -> None:
-    """Write config, model bundle, metrics, history and report."""
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", dump_config(run.config))
     save_bundle(run.bundle, run_dir / "model")
@@ -145,9 +132,7 @@ def save_run(run_dir: Path, run: Run) -> None:
 
 
 def history_csv(history: list[dict[str, float]]) -> str:
-    columns: list[str] = []
-    for row in history:
-        columns += [k for k in row if k not in columns]
+    columns = list(dict.fromkeys(k for row in history for k in row))  # first-seen order
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import JsonValue
 
 import tailorml
@@ -47,20 +46,17 @@ def bundle_folder(run_dir: Path) -> Path:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
+    """Compact JSON, as Starlette writes it; it refuses NaN and infinity."""
     try:
-        data = json.dumps(body, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode()
+        return JSONResponse(body, status)
     except ValueError:  # NaN or infinity from values the model cannot take
         error = ApiError(422, "the result is not finite: the input values are too large.")
-        return json_response(error.body(), error.status)
-    return Response(data, status, media_type="application/json")
+        return JSONResponse(error.body(), error.status)
 
 
 def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> FastAPI:
-    """The service for one run folder (or bare bundle folder).
-
-    Args:
-        run_dir: what ``tailor train`` wrote (or ``RUN/model``).
-        settings: limits, batching and the API key; defaults as ``tailor serve``.
+    """The service for what ``tailor train`` wrote (or ``RUN/model``); ``settings``
+    default as ``tailor serve``'s.
 
     Raises:
         TailorError: the folder holds no model, or ``backend="onnx"`` without
@@ -73,13 +69,9 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     predictor = Predictor(run, fields, bundle_folder(run_dir), settings.backend)
     reader = RowReader(fields)
     metrics = Metrics(predictor.backend, run.bundle.family)
-    batcher = Batcher(
-        predictor.predict,
-        max_rows=settings.max_batch_size,
-        max_wait=settings.max_wait_ms / 1000,
-        max_queue_rows=settings.max_queue_rows,
-        on_batch=metrics.observe_batch,
-    )
+    batcher = Batcher(predictor.predict, max_rows=settings.max_batch_size,
+                      max_wait=settings.max_wait_ms / 1000, max_queue_rows=settings.max_queue_rows,
+                      on_batch=metrics.observe_batch)  # fmt: skip
     warm_up(predictor, reader, fields)
     can_explain = explainable(run)
 
@@ -89,18 +81,12 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
         yield
         await batcher.close()  # the server has drained its requests; finish the queue
 
-    app = FastAPI(
-        title=f"tailorml: predict '{run.bundle.features.target.name}'",
-        version=tailorml.__version__,
-        description=api_description(settings),
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.batcher = batcher
+    app = FastAPI(title=f"tailorml: predict '{run.bundle.features.target.name}'",
+                  version=tailorml.__version__, description=api_description(settings),
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.metrics = metrics
     app.state.predictor = predictor
-    add_routes(app, reader, batcher, metrics, predictor, can_explain)
+    add_routes(app, reader, batcher, predictor, can_explain, example_row(fields), settings)
 
     @app.exception_handler(ApiError)
     async def refused(request: Request, err: ApiError) -> Response:
@@ -113,7 +99,7 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
         return HTMLResponse(page)
 
     schemas = components({"PredictRequest": request_type(fields), **response_types(run)})
-    app.openapi = lambda: openapi(app, schemas, example_row(fields), settings)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi(app, schemas, settings)  # type: ignore[method-assign]
     app.add_middleware(GuardMiddleware, api_key=settings.api_key,
                        max_body_bytes=settings.max_body_bytes)  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -132,15 +118,21 @@ def add_routes(
     app: FastAPI,
     reader: RowReader,
     batcher: Batcher,
-    metrics: Metrics,
     predictor: Predictor,
     can_explain: bool,
+    example: dict[str, JsonValue],
+    settings: ServeSettings,
 ) -> None:
+    """The routes, documented in OpenAPI: every one but the probes needs the API key."""
+    locked: dict[str, Any] = (
+        {"security": [{"ApiKey": []}, {"Bearer": []}]} if settings.api_key else {}
+    )
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/PredictRequest"}}}}}  # fmt: skip
+        "schema": {"$ref": "#/components/schemas/PredictRequest"},
+        "example": {"rows": [example]}}}}, **locked}  # fmt: skip
 
     @app.post("/predict", openapi_extra=body_doc, responses=documented("PredictResponse"),
-              summary="Predict rows", response_model=None)  # fmt: skip
+              summary="Predict rows")  # fmt: skip
     async def predict(request: Request) -> Response:
         """Predict each row: its label and class probabilities, or its value for a
         regression model. Rows are batched with other requests' rows."""
@@ -150,7 +142,7 @@ def add_routes(
     if can_explain:
 
         @app.post("/explain", openapi_extra=body_doc, responses=documented("ExplainResponse"),
-                  summary="Explain rows", response_model=None)  # fmt: skip
+                  summary="Explain rows")  # fmt: skip
         async def explain(request: Request) -> Response:
             """Attribute each row's decision to its input features (Integrated
             Gradients for deep models, exact contributions for linear models and
@@ -162,14 +154,12 @@ def add_routes(
                 explanations += await batcher.call(predictor.explain, part, start)
             return json_response({"explanations": explanations})
 
-    @app.get("/health", responses=documented("Health", errors=()), summary="Liveness",
-             response_model=None)  # fmt: skip
+    @app.get("/health", responses=documented("Health", errors=()), summary="Liveness")
     async def health() -> Response:
         """200 while the process is up (no API key needed)."""
         return json_response({"status": "ok"})
 
-    @app.get("/ready", responses=documented("Ready", errors=(503,)), summary="Readiness",
-             response_model=None)  # fmt: skip
+    @app.get("/ready", responses=documented("Ready", errors=(503,)), summary="Readiness")
     async def ready() -> Response:
         """200 while the model takes requests; 503 once shutting down (no API key
         needed)."""
@@ -180,11 +170,11 @@ def add_routes(
     text = {"content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "Prometheus text format."}  # fmt: skip
 
-    @app.get("/metrics", summary="Prometheus metrics", response_model=None,
+    @app.get("/metrics", summary="Prometheus metrics", openapi_extra=locked,
              responses={**documented("", errors=(401,)), 200: text})  # fmt: skip
     async def prometheus() -> Response:
         """Requests and errors by path and status, latency and batch sizes."""
-        data, kind = metrics.exposition()
+        data, kind = app.state.metrics.exposition()
         return Response(data, media_type=kind)
 
 
@@ -222,30 +212,17 @@ def api_description(settings: ServeSettings) -> str:
 
 
 def openapi(
-    app: FastAPI,
-    schemas: dict[str, dict[str, JsonValue]],
-    example: dict[str, JsonValue],
-    settings: ServeSettings,
+    app: FastAPI, schemas: dict[str, dict[str, JsonValue]], settings: ServeSettings
 ) -> dict[str, Any]:
     """FastAPI's document plus the generated request and response schemas."""
     if app.openapi_schema:
         return app.openapi_schema
-    document = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-    for path in ("/predict", "/explain"):
-        operation = document["paths"].get(path, {}).get("post")
-        if operation is not None:
-            operation["requestBody"]["content"]["application/json"]["example"] = {"rows": [example]}
+    document = FastAPI.openapi(app)
+    parts = document.setdefault("components", {})
+    parts.setdefault("schemas", {}).update(schemas)
     if settings.api_key:
-        document["components"]["securitySchemes"] = {
+        parts["securitySchemes"] = {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "Bearer": {"type": "http", "scheme": "bearer"},
         }
-        for path, item in document["paths"].items():
-            if path not in ("/health", "/ready"):
-                for operation in item.values():
-                    operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
-    app.openapi_schema = document
     return document

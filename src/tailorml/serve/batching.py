@@ -30,12 +30,8 @@ R = TypeVar("R")
 
 @dataclass
 class Chunk(Generic[T]):
-    """Rows of one request that go through the model together.
-
-    Attributes:
-        items: the rows.
-        start: the first row's index in its request.
-    """
+    """Rows of one request that go through the model together; ``start`` is the
+    first row's index in its request."""
 
     items: Sequence[T]
     start: int = 0
@@ -98,17 +94,14 @@ class Batcher:
             raise ApiError(503, "the service is busy: too many rows are waiting; retry shortly.")
         self.start()
         loop = asyncio.get_running_loop()
-        futures = []
-        for start in range(0, max(len(rows), 1), self.max_rows):
-            chunk = Chunk(rows[start : start + self.max_rows], start)
-            job = Job(chunk, loop.create_future())
-            self.queue.append(job)
-            self.queued_rows += len(chunk.items)
-            futures.append(job.future)
+        starts = range(0, max(len(rows), 1), self.max_rows)
+        jobs = [Job(Chunk(rows[i : i + self.max_rows], i), loop.create_future()) for i in starts]
+        self.queue.extend(jobs)
+        self.queued_rows += len(rows)
         self.arrived.set()
-        if len(futures) == 1:
-            return list(await futures[0])
-        results = await asyncio.gather(*futures)
+        if len(jobs) == 1:
+            return list(await jobs[0].future)
+        results = await asyncio.gather(*(job.future for job in jobs))
         return [row for part in results for row in part]
 
     async def call(self, function: Callable[..., R], *args: Any) -> R:
@@ -147,8 +140,6 @@ class Batcher:
     async def fill(self) -> None:
         """Wait until a batch is full or the oldest request's wait is over."""
         deadline = self.queue[0].arrived + self.max_wait
-        if self.queued_rows >= self.max_rows or time.monotonic() >= deadline:
-            return
         wake = asyncio.get_running_loop().call_later(deadline - time.monotonic(), self.arrived.set)
         try:
             while self.queued_rows < self.max_rows and not self.closing:
@@ -164,9 +155,8 @@ class Batcher:
         jobs = [self.queue.popleft()]
         rows = len(jobs[0].chunk.items)
         while self.queue and rows + len(self.queue[0].chunk.items) <= self.max_rows:
-            job = self.queue.popleft()
-            rows += len(job.chunk.items)
-            jobs.append(job)
+            jobs.append(self.queue.popleft())
+            rows += len(jobs[-1].chunk.items)
         self.queued_rows -= rows
         return jobs
 

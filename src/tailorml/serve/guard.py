@@ -27,14 +27,9 @@ async def send_error(send: Send, status: int, detail: str, **headers: str) -> No
 
 
 class GuardMiddleware:
-    """Checks the API key, then reads the body up to ``max_body_bytes``.
-
-    Args:
-        app: the application behind the guard.
-        api_key: the key to require, or None for none.
-        max_body_bytes: the largest body accepted, by Content-Length and by
-            the bytes that actually arrive (chunked bodies have no length).
-    """
+    """Checks the API key (if there is one), then reads the body up to
+    ``max_body_bytes``, by Content-Length and by the bytes that actually arrive
+    (chunked bodies have no length)."""
 
     def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int):
         self.app = app

@@ -33,21 +33,12 @@ def page_config(run: Run, fields: list[InputField], explain: bool, needs_key: bo
     """The page's config for this model and its request fields."""
     target = run.bundle.features.target
     scales = {p.name: p.options.get("scale", 255.0) for p in run.bundle.features.inputs}
-    described = []
-    for field in fields:
-        item = asdict(field)
-        if field.kind == "image":
-            item["default"] = None  # the canvas starts blank
-            item["scale"] = scales.get(field.name, 255.0)
-        described.append(item)
-    return {
-        "target": target.name,
-        "task": target.task,
-        "labels": target.labels,
-        "fields": described,
-        "explain": explain,
-        "needs_key": needs_key,
-    }
+    described = [asdict(field) for field in fields]
+    for item in described:
+        if item["kind"] == "image":  # the canvas starts blank
+            item.update(default=None, scale=scales.get(item["name"], 255.0))
+    return PageConfig(target=target.name, task=target.task, labels=target.labels,
+                      fields=described, explain=explain, needs_key=needs_key)  # fmt: skip
 
 
 def playground_html(config: PageConfig) -> str:

@@ -42,13 +42,8 @@ class Answer(TypedDict, total=False):
 
 
 class Predictor:
-    """Predicts and explains validated request rows.
-
-    Args:
-        run: the loaded run.
-        fields: the request columns (``schema.input_fields(run)``).
-        bundle_dir: the bundle folder (``RUN/model``), where an ONNX export lives.
-        backend: ``auto``, ``onnx`` or ``torch``.
+    """Predicts and explains validated request rows of ``schema.input_fields(run)``;
+    an ONNX export lives in ``bundle_dir`` (``RUN/model``).
 
     Raises:
         TailorError: ``onnx`` asked for a bundle without an ONNX export.
@@ -72,11 +67,10 @@ class Predictor:
         model = run.bundle.model
         # Convolutions and pooling run 2-3x faster on CPU in channels-last layout
         # (same results up to float rounding): weights converted here, images per batch.
-        self.channels_last = False
-        if self.onnx is None and isinstance(model, nn.Module):
-            self.channels_last = any(p.dim() == 4 for p in model.parameters())
-            if self.channels_last:
-                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        has_conv = isinstance(model, nn.Module) and any(p.dim() == 4 for p in model.parameters())
+        self.channels_last = self.onnx is None and has_conv
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
         self.labels = run.bundle.features.target.labels
 
     def frame(self, rows: Sequence[Row]) -> pd.DataFrame:
@@ -87,11 +81,8 @@ class Predictor:
             values = [row[field.name] for row in rows]
             if field.kind == "number":
                 columns[field.name] = np.array([np.nan if v is None else v for v in values])
-                continue
-            column = np.empty(len(values), dtype=object)
-            for i, value in enumerate(values):
-                column[i] = value
-            columns[field.name] = column
+            else:  # fromiter keeps each image array whole, as one object
+                columns[field.name] = np.fromiter(values, dtype=object, count=len(values))
         return pd.DataFrame(columns)
 
     def protect(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -126,11 +117,7 @@ class Predictor:
         return rows
 
     def outputs(self, rows: pd.DataFrame) -> torch.Tensor:
-        """Raw network outputs (N, K) for protected rows, as ``Run.outputs`` gives.
-
-        Text of varying length (a network's ``lengths``, or an ONNX graph with a
-        dynamic token axis) goes in sorted batches of 16 rows.
-        """
+        """Raw network outputs (N, K) for protected rows, as ``Run.outputs`` gives."""
         encoded = self.run.bundle.features.encode(rows, "prediction", with_target=False)
         if self.channels_last:
             encoded.inputs = {name: channels_last(x) for name, x in encoded.inputs.items()}
@@ -174,21 +161,13 @@ class Predictor:
         return results
 
     def answers(self, table: pd.DataFrame) -> list[Answer]:
-        """One JSON-ready prediction per row, decided as ``Run.predict`` decides.
-
-        Raises:
-            RowError: the model's output for a row is not finite.
-        """
-        out = self.outputs(table)
-        bad = np.flatnonzero(~torch.isfinite(out).all(dim=1).numpy())
-        if len(bad):
-            raise RowError(int(bad[0]))
+        """One JSON-ready prediction per row, decided as ``Run.predict`` decides."""
+        out = finite(self.outputs(table))
         predicted, proba = self.run.decisions(out, table)
         if proba is None:
             return [{"value": v} for v in predicted.astype(float).tolist()]
-        labels = self.labels
         return [
-            {"label": label, "probabilities": dict(zip(labels, p, strict=True))}
+            {"label": label, "probabilities": dict(zip(self.labels, p, strict=True))}
             for label, p in zip(predicted.tolist(), proba.tolist(), strict=True)
         ]
 
@@ -198,9 +177,7 @@ class Predictor:
         from tailorml.audit.explain import explain_rows
 
         table = self.protect(self.frame(rows))
-        bad = np.flatnonzero(~torch.isfinite(self.outputs(table)).all(dim=1).numpy())
-        if len(bad):
-            raise RowError(int(bad[0]) + start)
+        finite(self.outputs(table), start)
         try:
             explanations = explain_rows(self.run, table)
         except DataError as err:
@@ -218,6 +195,15 @@ class RowError(ApiError):
             "the model.",
         )
         self.row = row
+
+
+def finite(out: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """The outputs (N, K); a RowError names the first row (counted from ``start``)
+    whose outputs are not finite."""
+    bad = np.flatnonzero(~torch.isfinite(out).all(dim=1).numpy())
+    if len(bad):
+        raise RowError(int(bad[0]) + start)
+    return out
 
 
 def holds_text(column: pd.Series) -> bool:

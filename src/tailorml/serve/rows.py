@@ -24,6 +24,8 @@ from tailorml.serve.schema import PIXEL_LIMIT, ErrorItem, ErrorResponse, InputFi
 IMAGE_FORMATS = ("PNG", "JPEG")
 KEPT_MODES = {"L", "RGB", "RGBA", "I", "I;16", "F"}
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # a resizable image may not decode to more than this
+EXPECTED = {"number": "a number", "category": "text or a number", "group": "text or a number",
+            "text": "text"}  # fmt: skip
 
 # One validated request row: column name → value, images as (H, W, C) float32 arrays.
 Row = dict[str, str | int | float | bool | None | np.ndarray]
@@ -55,6 +57,7 @@ class RowReader:
 
     def __init__(self, fields: list[InputField]):
         self.fields = {f.name: f for f in fields}
+        self.names = ", ".join(f"'{f.name}'" for f in fields)  # for messages
         self.images = [f for f in fields if f.kind == "image"]
         self.adapter: TypeAdapter[Any] = TypeAdapter(request_type(fields))
 
@@ -75,21 +78,20 @@ class RowReader:
 
     def invalid(self, err: ValidationError, body: bytes) -> ApiError:
         """A 422 from pydantic's errors, one message per bad field."""
-        problems: list[ErrorItem] = []
-        seen = set()
+        problems: dict[tuple[str | int, ...], ErrorItem] = {}
         for item in err.errors(include_url=False, include_context=False, include_input=False):
             loc = tuple(item["loc"])
             if len(loc) > 3 and loc[0] == "rows":
                 loc = loc[:3]  # inside one field: union members, pixels
-            if loc in seen:
+            if loc in problems:
                 continue
-            seen.add(loc)
             message = self.message(item["type"], loc, item["msg"])
             field = self.fields.get(str(loc[2])) if len(loc) == 3 else None
             if field is not None and field.kind == "image" and item["type"] != "missing":
                 message = image_problem(body, loc, field) or message
-            problems.append({"loc": list(loc), "msg": message})
-        return ApiError(422, problems[0]["msg"], problems)
+            problems[loc] = {"loc": list(loc), "msg": message}
+        items = list(problems.values())
+        return ApiError(422, items[0]["msg"], items)
 
     def message(self, kind: str, loc: tuple[str | int, ...], text: str) -> str:
         """One sentence for one pydantic error."""
@@ -101,16 +103,12 @@ class RowReader:
             return f'{where(loc)}: {text[0].lower()}{text[1:]} (expected {{"rows": [{{…}}]}}).'
         row, name = where(loc[:2]), str(loc[2])
         if kind == "missing":
-            return f"{row}: the field '{name}' is missing; every row needs {self.names()}."
+            return f"{row}: the field '{name}' is missing; every row needs {self.names}."
         if kind == "extra_forbidden":
             hint = difflib.get_close_matches(name, list(self.fields), n=1)
             tip = f" — did you mean '{hint[0]}'?" if hint else "."
-            return f"{row}: unknown field '{name}'{tip} The fields are {self.names()}."
-        field = self.fields[name]
-        return f"{row}.{name}: {expectation(field, kind)}."
-
-    def names(self) -> str:
-        return ", ".join(f"'{n}'" for n in self.fields)
+            return f"{row}: unknown field '{name}'{tip} The fields are {self.names}."
+        return f"{row}.{name}: {expectation(self.fields[name], kind)}."
 
 
 def expectation(field: InputField, kind: str) -> str:
@@ -118,14 +116,10 @@ def expectation(field: InputField, kind: str) -> str:
     null = " or null" if field.nullable else ""
     if kind in ("finite_number", "greater_than_equal", "less_than_equal"):
         return "numbers must be finite and within the float32 range (no NaN or infinity)"
-    if field.kind == "number":
-        return f"expected a number{null}"
-    if field.kind in ("category", "group"):
-        return f"expected text or a number{null}"
     if field.kind == "binary":
         return f"expected one of {', '.join(repr(c) for c in field.choices)}{null}"
-    if field.kind == "text":
-        return f"expected text{null}"
+    if field.kind in EXPECTED:
+        return f"expected {EXPECTED[field.kind]}{null}"
     assert field.image is not None
     h, w, c = field.image
     size = "an H×W" if field.resize else f"a {h}×{w}"
@@ -160,7 +154,7 @@ def image_problem(body: bytes, loc: tuple[Any, ...], field: InputField) -> str |
     if np.abs(array).max(initial=0) > PIXEL_LIMIT:
         return f"{at}: pixel values must be between -{PIXEL_LIMIT:g} and {PIXEL_LIMIT:g}."
     try:
-        check_image(array[:, :, None] if array.ndim == 2 else array, field, at)
+        check_image(array, field, at)
     except ApiError as err:
         return err.detail
     return None
@@ -173,7 +167,6 @@ def image_array(value: Any, field: InputField, at: str) -> np.ndarray:
         ApiError: 422 for a ragged list, a bad size or channel count, or bytes
             that are not a PNG or JPEG.
     """
-    assert field.image is not None
     if isinstance(value, str):
         array = decode_image(value, field, at)
     else:
@@ -182,16 +175,16 @@ def image_array(value: Any, field: InputField, at: str) -> np.ndarray:
         except ValueError:
             message = f"{at}: the nested lists are ragged; {expectation(field, '')}."
             raise ApiError(422, message) from None
-    if array.ndim == 2:
-        array = array[:, :, None]
-    check_image(array, field, at)
-    return array
+    return check_image(array, field, at)
 
 
-def check_image(array: np.ndarray, field: InputField, at: str) -> None:
-    """Size and channels as the image preprocessor will accept them."""
+def check_image(array: np.ndarray, field: InputField, at: str) -> np.ndarray:
+    """The image as (H, W, C), if its size and channels are as the image
+    preprocessor will accept them."""
     assert field.image is not None
     c = field.image[2]
+    if array.ndim == 2:
+        array = array[:, :, None]
     if array.ndim != 3 or 0 in array.shape:
         raise ApiError(422, f"{at}: an image must be H×W or H×W×C, got shape {array.shape}.")
     check_size(array.shape[0], array.shape[1], field, at)
@@ -201,6 +194,7 @@ def check_image(array: np.ndarray, field: InputField, at: str) -> None:
         raise ApiError(422, f"{at}: the image has {channels} channels; this model takes {allowed}.")
     if not np.isfinite(array).all():
         raise ApiError(422, f"{at}: pixel values must be finite numbers.")
+    return array
 
 
 def check_size(height: int, width: int, field: InputField, at: str) -> None:

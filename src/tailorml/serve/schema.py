@@ -30,6 +30,7 @@ EXAMPLE_TEXT = "The service was quick and the staff were friendly."
 Kind = Literal["number", "category", "binary", "text", "image", "group"]
 Number = Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 Pixel = Annotated[float, Strict(), Field(ge=-PIXEL_LIMIT, le=PIXEL_LIMIT)]
+Text = Annotated[str, Strict()]
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,12 @@ def input_fields(run: Run) -> list[InputField]:
     column = decision.group_attribute if decision and decision.group_thresholds else None
     if decision is not None and column and column not in {f.name for f in fields}:
         groups = tuple(sorted(decision.group_thresholds))
-        fields.append(
-            InputField(
-                column,
-                "group",
-                False,
-                f"Group for the per-group decision thresholds: {listing(groups)}; other "
-                f"values use the global threshold {decision.threshold:g}.",
-                groups,
-                default=groups[0],
-            )
-        )
+        fields.append(InputField(
+            column, "group", False,
+            f"Group for the per-group decision thresholds: {listing(groups)}; other "
+            f"values use the global threshold {decision.threshold:g}.",
+            groups, default=groups[0],
+        ))  # fmt: skip
     return fields
 
 
@@ -146,14 +142,14 @@ def value_type(field: InputField) -> Any:
     base: Any
     if field.kind == "number":
         base = Number
+    elif field.kind == "text":
+        base = Text
     elif field.kind in ("category", "group"):
-        base = first_match(Annotated[str, Strict()] | Number)
+        base = first_match(Text | Number)
     elif field.kind == "binary":
         base = Literal[tuple(binary_values(field.choices))]
-    elif field.kind == "text":
-        base = Annotated[str, Strict()]
     else:
-        base = first_match(Annotated[str, Strict()] | pixel_lists(field))
+        base = first_match(Text | pixel_lists(field))
     if field.nullable:
         base = base | None
     return Annotated[base, Field(description=field.description)]
@@ -222,13 +218,9 @@ def response_types(run: Run) -> dict[str, type]:
         probabilities = typed_dict("Probabilities", dict.fromkeys(labels, probability))
         prediction = typed_dict("Prediction", {"label": label, "probabilities": probabilities})
     predictions = Annotated[list[prediction], Field(description="One per row, in order.")]  # type: ignore[valid-type]
-    return {
-        "PredictResponse": typed_dict("PredictResponse", {"predictions": predictions}),
-        "ExplainResponse": ExplainResponse,
-        "ErrorResponse": ErrorResponse,
-        "Health": Health,
-        "Ready": Ready,
-    }
+    fixed = (ExplainResponse, ErrorResponse, Health, Ready)
+    response = typed_dict("PredictResponse", {"predictions": predictions})
+    return {"PredictResponse": response, **{kind.__name__: kind for kind in fixed}}
 
 
 class ExplainResponse(TypedDict):
@@ -252,8 +244,7 @@ class Health(TypedDict):
     status: str
 
 
-class Ready(TypedDict):
-    status: str
+class Ready(Health):
     backend: str
     family: str
 

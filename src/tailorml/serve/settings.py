@@ -18,7 +18,6 @@ class ServeSettings:
 
     Attributes:
         host: address to bind; 127.0.0.1 keeps the service on this machine.
-        port: TCP port.
         workers: server processes (each loads its own copy of the model).
         api_key: the key requests must send (``X-API-Key`` or ``Authorization:
             Bearer``); None serves without one. Never printed.

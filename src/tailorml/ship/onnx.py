@@ -82,7 +82,11 @@ def export_onnx(
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise TailorError(f"--quantize takes {', '.join(QUANTIZATIONS)}, not {quantize!r}.")
     run = load(run_dir)
-    model = deep_model(run)
+    if not run.family.capabilities.onnx:  # a family that declares it builds a TailorModel
+        raise TailorError(
+            f"ONNX export is for deep models; this run is a '{run.bundle.family}' model."
+        )
+    model = cast(TailorModel, run.bundle.model).eval()
     path = output or (run_dir / "model" if run.path is not None else run_dir) / "model.onnx"
     started = time.perf_counter()
     encoders = {f.name: getattr(f.encoder, "name", "?") for f in run.config.input_features}
@@ -109,15 +113,6 @@ def export_onnx(
         )
     report.write(path.parent / REPORT)
     return {**report.dump(), "folder": str(path.parent)}
-
-
-def deep_model(run: Run) -> TailorModel:
-    """The run's network: a family that declares ONNX export builds a TailorModel."""
-    if not run.family.capabilities.onnx:
-        raise TailorError(
-            f"ONNX export is for deep models; this run is a '{run.bundle.family}' model."
-        )
-    return cast(TailorModel, run.bundle.model).eval()
 
 
 def held_out_rows(run: Run, limit: int) -> pd.DataFrame:
@@ -151,12 +146,8 @@ class Positional(nn.Module):
 def export_network(
     model: TailorModel, metas: Mapping[str, FeatureMeta], encoders: Mapping[str, str]
 ) -> tuple[bytes, list[GraphTensor]]:
-    """The network as a serialised ONNX model, and its inputs in order.
-
-    Args:
-        model: the network, in eval mode.
-        metas: shape and dtype of each input feature.
-        encoders: the encoder name of each input feature, for error messages.
+    """The network (in eval mode) as a serialised ONNX model, and its inputs in order;
+    ``encoders`` names each input feature's encoder for error messages.
 
     Raises:
         TailorError: naming the first encoder that cannot be exported, and why.
@@ -173,11 +164,12 @@ def export_network(
 def input_spec(name: str, meta: FeatureMeta) -> GraphTensor:
     """One graph input; checkpoint-tokenized text also gets a dynamic token axis
     (``NAME_tokens``), its padding id and its longest width."""
-    if dynamic_tokens(meta):
-        return GraphTensor(name=name, feature=meta.name, dtype=meta.dtype,
-                    shape=["batch", f"{name}_tokens"], pad_id=meta.pad_id,
-                    max_tokens=meta.shape[0])  # fmt: skip
-    return GraphTensor(name=name, feature=meta.name, dtype=meta.dtype, shape=["batch", *meta.shape])
+    tokens = dynamic_tokens(meta)
+    return GraphTensor(
+        name=name, feature=meta.name, dtype=meta.dtype,
+        shape=["batch", f"{name}_tokens"] if tokens else ["batch", *meta.shape],
+        pad_id=meta.pad_id if tokens else None, max_tokens=meta.shape[0] if tokens else None,
+    )  # fmt: skip
 
 
 def dynamic_tokens(meta: FeatureMeta) -> bool:
@@ -248,11 +240,9 @@ def quiet_exporter() -> Iterator[None]:
 
 
 def export_failure(
-    model: TailorModel,
-    metas: Mapping[str, FeatureMeta],
-    encoders: Mapping[str, str],
+    model: TailorModel, metas: Mapping[str, FeatureMeta], encoders: Mapping[str, str],
     error: Exception,
-) -> TailorError:
+) -> TailorError:  # fmt: skip
     """Export each encoder alone to name the one that fails."""
     for feature in model.names:
         try:
@@ -277,11 +267,9 @@ def reason(error: BaseException) -> str:
 
 
 def check_parity(
-    model: TailorModel,
-    session: ort.InferenceSession,
-    specs: list[GraphTensor],
+    model: TailorModel, session: ort.InferenceSession, specs: list[GraphTensor],
     inputs: Mapping[str, torch.Tensor],
-) -> Parity:
+) -> Parity:  # fmt: skip
     """Largest |ONNX − PyTorch| output on the first 100 rows; a graph with a
     dynamic token axis is checked both on trimmed batches and at full width.
 
@@ -378,17 +366,9 @@ class OnnxModel:
     def outputs(
         self, inputs: Mapping[str, np.ndarray | torch.Tensor], batch_size: int | None = None
     ) -> np.ndarray:
-        """Raw outputs, as ``TailorModel`` gives for the same encoded inputs.
-
-        Args:
-            inputs: feature name → encoded batch (``Encoded.inputs``), as
-                arrays or CPU tensors.
-            batch_size: rows per ONNX Runtime call; None: 1,024, or 16 for a
-                graph with a dynamic token axis (sorted rows, cut batches).
-
-        Returns:
-            ``(N, K)`` float32 logits, or ``(N, 1)``.
-        """
+        """Raw outputs ``(N, K)`` float32 (or ``(N, 1)``), as ``TailorModel`` gives for
+        the same encoded inputs (``Encoded.inputs``: arrays or CPU tensors);
+        ``batch_size`` rows per call, as :func:`run_session` takes them."""
         return run_session(self.session, self.specs, inputs, batch_size)
 
 
@@ -431,11 +411,10 @@ def run_session(
     if tokens:  # shortest rows first: each batch then pads little
         order = np.argsort(sum(real_tokens(feeds, spec) for spec in tokens), kind="stable")
         feeds = {name: array[order] for name, array in feeds.items()}
-    chunks = []
-    for i in range(0, rows, batch_size):
-        batch = {name: array[i : i + batch_size] for name, array in feeds.items()}
-        chunks.append(session.run([OUTPUT], shortest(batch, tokens))[0])
-    out = np.concatenate(chunks)
+    batches = (
+        {n: a[i : i + batch_size] for n, a in feeds.items()} for i in range(0, rows, batch_size)
+    )
+    out = np.concatenate([session.run([OUTPUT], shortest(batch, tokens))[0] for batch in batches])
     return out if order is None else out[np.argsort(order)]  # back in row order
 
 

@@ -36,14 +36,14 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 out = Console()
 err = Console(stderr=True)
+RunOutput = Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")]
+REPLACED = "an existing file is replaced atomically, missing folders are created"
 
 
 @app.command("train")
 def train_cmd(
     config: Annotated[Path, typer.Argument(help="Model config YAML.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
-        "runs/latest"
-    ),
+    output: RunOutput = Path("runs/latest"),
     resume: Annotated[
         bool,
         typer.Option(
@@ -69,7 +69,7 @@ def train_cmd(
     With --nproc N (and --nnodes M) the run trains with PyTorch distributed data
     parallel, one process per rank, the config's batch_size shared among them.
     """
-    check_output_folder(output, "--output")
+    check_output(output, "--output", folder=True)
     if master_port is not None and not 1 <= master_port <= 65535:
         raise TailorError(f"--master-port is a TCP port, 1 to 65535; not {master_port}.")
     if resume and not (output / "checkpoint" / "state.json").is_file():
@@ -96,9 +96,7 @@ def train_cmd(
 @app.command("match")
 def match_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
-        "runs/match"
-    ),
+    output: RunOutput = Path("runs/match"),
     workers: Annotated[int | None, typer.Option(help="Candidates trained in parallel.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live table.")] = False,
     backend: Annotated[
@@ -119,7 +117,7 @@ def match_cmd(
         raise TailorError(
             f"--workers counts candidates trained at once: at least 1, not {workers}."
         )
-    check_output_folder(output, "--output")
+    check_output(output, "--output", folder=True)
     if backend not in ("local", "ray"):
         raise TailorError(f"--backend {backend!r} is not one of: local, ray.")
     if address is not None and backend != "ray":
@@ -172,24 +170,25 @@ def audit_cmd(
 def show_audit(result: AuditRecord) -> None:
     table = Table("attribute", "metric", "before", "after", title="audit")
     after = result.after.attributes if result.after else {}
-    table.add_row("all", "accuracy", f"{result.before.accuracy:.4f}",
-                  f"{result.after.accuracy:.4f}" if result.after else "")  # fmt: skip
+    table.add_row("all", "accuracy", *figures("accuracy", result.before, result.after))
     for attribute, report in result.before.attributes.items():
         new = after.get(attribute)
         for gap in ("demographic_parity_difference", "equalized_odds_difference"):
-            table.add_row(attribute, gap, *gap_figures(gap, report, new))
+            table.add_row(attribute, gap, *figures(gap, report, new))
             if report.too_small:
                 judged = f"{gap} (groups ≥ {report.min_group_size} rows)"
                 changed = new.judged if new else None
-                table.add_row(attribute, judged, *gap_figures(gap, report.judged, changed))
+                table.add_row(attribute, judged, *figures(gap, report.judged, changed))
     out.print(table)
     attributes = result.before.attributes.items()
     warn_small_groups({"the audited rows": {a: r.too_small for a, r in attributes}})
 
 
-def gap_figures(gap: str, before: object, after: object | None) -> tuple[str, str]:
-    """A gap before and after, as :func:`figure` shows them."""
-    return figure(getattr(before, gap)), figure(getattr(after, gap) if after else None)
+def figures(name: str, before: object, after: object | None) -> tuple[str, str]:
+    """A gap or accuracy before and after, to four decimals; blank where there is none."""
+    values = [getattr(report, name) if report else None for report in (before, after)]
+    first, second = ("" if value is None else f"{value:.4f}" for value in values)
+    return first, second
 
 
 @app.command("pii")
@@ -200,18 +199,14 @@ def pii_cmd(
     ] = None,
     redact: Annotated[
         Path | None,
-        typer.Option(
-            help="Write a redacted copy (every row kept) to this CSV; an existing file is "
-            "replaced atomically, missing folders are created."
-        ),
+        typer.Option(help=f"Write a redacted copy (every row kept) to this CSV; {REPLACED}."),
     ] = None,
 ) -> None:
     """Find personal data (emails, phones, cards, IBANs, IPs, URLs, SSNs…) in
     text columns; optionally write a redacted copy."""
     from tailorml.pipelines.init import scan_personal_data
 
-    if redact is not None:
-        check_output_file(redact, "--redact")
+    check_output(redact, "--redact")
     frame, counts = scan_personal_data(data, columns, redact=redact is not None)
     if redact is not None:
         write_output(redact, frame.to_csv(index=False), "--redact")
@@ -250,16 +245,11 @@ def evaluate_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[str, typer.Option(help="Labelled rows: a file or builtin:NAME.")],
     output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write the metrics as JSON (an existing file is replaced atomically, "
-            "missing folders are created)."
-        ),
+        Path | None, typer.Option(help=f"Also write the metrics as JSON ({REPLACED}).")
     ] = None,
 ) -> None:
     """Score a trained model on labelled data."""
-    if output is not None:
-        check_output_file(output, "--output")
+    check_output(output, "--output")
     scores = tailorml.load(run).evaluate(data)
     show_metrics({"evaluation": scores})
     warn_dropped(scores.dropped_rows or 0)
@@ -271,16 +261,12 @@ def evaluate_cmd(
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[str, typer.Option(help="Rows to predict: a file or builtin:NAME.")],
-    output: Annotated[
-        Path,
-        typer.Option(
-            help="CSV to write; an existing file is replaced atomically, missing folders are "
-            "created."
-        ),
-    ] = Path("predictions.csv"),
+    output: Annotated[Path, typer.Option(help=f"CSV to write; {REPLACED}.")] = Path(
+        "predictions.csv"
+    ),
 ) -> None:
     """Predict every row; one output row per input row, in order."""
-    check_output_file(output, "--output")
+    check_output(output, "--output")
     frame = tailorml.load(run).predict(data)
     write_output(output, frame.to_csv(index=False), "--output")
     out.print(f"{len(frame)} predictions written to {output}")
@@ -308,8 +294,7 @@ def export_cmd(
 
     if fmt != "onnx":
         raise TailorError(f"--format takes onnx, not {fmt!r}.")
-    if output is not None:
-        check_output_file(output, "--output")
+    check_output(output, "--output")
     report = export_onnx(run, quantize=quantize, output=output)
     folder, parity = Path(report["folder"]), report["parity"]
     out.print(
@@ -383,13 +368,12 @@ def init_cmd(
     """
     from tailorml.pipelines.init import starter_config
 
-    if output is not None:
-        check_output_file(output, "--output")
-        if output.exists() and not force:
-            raise TailorError(
-                f"--output '{output}' already exists; a config is often edited by hand, so it "
-                "is not replaced: pass --force to overwrite it, or name another file."
-            )
+    check_output(output, "--output")
+    if output is not None and output.exists() and not force:
+        raise TailorError(
+            f"--output '{output}' already exists; a config is often edited by hand, so it "
+            "is not replaced: pass --force to overwrite it, or name another file."
+        )
     text, roles = starter_config(data, target)
     for line in notes(roles, INIT_HINT):  # on stderr, so that stdout stays valid YAML
         err.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -497,11 +481,6 @@ def shown(value: Any) -> str:
     return f"{value:.4g}" if is_number else str(value)
 
 
-def figure(value: float | None) -> str:
-    """A gap or rate to four decimals; blank when there is none."""
-    return f"{value:.4f}" if value is not None else ""
-
-
 def rate_text(rate: Rate) -> str:
     """A rate and its 95% interval: ``0.33 [0.06, 0.79]``."""
     if rate.value is None or rate.ci95 is None:
@@ -510,30 +489,19 @@ def rate_text(rate: Rate) -> str:
     return f"{rate.value:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def check_output_file(path: Path, option: str) -> None:
-    """Refuse an output file path that names a folder, or lies under a file.
+def check_output(path: Path | None, option: str, *, folder: bool = False) -> None:
+    """Refuse an output path (None: none asked for) that names a folder when a file is
+    to be written, or a file when a run folder is, or that lies under a file.
 
     Raises:
         TailorError: naming the option and the path.
     """
-    if path.is_dir():
-        raise TailorError(f"{option} '{path}' is a folder; name a file to write instead.")
-    check_parents(path, option)
-
-
-def check_output_folder(path: Path, option: str) -> None:
-    """Refuse an output folder path that names an existing file, or lies under one.
-
-    Raises:
-        TailorError: naming the option and the path.
-    """
-    if path.exists() and not path.is_dir():
+    if path is None:
+        return
+    if folder and path.exists() and not path.is_dir():
         raise TailorError(f"{option} '{path}' is a file; name a folder for the run instead.")
-    check_parents(path, option)
-
-
-def check_parents(path: Path, option: str) -> None:
-    """The nearest existing folder above ``path`` must be a folder, not a file."""
+    if not folder and path.is_dir():
+        raise TailorError(f"{option} '{path}' is a folder; name a file to write instead.")
     nearest = next((p for p in path.parents if p.exists()), None)
     if nearest is not None and not nearest.is_dir():
         raise TailorError(f"{option} '{path}': '{nearest}' is a file, not a folder.")

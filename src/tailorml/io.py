@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -52,15 +54,14 @@ FILE_MODE = 0o666 & ~_umask()
 DIR_MODE = 0o777 & ~_umask()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place."""
+@contextmanager
+def replacing(path: Path) -> Iterator[str]:
+    """A temporary file beside ``path``, renamed into place if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -68,12 +69,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with replacing(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -82,16 +90,8 @@ def read_json(path: Path) -> Any:
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Atomically save tensors as safetensors (contiguous, detached copies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -120,8 +120,7 @@ def shape_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Ten
         return f"the saved weights hold '{extra[0]}', which the network lacks ({len(extra)} extra)"
     for name, tensor in expected.items():
         if tuple(tensor.shape) != tuple(found[name].shape):
-            want = "×".join(map(str, tensor.shape)) or "scalar"
-            got = "×".join(map(str, found[name].shape)) or "scalar"
+            want, got = ("×".join(map(str, t.shape)) or "scalar" for t in (tensor, found[name]))
             return f"'{name}' is {got} in the saved weights but {want} in the network"
     return ""
 

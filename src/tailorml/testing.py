@@ -62,9 +62,6 @@ Options = dict[str, Any]  # an encoder's options, a family's params
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth")
 
 
-# ---------------------------------------------------------------- encoders
-
-
 def check_encoder(
     encoder: str | type[Encoder], options: list[Options] | None = None, *,
     onnx: bool | None = None, private: bool | None = None,
@@ -269,9 +266,6 @@ def check_private(entry: EncoderEntry, meta: FeatureMeta, overrides: Options) ->
     assert any(not torch.equal(before[k], after[k]) for k in before), "nothing trained"
 
 
-# ---------------------------------------------------------------- model families
-
-
 @dataclass
 class TableData:
     """Rows a family is checked on: a binary table with a sensitive attribute."""
@@ -380,9 +374,6 @@ def check_explanations(run: Run, rows: pd.DataFrame) -> None:
             assert abs(total + row.baseline_output - row.output) < 1e-4
         else:
             assert np.isfinite(row.convergence_delta)
-
-
-# ---------------------------------------------------------------- output types
 
 
 def check_output(name: str, column: pd.Series | None = None) -> None:

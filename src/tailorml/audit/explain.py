@@ -168,9 +168,6 @@ def direction(width: int, decided: np.ndarray | None, n: int) -> tuple[np.ndarra
     return np.asarray(decided, dtype=np.int64), np.ones(n)
 
 
-# ---------------------------------------------------------------- deep models
-
-
 def integrated_gradients(
     model: TailorModel,
     inputs: dict[str, torch.Tensor],
@@ -188,11 +185,15 @@ def integrated_gradients(
     """
     size = max(1, POINTS_PER_PASS // n_steps)
     parts = []
-    with evaluating(model):
+    was_training = model.training
+    model.eval()  # no dropout; the caller's mode is restored after
+    try:
         for start in range(0, len(columns), size):
             batch = {k: v[start : start + size] for k, v in inputs.items()}
             column = torch.from_numpy(columns[start : start + size])
             parts.append(integrate_batch(model, batch, column, n_steps, pads))
+    finally:
+        model.train(was_training)
     sign = signs.astype(np.float32)
 
     def joined(values: list[np.ndarray]) -> np.ndarray:
@@ -221,7 +222,11 @@ def integrate_batch(
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     column = column.to(device)
-    layers = embedding_layers(model, inputs)
+    layers = {  # the nn.Embedding that looks up each id feature's ids
+        name: ids_embedding(model.encoders[module_key(name)], ids, name)
+        for name, ids in inputs.items()
+        if not ids.is_floating_point()
+    }
     path = EmbeddingPath(model, layers)
     starts, baselines = path_ends(model.names, inputs, layers, pads)
     ids = tuple(inputs[name] for name in path.embedded)
@@ -290,17 +295,6 @@ class EmbeddingPath:
             )
 
         return hook
-
-
-def embedding_layers(
-    model: TailorModel, inputs: dict[str, torch.Tensor]
-) -> dict[str, nn.Embedding]:
-    """The ``nn.Embedding`` that looks up each id feature's ids."""
-    return {
-        name: ids_embedding(model.encoders[module_key(name)], ids, name)
-        for name, ids in inputs.items()
-        if not ids.is_floating_point()
-    }
 
 
 def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedding:
@@ -379,20 +373,6 @@ def removing(handles: list[RemovableHandle]) -> Iterator[None]:
             handle.remove()
 
 
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout) inside, the caller's mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
-# ---------------------------------------------------------------- classical models
-
-
 def linear_contributions(
     model: LinearModel, inputs: dict[str, torch.Tensor], decided: np.ndarray | None
 ) -> Attributed:
@@ -459,9 +439,6 @@ def tree_contributions(
     return Attributed(features, chosen.sum(1), chosen[:, -1], None, "tree_shap")
 
 
-# ---------------------------------------------------------------- one row, feature by feature
-
-
 def row_features(
     run: Run, rows: pd.DataFrame, encoded: Encoded, attributed: Attributed, i: int
 ) -> dict[str, Attribution]:
@@ -522,9 +499,6 @@ def json_value(value: Any) -> Cell:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
-
-
-# ---------------------------------------------------------------- importance and faithfulness
 
 
 def permutation_importance(

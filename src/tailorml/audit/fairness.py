@@ -111,9 +111,8 @@ def audit(
 
 
 def mitigate(
-    run: Run, tune_rows: pd.DataFrame, attribute: str, metric: Metric, limit: float,
-    value: ValueMatrix | None = None,
-) -> Mitigation:  # fmt: skip
+    run: Run, tune_rows: pd.DataFrame, attribute: str, metric: Metric, limit: float
+) -> Mitigation:
     """Post-processing: per-group thresholds tuned on ``tune_rows`` (never
     the rows the audit is reported on) so the gap stays under ``limit``.
     The run's bundle gets the new decision."""
@@ -123,7 +122,7 @@ def mitigate(
     if result.proba is None or result.proba.shape[1] != 2:
         raise DataError("threshold mitigation needs a binary classifier (two classes).")
     choice = choose_decision(
-        result.y_true, result.proba[:, 1], value or ValueMatrix(1.0, 0.0, 1.0, 0.0), groups,
+        result.y_true, result.proba[:, 1], ValueMatrix(1.0, 0.0, 1.0, 0.0), groups,
         [FairnessLimit(attribute, metric, limit)], group_thresholds=True, margin_z=1.645, grid=301,
     )  # fmt: skip
     run.bundle.decision = choice.decision

@@ -6,7 +6,6 @@ class forbids unknown keys so a typo is an error, never silently ignored.
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from tailorml.config.introspect import fields_at
 from tailorml.config.registry import options_for, registered_names
+from tailorml.errors import dash_hint
 
 # Types are strict in every config block: an integer field takes only an
 # integer (``epochs: true`` and ``epochs: "5"`` are errors, not 1 and 5), a
@@ -34,9 +34,6 @@ class Strict(BaseModel):
     """Base for config blocks: unknown keys are errors and types are strict."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, **STRICT_TYPES)
-
-
-# ---------------------------------------------------------------- encoders
 
 
 class EncoderConfig(BaseModel):
@@ -72,8 +69,7 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     options = options_for("encoder", str(data["name"]))
     if options is None:
         names = registered_names("encoder")
-        hint = difflib.get_close_matches(str(data["name"]), names, n=1)
-        tip = f" — did you mean '{hint[0]}'?" if hint else "."
+        tip = dash_hint(str(data["name"]), names) or "."
         raise PydanticCustomError(
             "encoder_options",
             "unknown encoder '{bad}'{tip} Registered encoders: {names}.",
@@ -88,17 +84,13 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
         where = ".".join(str(p) for p in loc)
         if first["type"] == "extra_forbidden":
             valid = fields_at(options, loc[:-1], data)
-            hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
             msg = f"unknown option '{where}' for encoder '{data['name']}'"
-            msg += f" — did you mean '{hint[0]}'?" if hint else ""
+            msg += dash_hint(str(loc[-1]), valid)
             msg += f" Valid options here: {', '.join(valid)}."
         else:
             msg = f"encoder option '{where}': {first['msg']} (got {first.get('input')!r})"
         detail = {"detail": msg, "subloc": loc}
         raise PydanticCustomError("encoder_options", "{detail}", detail) from None
-
-
-# ---------------------------------------------------------------- preprocessing
 
 
 class NumberPreprocessing(Strict):
@@ -132,9 +124,6 @@ class ImagePreprocessing(Strict):
     channels: int | None = Field(default=None, ge=1, le=4)
     scale: float = Field(default=255.0, gt=0)
     resize: bool = False
-
-
-# ---------------------------------------------------------------- input features
 
 
 class _InputBase(Strict):
@@ -211,9 +200,6 @@ InputFeature = Annotated[
 ]
 
 
-# ---------------------------------------------------------------- outputs
-
-
 class OutputFeature(Strict):
     name: str = Field(min_length=1)
     type: str = Field(description="A registered output type: category, binary or number.")
@@ -226,8 +212,7 @@ class OutputFeature(Strict):
     def _registered(cls, kind: str) -> str:
         names = registered_names("output")
         if kind not in names:
-            hint = difflib.get_close_matches(kind, names, n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else "."
+            tip = dash_hint(kind, names) or "."
             raise ValueError(f"unknown output type '{kind}'{tip} Registered: {', '.join(names)}")
         return kind
 
@@ -243,9 +228,6 @@ class DecoderConfig(Strict):
     hidden: list[Annotated[int, Field(ge=1)]] = [128]
     activation: Literal["relu", "gelu", "tanh", "sigmoid", "none"] = "relu"
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-
-
-# ---------------------------------------------------------------- training
 
 
 class PrivacyConfig(Strict):
@@ -308,9 +290,6 @@ class TrainingConfig(Strict):
         return self
 
 
-# ---------------------------------------------------------------- data
-
-
 class SplitConfig(Strict):
     """How rows are divided into train / validation / test.
 
@@ -344,9 +323,6 @@ class DataConfig(Strict):
     pii_columns: list[str] | None = Field(
         default=None, description="Columns to scan for personal data; default: every text column."
     )
-
-
-# ---------------------------------------------------------------- the whole model
 
 
 class ModelConfig(Strict):

@@ -182,8 +182,7 @@ class Scenario(Strict):
                 {"a": missing[0]},
             )
         quality = self.constraints.quality
-        regression_metrics = {"mae", "rmse", "r2"}
-        if quality and (quality.metric in regression_metrics) != (self.task == "regression"):
+        if quality and (quality.metric in {"mae", "rmse", "r2"}) != (self.task == "regression"):
             raise PydanticCustomError(
                 "quality_metric",
                 "quality metric '{m}' does not fit a {t} task",

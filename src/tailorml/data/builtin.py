@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tailorml.data._common import did_you_mean, sha256_file
+from tailorml.data._common import sha256_file
 from tailorml.data.dataset import Dataset
 from tailorml.data.fetch import cached_dataset
 from tailorml.data.idx import digits_frame, read_idx_folder
-from tailorml.errors import DataError
+from tailorml.errors import DataError, did_you_mean
 
 FILES_DIR = Path(__file__).resolve().parent / "files"
 

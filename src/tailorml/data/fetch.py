@@ -10,7 +10,6 @@ mirrors work too, for machines without internet.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -20,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from tailorml.data._common import did_you_mean, sha256_file
-from tailorml.errors import DataError
+from tailorml.data._common import sha256_file
+from tailorml.errors import DataError, did_you_mean
 
 CACHE_ENV = "TAILORML_CACHE"
 MIRROR_ENV = "TAILORML_DATA_MIRROR"
@@ -159,8 +158,7 @@ def download(url: str, target: Path, sha256: str) -> None:
             )
         os.replace(tmp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def _copy_url(url: str, out: BinaryIO) -> str:

@@ -37,8 +37,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerSpan
 
-from tailorml.data._common import dash_hint
-from tailorml.errors import ConfigError, DataError
+from tailorml.errors import ConfigError, DataError, dash_hint
 
 ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "MAC_ADDRESS",
@@ -64,9 +63,11 @@ class _OfflineEmailRecognizer(known.EmailRecognizer):
         return self._extract(pattern_text).fqdn != ""
 
 
-def _recognizers() -> list[EntityRecognizer]:
-    """One presidio pattern recognizer per entity in ``ENTITIES``."""
-    return [
+@functools.cache
+def _analyzer() -> AnalyzerEngine:
+    """The pattern-only analyzer, one recognizer per entity in ``ENTITIES``, built once
+    (construction takes about a second)."""
+    recognizers: list[EntityRecognizer] = [
         _OfflineEmailRecognizer(),
         # STRICT_GROUPING: digits grouped as the number's format says, so no dates or IPs.
         known.PhoneRecognizer(leniency=2),
@@ -80,26 +81,12 @@ def _recognizers() -> list[EntityRecognizer]:
         known.UsItinRecognizer(),
         known.MedicalLicenseRecognizer(),
     ]
-
-
-@functools.cache
-def _analyzer() -> AnalyzerEngine:
-    """The pattern-only analyzer, built once (construction takes about a second)."""
-    registry = RecognizerRegistry(supported_languages=[_LANGUAGE])
-    for recognizer in _recognizers():
-        registry.add_recognizer(recognizer)
     return AnalyzerEngine(
-        registry=registry,
+        registry=RecognizerRegistry(recognizers, supported_languages=[_LANGUAGE]),
         nlp_engine=NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "no_op"}]),
         supported_languages=[_LANGUAGE],
         default_score_threshold=SCORE_THRESHOLD,
     )
-
-
-@functools.cache
-def _anonymizer() -> AnonymizerEngine:
-    """The presidio anonymizer, built once."""
-    return AnonymizerEngine()
 
 
 def _plausible_phone(span: str) -> bool:
@@ -146,7 +133,7 @@ def find(text: str) -> list[Finding]:
     return _without_overlaps([f for f in findings if _plausible(f, text)])
 
 
-def _is_text(series: pd.Series) -> bool:
+def is_text(series: pd.Series) -> bool:
     """Whether a column holds text (object or string dtype)."""
     return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
 
@@ -158,12 +145,12 @@ def text_columns(frame: pd.DataFrame, columns: list[str] | None = None) -> list[
         DataError: A named column does not exist or is not a text column.
     """
     if columns is None:
-        return [column for column in frame.columns if _is_text(frame[column])]
+        return [column for column in frame.columns if is_text(frame[column])]
     for column in columns:
         if column not in frame.columns:
             tip = dash_hint(column, frame.columns)
             raise DataError(f"PII column '{column}' does not exist in the data{tip}")
-        if not _is_text(frame[column]):
+        if not is_text(frame[column]):
             raise DataError(
                 f"PII column '{column}' is not a text column (dtype {frame[column].dtype}); "
                 "only object or string columns can be scanned for personal data."
@@ -195,27 +182,22 @@ def scan(frame: pd.DataFrame, columns: list[str] | None = None) -> Counts:
     return {column: _scan_column(frame[column])[1] for column in text_columns(frame, columns)}
 
 
-def _anonymize(text: str, findings: list[Finding]) -> str:
-    """The text with every finding replaced by ``<ENTITY_TYPE>``."""
-    spans = [AnonymizerSpan(f.entity_type, f.start, f.end, f.score) for f in findings]
-    result = _anonymizer().anonymize(
-        text,
-        spans,
-        operators={"DEFAULT": OperatorConfig("replace")},
-        merge_entities_with_spaces=False,
-    )
-    return str(result.text)
-
-
 def _redact_column(series: pd.Series, findings: dict[str, list[Finding]]) -> pd.Series:
-    """The column with every text that holds personal data redacted, rows in place."""
+    """The column with every finding replaced by ``<ENTITY_TYPE>``, rows in place."""
     if not findings:
         return series
-    redacted = {text: _anonymize(text, found) for text, found in findings.items()}
-    hit = series.isin(list(redacted))
-    out = series.copy()
-    out[hit] = series[hit].map(redacted)
-    return out
+    engine = AnonymizerEngine()  # cheap to build, unlike the analyzer
+    redacted = {}
+    for text, found in findings.items():
+        spans = [AnonymizerSpan(f.entity_type, f.start, f.end, f.score) for f in found]
+        result = engine.anonymize(
+            text,
+            spans,
+            operators={"DEFAULT": OperatorConfig("replace")},
+            merge_entities_with_spaces=False,
+        )
+        redacted[text] = str(result.text)
+    return series.mask(series.isin(list(redacted)), series.map(redacted))
 
 
 def redact(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple[pd.DataFrame, Counts]:

@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from tailorml.data._common import did_you_mean
 from tailorml.data.builtin import load_builtin
 from tailorml.data.dataset import Dataset
 from tailorml.data.idx import find_idx_files, read_idx, read_idx_folder, read_idx_pair
-from tailorml.errors import DataError
+from tailorml.errors import DataError, did_you_mean
 
 __all__ = [
     "read_csv",
@@ -50,15 +49,10 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 _SHOWN_LINES = 10
 
 
-# ------------------------------------------------------------------------ CSV
-
-
 @dataclass
 class _CsvScan:
-    """What one pass of the csv module found: the header and the bad rows."""
+    """What one pass of the csv module found: the bad rows and the good ones."""
 
-    header: list[str]
-    rows: int = 0
     last_start: int = 1  # the line the last row starts on
     bad_lines: list[int] = field(default_factory=list)
     good_text: io.StringIO | None = None  # the good rows, kept only in drop mode
@@ -83,10 +77,8 @@ def read_csv(
         DataError: missing or unreadable file, no rows, or (in ``"fail"``
             mode) a bad row, naming its line (the header is line 1).
     """
-    frame, dropped_lines = read_csv_lines(
-        path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter
-    )
-    return frame, len(dropped_lines)
+    frame, dropped = read_csv_lines(path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter)
+    return frame, len(dropped)
 
 
 def read_csv_lines(
@@ -96,7 +88,7 @@ def read_csv_lines(
     path = Path(path)
     _check_csv_args(path, bad_rows, encoding, delimiter)
     scan = _scan_csv(path, bad_rows=bad_rows, encoding=encoding, delimiter=delimiter)
-    if scan.rows == len(scan.bad_lines):
+    if not scan.good_lines:
         dropped = f" after dropping {len(scan.bad_lines)} bad rows" if scan.bad_lines else ""
         raise DataError(f"data file '{path}' has no rows{dropped}; it needs a header and data.")
     # The csv module only checked the rows; pandas' C parser builds the frame.
@@ -104,13 +96,18 @@ def read_csv_lines(
     if scan.bad_lines and scan.good_text is not None:
         source = scan.good_text
         source.seek(0)
-    compression = "gzip" if source is path and _is_gzip(path) else None
+    compression = "gzip" if source is path and path.name.lower().endswith(".gz") else None
     try:
         frame = pd.read_csv(
             source, sep=delimiter, encoding=encoding, compression=compression, low_memory=False
         )
     except (ValueError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _pandas_error(path, scan, exc) from None
+        if "EOF inside string" in str(exc):  # an unclosed quote swallows the rest of the file
+            raise DataError(
+                f"data file '{path}', line {scan.last_start}: a quoted field opens here and "
+                'never closes (the rest of the file is inside it). Add the missing closing ".'
+            ) from None
+        raise DataError(f"data file '{path}' could not be read as CSV: {exc}") from None
     frame, infinite = _drop_infinite(frame, path, scan, bad_rows)
     if infinite and len(frame) == 0:
         raise DataError(f"data file '{path}' has no rows after dropping {len(infinite)} bad rows.")
@@ -122,7 +119,11 @@ def _drop_infinite(
 ) -> tuple[pd.DataFrame, list[int]]:
     """Refuse (fail mode) or drop (drop mode) the rows with ``inf`` or ``-inf``
     in a numeric column; return the frame and the dropped rows' lines."""
-    found = infinite_rows(frame)
+    found = {}
+    for name, column in frame.select_dtypes("floating").items():
+        rows = np.flatnonzero(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)))
+        if rows.size:
+            found[str(name)] = rows
     if not found:
         return frame, []
     if bad_rows == "fail":
@@ -140,34 +141,11 @@ def _drop_infinite(
     return frame[keep].reset_index(drop=True), [scan.good_lines[r] for r in rows]
 
 
-def infinite_rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Positions of the ``inf`` / ``-inf`` values of each float column that has some."""
-    found = {}
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column):
-            rows = np.flatnonzero(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)))
-            if rows.size:
-                found[str(name)] = rows
-    return found
-
-
 def _lines_text(lines: list[int]) -> str:
     """``line 4`` or ``lines 4, 9, 12 and 3 more``."""
     shown = ", ".join(str(line) for line in lines[:_SHOWN_LINES])
     more = f" and {len(lines) - _SHOWN_LINES} more" if len(lines) > _SHOWN_LINES else ""
     return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
-
-
-def _pandas_error(path: Path, scan: _CsvScan, exc: Exception) -> DataError:
-    """Explain a parse failure the row check let through."""
-    if "EOF inside string" in str(exc):
-        # An unclosed quote swallows the rest of the file into the last row.
-        return DataError(
-            f"data file '{path}', line {scan.last_start}: a quoted field opens here and never "
-            'closes (the rest of the file is inside it). Add the missing closing ".'
-        )
-    return DataError(f"data file '{path}' could not be read as CSV: {exc}")
 
 
 def _check_csv_args(path: Path, bad_rows: str, encoding: str, delimiter: str) -> None:
@@ -189,10 +167,6 @@ def _check_csv_args(path: Path, bad_rows: str, encoding: str, delimiter: str) ->
         ) from None
 
 
-def _is_gzip(path: Path) -> bool:
-    return path.name.lower().endswith(".gz")
-
-
 def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -> _CsvScan:
     """Check every row's field count and decoding with the (C-implemented) csv module."""
     keep = io.StringIO() if bad_rows == "drop" else None
@@ -204,7 +178,7 @@ def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -
             if header is None:
                 raise DataError(f"data file '{path}' is empty: no rows, not even a header.")
             _check_header(header, path, reader.line_num, encoding)
-            scan = _CsvScan(header=header, good_text=keep)
+            scan = _CsvScan(good_text=keep)
             if writer is not None:
                 writer.writerow(header)
             end = reader.line_num
@@ -212,7 +186,6 @@ def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -
                 start, end = end + 1, reader.line_num
                 if not row:  # a blank line, which pandas skips as well
                     continue
-                scan.rows += 1
                 scan.last_start = start
                 if _row_is_bad(row, header, path, start, encoding, bad_rows):
                     scan.bad_lines.append(start)
@@ -229,18 +202,15 @@ def _scan_csv(path: Path, *, bad_rows: BadRows, encoding: str, delimiter: str) -
     return scan
 
 
-@contextmanager
-def _open_csv_text(path: Path, encoding: str) -> Iterator[IO[str]]:
+def _open_csv_text(path: Path, encoding: str) -> IO[str]:
     """Open a (maybe gzipped) file as text, keeping undecodable bytes as surrogates."""
     if codecs.lookup(encoding).name == "utf-8":
         encoding = "utf-8-sig"  # pandas drops a byte-order mark too
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        stream = opener(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
+        return opener(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
     except OSError as exc:
         raise DataError(f"data file '{path}' cannot be opened: {exc.strerror or exc}.") from None
-    with stream:
-        yield stream
 
 
 @contextmanager
@@ -301,9 +271,6 @@ def _decode_error(path: Path, line: int, encoding: str, byte: int | None, what: 
     )
 
 
-# -------------------------------------------------------------------- Parquet
-
-
 def read_parquet(path: str | Path) -> pd.DataFrame:
     """Read a Parquet file; DataError when it is missing or not readable Parquet."""
     path = Path(path)
@@ -315,9 +282,6 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise DataError(f"data file '{path}' is not a readable Parquet file: {exc}") from None
-
-
-# --------------------------------------------------------------- image folder
 
 
 def read_image_folder(path: str | Path) -> pd.DataFrame:
@@ -383,9 +347,6 @@ def _to_uint8_mode(image: Image.Image) -> Image.Image:
     if image.mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
         return image.convert("L")
     return image.convert("RGB")
-
-
-# ---------------------------------------------------------------- any source
 
 
 def read_source(

@@ -40,16 +40,16 @@ and every sample is seeded, so the same table always gets the same roles.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from tailorml.data._common import dash_hint
 from tailorml.data.infer import infer_target_type, infer_type
-from tailorml.errors import ConfigError
+from tailorml.errors import ConfigError, dash_hint
 
 Role = Literal[
     "feature", "text", "constant", "personal", "datetime", "identifier", "leak", "sensitive",
@@ -131,10 +131,6 @@ class ColumnRole:
         if self.kept:
             return f"kept {self.name} as {self.type}: {self.reason}"
         return f"excluded {self.name}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{name, role, type, reason}``."""
-        return asdict(self)
 
 
 def classify_columns(
@@ -231,30 +227,21 @@ def classify_column(
         return ColumnRole(name, "feature", kind, "image feature")
     values = column.dropna()
     if values.nunique() <= 1:
-        return ColumnRole(name, "constant", None, constant_reason(values))
+        every = f"is {str(values.iloc[0])[:40]!r}" if len(values) else "is missing"
+        return ColumnRole(name, "constant", None, f"constant (every value {every})")
     strings = as_strings(values)
     picked = strings.sample(n=min(SAMPLE_VALUES, len(strings)), random_state=SEED)
-    checks: tuple[tuple[Role, Callable[[], str | None]], ...] = (
-        ("personal", lambda: personal_reason(name, values, picked)),
-        ("datetime", lambda: datetime_reason(values, picked)),
-        ("identifier", lambda: identifier_reason(name, values, strings)),
-        ("leak", lambda: leak_reason(sample, target, task)),
-    )
-    for role, check in checks:
-        reason = check()
-        if reason is not None:
-            return ColumnRole(name, role, None, reason)
-    reason = text_reason(strings)
-    if reason is not None:
+    if (reason := personal_reason(name, values, picked)) is not None:
+        return ColumnRole(name, "personal", None, reason)
+    if (reason := datetime_reason(values, picked)) is not None:
+        return ColumnRole(name, "datetime", None, reason)
+    if (reason := identifier_reason(name, values, strings)) is not None:
+        return ColumnRole(name, "identifier", None, reason)
+    if (reason := leak_reason(sample, target, task)) is not None:
+        return ColumnRole(name, "leak", None, reason)
+    if (reason := text_reason(strings)) is not None:
         return ColumnRole(name, "text", "text", reason)
     return ColumnRole(name, "feature", kind, f"{kind} feature")
-
-
-def constant_reason(values: pd.Series) -> str:
-    """Why a column with at most one distinct value is left out."""
-    if len(values) == 0:
-        return "constant (every value is missing)"
-    return f"constant (every value is {str(values.iloc[0])[:40]!r})"
 
 
 def as_strings(values: pd.Series) -> pd.Series:
@@ -298,18 +285,17 @@ def entity_share(picked: pd.Series) -> tuple[str, float] | None:
         return None
     from tailorml.data.pii import find
 
-    hits: dict[str, int] = {}
+    hits: Counter[str] = Counter()
     for value, count in possible.value_counts().items():
         text = str(value)
         findings = find(text)
         covered = sum(f.end - f.start for f in findings)
         if findings and covered * 2 >= len(text.replace(" ", "")):
             entity = max(findings, key=lambda f: f.end - f.start).entity_type
-            hits[entity] = hits.get(entity, 0) + int(count)
+            hits[entity] += int(count)
     if not hits:
         return None
-    entity = max(hits, key=lambda e: hits[e])
-    return entity, sum(hits.values()) / len(picked)
+    return hits.most_common(1)[0][0], hits.total() / len(picked)
 
 
 def person_name_share(picked: pd.Series) -> float:
@@ -377,29 +363,16 @@ def identifier_reason(name: str, values: pd.Series, strings: pd.Series) -> str |
         if mean_words(strings) >= TEXT_MIN_WORDS:
             return None  # near-unique free text is text, not an id
         return f"identifier ({share:.0%} of values are unique)"
-    if not whole_numbers(values):
-        return None
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if not numeric or np.any(np.mod(values.to_numpy(dtype=float), 1) != 0):
+        return None  # only whole numbers (an int column, or whole floats) can be ids
     low, high = values.min(), values.max()
-    facts = [f"near-consecutive {low}-{high}"] if consecutive(values) else []
+    span = float(high) - float(low) + 1  # a row number, or a split of one, fills much of it
+    facts = [f"near-consecutive {low}-{high}"] if distinct / span >= CONSECUTIVE_DENSITY else []
     facts += ["an id-like name"] if named else []
     if not facts:
         return None
     return f"identifier ({share:.0%} unique integers, " + " and ".join(facts) + ")"
-
-
-def consecutive(values: pd.Series) -> bool:
-    """Whether distinct integers fill much of their range (a row number, or a split of one)."""
-    span = float(values.max()) - float(values.min()) + 1
-    return values.nunique() / span >= CONSECUTIVE_DENSITY
-
-
-def whole_numbers(values: pd.Series) -> bool:
-    """Whether numeric values are all integers (an int column, or whole floats)."""
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return False
-    if pd.api.types.is_integer_dtype(values):
-        return True
-    return bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
 
 
 def mean_words(strings: pd.Series) -> float:
@@ -479,34 +452,23 @@ def held_out_score(column: pd.Series, target: pd.Series, task: Task) -> float:
     value's majority class (or mean) on the training folds, so a value never seen in
     training earns no credit.
     """
-    from sklearn.model_selection import KFold
-
-    folds = KFold(n_splits=LEAK_FOLDS, shuffle=True, random_state=SEED).split(column)
-    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-    scores = [
-        tree_score(column, target, train, test, task)
-        if numeric
-        else lookup_score(column.astype(str), target, train, test, task)
-        for train, test in folds
-    ]
-    return float(np.mean(scores))
-
-
-def tree_score(
-    column: pd.Series, target: pd.Series, train: np.ndarray, test: np.ndarray, task: Task
-) -> float:
-    """Held-out accuracy (or R²) of a shallow tree on one numeric column (NaN allowed)."""
+    from sklearn.model_selection import KFold, cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-    x = column.to_numpy(dtype=float).reshape(-1, 1)  # (N, 1)
-    y = target.to_numpy()
-    model = (
-        DecisionTreeClassifier(max_depth=4, random_state=SEED)
-        if task == "classification"
-        else DecisionTreeRegressor(max_depth=8, random_state=SEED)
-    )
-    model.fit(x[train], y[train])
-    return float(model.score(x[test], y[test]))
+    folds = KFold(n_splits=LEAK_FOLDS, shuffle=True, random_state=SEED)
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        x = column.to_numpy(dtype=float).reshape(-1, 1)  # (N, 1), NaN allowed
+        tree = (
+            DecisionTreeClassifier(max_depth=4, random_state=SEED)
+            if task == "classification"
+            else DecisionTreeRegressor(max_depth=8, random_state=SEED)
+        )
+        scores = cross_val_score(tree, x, target.to_numpy(), cv=folds, error_score="raise")
+    else:
+        strings = column.astype(str)
+        splits = folds.split(column)
+        scores = [lookup_score(strings, target, train, test, task) for train, test in splits]
+    return float(np.mean(scores))
 
 
 def lookup_score(

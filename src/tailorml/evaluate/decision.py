@@ -18,20 +18,16 @@ class Decision:
     group_attribute: str | None = None  # the column whose value picks a group threshold
     group_thresholds: dict[str, float] = field(default_factory=dict)  # by group value
 
-    def thresholds_for(self, groups: np.ndarray | None, n: int) -> np.ndarray:
-        """The threshold of every row, (N,)."""
-        if not self.group_thresholds:
-            return np.full(n, self.threshold)
-        if groups is None:
-            raise ValueError(
-                f"this model uses per-group thresholds on '{self.group_attribute}'; "
-                "the rows must include that column"
-            )
-        return np.asarray([self.group_thresholds.get(str(g), self.threshold) for g in groups])
-
     def apply(self, proba_pos: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """0/1 decisions, (N,)."""
-        limits = self.thresholds_for(groups, len(proba_pos))
+        limits = np.full(len(proba_pos), self.threshold)
+        if self.group_thresholds:
+            if groups is None:
+                raise ValueError(
+                    f"this model uses per-group thresholds on '{self.group_attribute}'; "
+                    "the rows must include that column"
+                )
+            limits = np.asarray([self.group_thresholds.get(str(g), self.threshold) for g in groups])
         return (np.asarray(proba_pos) >= limits).astype(np.int64)
 
     def to_dict(self) -> DecisionRule:

@@ -18,13 +18,12 @@ figure a decision was chosen on is the figure it is judged by.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from tailorml.errors import DataError
+from tailorml.errors import DataError, dash_hint
 from tailorml.records.audit import Rate, SmallGroup
 from tailorml.records.match import GroupScopeFacts, LimitFigures
 
@@ -197,8 +196,7 @@ def check_sensitive(rows: pd.DataFrame, sensitive: list[str]) -> dict[str, np.nd
     groups = {}
     for column in sensitive:
         if column not in rows.columns:
-            hint = difflib.get_close_matches(column, [str(c) for c in rows.columns], n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else ""
+            tip = dash_hint(column, rows.columns)
             raise DataError(f"sensitive column '{column}' does not exist in the data{tip}")
         groups[column] = labels = group_labels(rows[column])
         if len(set(labels)) < 2:

@@ -54,18 +54,6 @@ from tailorml.evaluate.groups import (
     limit_gap,
 )
 
-__all__ = [
-    "MIN_GROUP_ROWS",
-    "Decision",
-    "DecisionResult",
-    "FairnessLimit",
-    "QualityFloor",
-    "ValueMatrix",
-    "choose_decision",
-    "demographic_parity_gap",
-    "equalized_odds_gap",
-]
-
 MIN_GROUP_ROWS = DEFAULT_MIN_GROUP_SIZE
 Metric = Literal["demographic_parity_difference", "equalized_odds_difference"]
 # Narrower bands leave room for the exact margin at the extreme groups.

@@ -86,16 +86,12 @@ def download(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=wanted))
     except Exception as err:  # offline, unknown id, network: all explained the same way
+        first_line = (str(err).strip().splitlines() or ["no detail"])[0]
         raise ConfigError(
             f"checkpoint '{repo_id}' could not be fetched from the Hugging Face Hub "
-            f"({type(err).__name__}: {first_line(err)}). Without a network, set "
+            f"({type(err).__name__}: {first_line}). Without a network, set "
             "HF_HUB_OFFLINE=1 after one online download, or name a local folder."
         ) from None
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else "no detail"
 
 
 def read_architecture(folder: Path) -> JSONObject:
@@ -118,8 +114,3 @@ def architecture_size(architecture: JSONObject, key: str, default: int) -> int:
             f"the checkpoint's config.json gives {key} = {value!r}, not a whole number."
         )
     return value
-
-
-def read_tokenizer(folder: Path) -> str:
-    """The checkpoint's fast tokenizer, serialised (``tokenizer.json``)."""
-    return (folder / "tokenizer.json").read_text(encoding="utf-8")

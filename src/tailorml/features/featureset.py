@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 
 from tailorml.config import InputFeature, ModelConfig
-from tailorml.errors import DataError
-from tailorml.features.base import Preprocessor
+from tailorml.errors import DataError, dash_hint
+from tailorml.features.base import PREPROCESSORS, Preprocessor
 from tailorml.features.meta import FeatureMeta
 from tailorml.features.target import Target
 from tailorml.io import JSONObject, as_object, as_objects
@@ -88,9 +87,7 @@ def preprocessor_for(feature: InputFeature) -> Preprocessor:
     extra: JSONObject = {}
     if feature.encoder is not None:
         kind, extra = feature.encoder.preprocessor(feature.type)
-    options = feature.preprocessing.model_dump() | extra
-    data: JSONObject = {"type": feature.type, "kind": kind, "name": feature.name}
-    return Preprocessor.from_dict(data | {"options": options, "state": {}})
+    return PREPROCESSORS[kind](feature.name, feature.preprocessing.model_dump() | extra)
 
 
 def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:
@@ -99,8 +96,7 @@ def check_columns(frame: pd.DataFrame, config: ModelConfig, split: str) -> None:
     wanted = [f.name for f in config.input_features] + [config.output.name]
     for name in wanted:
         if name not in frame.columns:
-            hint = difflib.get_close_matches(name, columns, n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else "."
+            tip = dash_hint(name, columns) or "."
             role = "target" if name == config.output.name else "input feature"
             raise DataError(
                 f"{role} column '{name}' does not exist in the {split} data{tip} "

@@ -8,6 +8,7 @@ the preprocessor's state, so a saved model tokenizes without the checkpoint.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,7 @@ import torch
 
 from tailorml.errors import ConfigError
 from tailorml.features.base import Preprocessor, register_preprocessor
-from tailorml.features.checkpoint import (
-    architecture_size,
-    checkpoint_folder,
-    read_architecture,
-    read_tokenizer,
-)
+from tailorml.features.checkpoint import architecture_size, checkpoint_folder, read_architecture
 from tailorml.features.meta import FeatureMeta
 
 
@@ -38,10 +34,6 @@ class CheckpointTextPreprocessor(Preprocessor):
     type = "text"
     kind = "text:pretrained"
 
-    def __init__(self, name: str, options: dict[str, Any], state: dict[str, Any] | None = None):
-        super().__init__(name, options, state)
-        self._tokenizer: Any = None
-
     def fit(self, column: pd.Series) -> None:
         folder = checkpoint_folder(self.options["checkpoint"])
         architecture = read_architecture(folder)
@@ -52,7 +44,8 @@ class CheckpointTextPreprocessor(Preprocessor):
                 f"{self.options['max_length']} exceeds the {positions} positions of checkpoint "
                 f"'{self.options['checkpoint']}'."
             )
-        self.state = {"tokenizer": read_tokenizer(folder), "architecture": architecture}
+        tokenizer = (folder / "tokenizer.json").read_text(encoding="utf-8")  # serialised
+        self.state = {"tokenizer": tokenizer, "architecture": architecture}
 
     def reading(self) -> str:
         end = "last" if self.options["truncation"] == "left" else "first"
@@ -61,19 +54,17 @@ class CheckpointTextPreprocessor(Preprocessor):
             f"{self.options['max_length']} tokens, [CLS] and [SEP] included, are used"
         )
 
-    @property
+    @cached_property
     def tokenizer(self) -> Any:
         """The fast tokenizer, set to truncate at ``max_length`` and not to pad."""
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
+        from tokenizers import Tokenizer
 
-            tokenizer = Tokenizer.from_str(self.state["tokenizer"])
-            tokenizer.encode_special_tokens = True  # "[PAD]" typed in a text is just text
-            tokenizer.no_padding()
-            side = "left" if self.options["truncation"] == "left" else "right"
-            tokenizer.enable_truncation(self.options["max_length"], direction=side)
-            self._tokenizer = tokenizer
-        return self._tokenizer
+        tokenizer = Tokenizer.from_str(self.state["tokenizer"])
+        tokenizer.encode_special_tokens = True  # "[PAD]" typed in a text is just text
+        tokenizer.no_padding()
+        side = "left" if self.options["truncation"] == "left" else "right"
+        tokenizer.enable_truncation(self.options["max_length"], direction=side)
+        return tokenizer
 
     def transform(self, column: pd.Series) -> torch.Tensor:
         texts = ["" if pd.isna(v) else str(v) for v in column.astype(object)]

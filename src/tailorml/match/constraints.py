@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from tailorml.config import Scenario
 from tailorml.config.scenario import LOWER_IS_BETTER, FairnessConstraint
-from tailorml.records.match import Check, Figures, LimitFigures
-
-SHORT = {"demographic_parity_difference": "dpd", "equalized_odds_difference": "eod"}
+from tailorml.records.match import GAP_NAMES, Check, Figures, LimitFigures
 
 
 def default_metric(scenario: Scenario) -> str:
@@ -59,7 +57,7 @@ def check_constraints(scenario: Scenario, m: Figures) -> dict[str, Check]:
 
 def constraint_name(fair: FairnessConstraint) -> str:
     """``max_dpd:ATTRIBUTE`` or ``max_eod:ATTRIBUTE``."""
-    return f"max_{SHORT[fair.metric]}:{fair.attribute}"
+    return f"max_{GAP_NAMES[fair.metric].lower()}:{fair.attribute}"
 
 
 def fairness_check(fair: FairnessConstraint, judged: LimitFigures | None) -> Check:

@@ -41,10 +41,8 @@ def run_match(
     quiet: bool = False,
     backend: Backend = Backend(),
 ) -> record.MatchResult:
-    """Recommend the model that fits the scenario; write ``match.json`` and
-    ``recommended/`` into ``output``. A rerun on the same
-    folder resumes: finished trials are not trained again. ``backend`` says
-    where trials run (this machine, or a Ray cluster); the answer is the same."""
+    """:func:`tailorml.pipelines.match` without the report and the model card (the answer
+    is the same whichever ``backend`` runs the trials)."""
     spec = load_scenario(scenario)
     if workers is not None:
         if workers < 1:
@@ -129,7 +127,7 @@ def summary(
     notes = [f"Eliminated by successive halving (or the budget) before the last rung: "
              f"{', '.join(eliminated)}."] if eliminated else []  # fmt: skip
     rows = {k: len(v) for k, v in data.frames.items()}
-    columns = [record.ColumnFacts(**role.to_dict()) for role in data.roles]  # none: input_features
+    columns = [record.ColumnFacts(**asdict(role)) for role in data.roles]  # none: input_features
     search = record.SearchFacts(
         seed=spec.seed, budget_s=spec.budget.seconds, elapsed_s=time.monotonic() - started,
         rungs=log.rungs, completed_trials=len(log.results),

@@ -38,16 +38,6 @@ __all__ = ["Candidate", "build_portfolio", "modality"]
 CHECKPOINT_ENV = "TAILORML_MATCH_CHECKPOINT"
 
 
-def text_columns_note(metas: dict[str, FeatureMeta]) -> list[str]:
-    """How a table's free-text columns are read, when it has some."""
-    texts = [name for name, meta in metas.items() if meta.type == "text"]
-    if not texts or modality(metas) != "table":
-        return []
-    names = ", ".join(texts)
-    return [f"Free-text columns in the table ({names}): linear models read them as TF-IDF, "
-            "networks with an LSTM; trees read the other columns only."]  # fmt: skip
-
-
 def build_portfolio(
     metas: dict[str, FeatureMeta], rows: int, budget_s: float, max_epsilon: float | None = None,
     fairness: list[FairnessConstraint] | None = None, binary: bool = False,
@@ -70,7 +60,12 @@ def build_portfolio(
             continue
         candidates += proposed
         reasons += why
-    reasons += text_columns_note(metas)
+    texts = [name for name, meta in metas.items() if meta.type == "text"]
+    if texts and kind == "table":
+        reasons.append(
+            f"Free-text columns in the table ({', '.join(texts)}): linear models read them as "
+            "TF-IDF, networks with an LSTM; trees read the other columns only."
+        )
     if max_epsilon is not None:
         reasons.append(f"max_epsilon {max_epsilon:g}: only candidates trained with DP-SGD "
                        f"enter; {', '.join(dropped)} have no differentially private variant "

@@ -88,11 +88,7 @@ class TailorModel(nn.Module):
     def parameter_groups(self, learning_rate: float) -> list[ParamGroup]:
         """Trainable parameters with their learning rates: an encoder's own
         rates where it sets them (layer-wise decay), ``learning_rate`` else."""
-        groups: list[ParamGroup] = []
-        own: set[int] = set()
-        for name in self.names:
-            for params, rate in self.encoder(name).parameter_groups():
-                groups.append((params, rate))
-                own.update(id(p) for p in params)
+        groups = [group for n in self.names for group in self.encoder(n).parameter_groups()]
+        own = {id(p) for params, _ in groups for p in params}
         rest = [p for p in self.parameters() if p.requires_grad and id(p) not in own]
         return [(rest, learning_rate), *groups] if rest else groups

@@ -69,10 +69,8 @@ def audit(
     if baseline is not None:
         record.baseline = Baseline(run=str(baseline), training=trained.metrics.fairness)
     if mitigate is not None:
-        tune = tuning_rows(trained, tune_data)
-        record.mitigation = mitigate_run(
-            trained, tune, sensitive[0], MITIGATIONS[mitigate], max_gap
-        )
+        tune, metric = tuning_rows(trained, tune_data), MITIGATIONS[mitigate]
+        record.mitigation = mitigate_run(trained, tune, sensitive[0], metric, max_gap)
         save_bundle(trained.bundle, run_dir / "mitigated")
     if baseline is not None or mitigate is not None:
         record.after = audit_rows(trained, rows, sensitive, min_group_size=min_group_size)

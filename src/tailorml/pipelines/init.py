@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-
 import pandas as pd
 
 from tailorml.config import parse_config
 from tailorml.data.readers import read_source
 from tailorml.data.roles import ColumnRole
 from tailorml.data.starter import starter_yaml
-from tailorml.errors import DataError
+from tailorml.errors import DataError, dash_hint
 
 PiiCounts = dict[str, dict[str, int]]  # column → entity → count
 
@@ -25,8 +23,7 @@ def starter_config(data: str, target: str) -> tuple[str, list[ColumnRole]]:
     frames = read_source(data).frames
     frame = frames.get("train", next(iter(frames.values())))
     if target not in frame.columns:
-        hint = difflib.get_close_matches(target, [str(c) for c in frame.columns], n=1)
-        tip = f" — did you mean '{hint[0]}'?" if hint else ""
+        tip = dash_hint(target, frame.columns)
         raise DataError(f"target column '{target}' does not exist in '{data}'{tip}")
     text, roles = starter_yaml(frame, data, target)
     parse_config(text, source="the starter config")  # it must be valid

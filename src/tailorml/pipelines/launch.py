@@ -67,7 +67,14 @@ def train_distributed(
         ConfigError: the config is invalid or does not fit the process count.
         TrainingFailed: a rank failed (its error, or the signal that killed it).
     """
-    cfg = check_distributed(as_config(config), nproc, nnodes, node_rank)
+    cfg = as_config(config)
+    if nproc < 1 or nnodes < 1 or not 0 <= node_rank < nnodes:
+        raise ConfigError(
+            f"--nproc {nproc}, --nnodes {nnodes}, --node-rank {node_rank}: need at least one "
+            "process on at least one machine and 0 ≤ node rank < nnodes."
+        )
+    rank_batch_size(cfg.training.batch_size, nproc * nnodes)  # a batch that does not divide
+    check_single_process_options(cfg.training, nproc * nnodes)  # DP-SGD
     port = master_port or (free_port() if nnodes == 1 else DEFAULT_PORT)
     quiet_launcher()
     with tempfile.TemporaryDirectory(prefix="tailorml-ranks-") as logs:
@@ -91,22 +98,6 @@ def launch_config(
         max_restarts=0, monitor_interval=0.5, start_method="spawn",
         logs_specs=DefaultLogsSpecs(log_dir=str(logs)),
     )  # fmt: skip
-
-
-def check_distributed(cfg: ModelConfig, nproc: int, nnodes: int, node_rank: int) -> ModelConfig:
-    """The config, once it is known to train on ``nnodes × nproc`` processes.
-
-    Raises:
-        ConfigError: bad process counts, a batch that does not divide, or DP-SGD.
-    """
-    if nproc < 1 or nnodes < 1 or not 0 <= node_rank < nnodes:
-        raise ConfigError(
-            f"--nproc {nproc}, --nnodes {nnodes}, --node-rank {node_rank}: need at least one "
-            "process on at least one machine and 0 ≤ node rank < nnodes."
-        )
-    rank_batch_size(cfg.training.batch_size, nproc * nnodes)
-    check_single_process_options(cfg.training, nproc * nnodes)
-    return cfg
 
 
 def rank_main(config: JSONObject, output: str, resume: bool, quiet: bool, logs: str) -> Any:

@@ -3,7 +3,6 @@ before and (after a baseline or mitigation) after."""
 
 from __future__ import annotations
 
-from tailorml.io import JSONObject
 from tailorml.records.base import Part, Record
 
 Interval = tuple[float, float]  # a 95% interval: low, high
@@ -112,16 +111,11 @@ class AuditRecord(Record):
     """``audit.json``: ``before`` is the baseline run (or the run itself); ``after``
     is the run, mitigated or trained differently, when there is one to compare."""
 
+    OMIT_UNSET = True  # the parts that apply, none of those that do not (not null)
+
     run: str
     data: str
     before: AuditedRows
     baseline: Baseline | None = None
     mitigation: Mitigation | None = None
     after: AuditedRows | None = None
-
-    def dump(self) -> JSONObject:
-        """The JSON value written: parts that do not apply are left out, not null."""
-        absent = {
-            name for name in ("baseline", "mitigation", "after") if getattr(self, name) is None
-        }
-        return self.model_dump(mode="json", exclude=absent)

@@ -4,7 +4,6 @@ names the file and field when one does not fit."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -12,7 +11,7 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tailorml.errors import DataError
-from tailorml.io import JSONObject, atomic_write_json
+from tailorml.io import JSONObject, atomic_write_json, read_json
 
 Migration = Callable[[JSONObject], JSONObject]
 
@@ -111,10 +110,10 @@ class Record(Part):
             DataError: the file is missing, is not JSON, or does not fit.
         """
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path)
         except FileNotFoundError:
             raise DataError(f"{path} does not exist.") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
             raise DataError(f"{path} is not valid JSON ({err}).") from None
         return cls.parse(data, str(path))
 

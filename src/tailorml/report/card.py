@@ -143,7 +143,7 @@ def render_model_card(run_dir: Path, match: MatchLike | None = None) -> str:
 def card_context(facts: Facts) -> dict[str, object]:
     """What the template reads beyond ``facts``: the sentences and tables derived from them."""
     deep, scenario = facts.family == "deep", facts.scenario
-    params = {k: v for k, v in facts.params.items() if k != "privacy"}
+    params = {k: v for k, v in (facts.manifest.get("params") or {}).items() if k != "privacy"}
     written = datetime.fromtimestamp((facts.bundle_dir / "model.json").stat().st_mtime, tz=UTC)
     main = facts.splits.get("test") or next(iter(facts.splits.values()), None)
     order, reweighing = METRIC_ORDER.get(facts.task, []), facts.reweighing
@@ -193,16 +193,13 @@ def card_context(facts: Facts) -> dict[str, object]:
     }
 
 
-# ---------------------------------------------------------------- helpers
-
-
 @dataclass(frozen=True)
 class Table:
     """A Markdown table; cells are formatted text."""
 
     columns: list[str]
     rows: list[list[str]]
-    title: str | None = None
+    title: str
     note: str = ""
 
 
@@ -238,9 +235,6 @@ def options_text(options: Mapping[str, object]) -> str:
     """`` (key value, …)`` of a part's options but its name, or nothing when none is set."""
     text = shown({k: v for k, v in options.items() if k != "name"})
     return f" ({text})" if text else ""
-
-
-# ---------------------------------------------------------------- reading
 
 
 @dataclass(frozen=True)
@@ -291,17 +285,9 @@ class Facts:
         return str(self.manifest.get("family", "deep"))
 
     @property
-    def params(self) -> Mapping[str, object]:
-        return self.manifest.get("params") or {}
-
-    @property
     def data(self) -> DataFacts | MatchData | None:
         """Rows per split and dropped rows: metrics.json's, else the match's."""
         return self.metrics.data or (self.match.data if self.match else None)
-
-    @property
-    def rows(self) -> dict[str, int]:
-        return self.data.rows if self.data else {}
 
     @property
     def source(self) -> str:
@@ -350,19 +336,12 @@ def read_facts(run_dir: Path, match: MatchResult | None) -> Facts:
     if not (bundle_dir / "model.json").is_file():
         raise TailorError(f"no model bundle in {run_dir} (no model/model.json or model.json).")
     manifest, config, features, decision, spent = read_bundle(bundle_dir)
-    files = [(bundle_dir / "model.json").relative_to(run_dir).as_posix()]
     written = (bundle_dir / "model.json").stat().st_mtime
-    found: dict[str, Path] = {}
-    stale: list[str] = []
-    for name in ("metrics.json", *LATER_FILES):
-        path = run_dir / name
-        if not path.is_file():
-            continue
-        if name in LATER_FILES and path.stat().st_mtime < written:
-            stale.append(name)  # left by an earlier model trained into the same folder
-            continue
-        found[name] = path
-        files.append(name)
+    present = [name for name in ("metrics.json", *LATER_FILES) if (run_dir / name).is_file()]
+    # left by an earlier model trained into the same folder
+    stale = [n for n in present if n in LATER_FILES and (run_dir / n).stat().st_mtime < written]
+    found = {name: run_dir / name for name in present if name not in stale}
+    files = [(bundle_dir / "model.json").relative_to(run_dir).as_posix(), *found]
     metrics = read_record(Metrics, found.get("metrics.json")) or Metrics()
     mitigated = found.get("mitigated/model.json")
     return Facts(
@@ -465,9 +444,6 @@ def fairness_limits(scenario: Scenario | None) -> dict[str, dict[str, float]]:
     return limits
 
 
-# ---------------------------------------------------------------- model details
-
-
 def card_title(facts: Facts) -> str:
     if facts.match is not None:
         name = facts.chosen.name if facts.chosen else facts.family
@@ -524,9 +500,6 @@ def training_settings(facts: Facts) -> list[str]:
     return settings
 
 
-# ---------------------------------------------------------------- intended use, factors
-
-
 def sensitive_attributes(facts: Facts) -> list[str]:
     """Attributes audited, declared in the scenario, or reweighed over in training."""
     declared = facts.scenario.sensitive if facts.scenario else []
@@ -555,9 +528,6 @@ def audit_advice(facts: Facts) -> AuditAdvice:
     return AuditAdvice(columns, f"{why} ({names(columns)})", command)
 
 
-# ---------------------------------------------------------------- metrics, data
-
-
 def class_shares(scores: Scores | None) -> list[str]:
     """``label 23.6%`` per class, from the per-class support."""
     counts = {k: c.support for k, c in (scores.per_class or {}).items()} if scores else {}
@@ -581,9 +551,6 @@ def preprocessing_row(feature: Preprocessor) -> list[str]:
     else:
         learned = "size " + "×".join(str(state.get(k)) for k in ("height", "width", "channels"))
     return [cell(f"`{feature.name}`"), kind, cell(shown(feature.options)), cell(learned)]
-
-
-# ---------------------------------------------------------------- quantitative analyses
 
 
 def tables(facts: Facts) -> list[Table]:
@@ -750,9 +717,6 @@ def importance_table(facts: Facts) -> list[Table]:
     rows = [[cell(f"`{name}`"), cell(drop.mean), cell(drop.std)] for name, drop in ordered]
     title = "Permutation importance (drop in the headline metric when the input is shuffled)"
     return [Table(["input", "mean drop", "std"], rows, title)] if rows else []
-
-
-# ---------------------------------------------------------------- ethics, caveats
 
 
 class Gap(NamedTuple):

@@ -103,16 +103,12 @@ def confusion_chart(name: str, matrix: list[list[int]], labels: list[str]) -> st
         )
         ax.set_yticks(range(k), labels)
     if k <= _MAX_ANNOTATED_CLASSES:
-        _annotate_counts(ax, counts)
+        threshold = counts.max() / 2.0 if counts.size else 0.0
+        size = 10 if k <= 10 else 7
+        for (row, col), value in np.ndenumerate(counts):
+            color = "white" if value > threshold else "black"
+            ax.text(col, row, str(value), ha="center", va="center", color=color, fontsize=size)
     return to_svg(fig, name)
-
-
-def _annotate_counts(ax: matplotlib.axes.Axes, counts: np.ndarray) -> None:
-    threshold = counts.max() / 2.0 if counts.size else 0.0
-    size = 10 if counts.shape[0] <= 10 else 7
-    for (row, col), value in np.ndenumerate(counts):
-        color = "white" if value > threshold else "black"
-        ax.text(col, row, str(value), ha="center", va="center", color=color, fontsize=size)
 
 
 def to_svg(fig: Figure, name: str) -> str:
@@ -134,17 +130,14 @@ def to_svg(fig: Figure, name: str) -> str:
             format="svg",
             metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
         )
-    return _scrub_svg(buffer.getvalue(), name)
-
-
-def _scrub_svg(svg: str, prefix: str) -> str:
+    svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
     svg = re.sub(r'\s+xmlns(?::\w+)?="[^"]*"', "", svg)
     # matplotlib escapes quotes in text, so these patterns only meet real ids.
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
     return svg.strip()
 
 

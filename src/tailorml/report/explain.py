@@ -93,10 +93,8 @@ def row_view(row: RowExplanation) -> RowView:
 
 def colour(score: float, alpha: float | None = None) -> str:
     """Green for a score favouring the decision, pink against; ``alpha`` fades it."""
-    red, green, blue = FOR if score >= 0 else AGAINST
-    return (
-        f"rgb({red},{green},{blue})" if alpha is None else f"rgba({red},{green},{blue},{alpha:.2f})"
-    )
+    rgb = ",".join(map(str, FOR if score >= 0 else AGAINST))
+    return f"rgb({rgb})" if alpha is None else f"rgba({rgb},{alpha:.2f})"
 
 
 def image_heatmap(chart: str, name: str, feature: ImageAttribution) -> str:

@@ -43,18 +43,10 @@ class Headline(NamedTuple):
     """The main split's headline metric, its 95% interval and the rows scored."""
 
     metric: str
-    split: str
     value: float | None
     low: float | None
     high: float | None
     n: int | None
-
-
-class MetricRow(NamedTuple):
-    """One metric (or its interval, as text) on each split."""
-
-    name: str
-    values: list[float | str | None]
 
 
 def write_report(run_dir: Path) -> Path:
@@ -97,7 +89,7 @@ def render_report(run_dir: Path) -> str:
         "run_name": metrics.run_name or run_dir.resolve().name,
         "task": task,
         "data_source": source,
-        "headline": _headline(task, main_split, main),
+        "headline": _headline(task, main),
         "curves": _learning_curves(history),
         "confusion": _confusion(main, labels) if task == "classification" else None,
         "main_split": main_split,
@@ -107,10 +99,7 @@ def render_report(run_dir: Path) -> str:
         "training_rows": _training_rows(metrics.train, planned, history),
         "config_text": config_text,
     }
-    return render("report.html.j2", context, {"fmt": format_value})
-
-
-# ---------------------------------------------------------------- reading
+    return render("report.html.j2", context)
 
 
 def _read_config(path: Path) -> tuple[dict[str, object], str | None]:
@@ -141,9 +130,6 @@ def _read_history(path: Path) -> pd.DataFrame | None:
     return history
 
 
-# ---------------------------------------------------------------- context
-
-
 def _task(metrics: Metrics, splits: dict[str, Scores]) -> str:
     if metrics.task in METRIC_ORDER:
         return metrics.task
@@ -153,13 +139,13 @@ def _task(metrics: Metrics, splits: dict[str, Scores]) -> str:
     return "unknown"
 
 
-def _headline(task: str, split: str | None, scores: Scores) -> Headline | None:
+def _headline(task: str, scores: Scores) -> Headline | None:
     name = scores.headline or _HEADLINE.get(task)
-    if split is None or name is None or name not in scores.figures:
+    if name is None or name not in scores.figures:
         return None
     ci = scores.ci95 if scores.ci95 and scores.ci95.metric == name else None
     low, high = (ci.low, ci.high) if ci else (None, None)
-    return Headline(name, split, scores[name], low, high, scores.n)
+    return Headline(name, scores[name], low, high, scores.n)
 
 
 def _learning_curves(history: pd.DataFrame | None) -> list[dict[str, str]]:
@@ -167,7 +153,9 @@ def _learning_curves(history: pd.DataFrame | None) -> list[dict[str, str]]:
     if history is None:
         return []
     epochs = history["epoch"].tolist()
-    names = ["loss"] + [n for n in _logged_metrics(history.columns) if n != "loss"]
+    parts = [str(column).partition("_") for column in history.columns]
+    logged = [name for prefix, _, name in parts if prefix in ("train", "val") and name]
+    names = list(dict.fromkeys(["loss", *logged]))
     charts = []
     for name in names:
         series: list[Series] = [
@@ -186,15 +174,6 @@ def _learning_curves(history: pd.DataFrame | None) -> list[dict[str, str]]:
     return charts
 
 
-def _logged_metrics(columns: pd.Index) -> list[str]:
-    names: list[str] = []
-    for column in map(str, columns):
-        prefix, _, name = column.partition("_")
-        if prefix in ("train", "val") and name and name not in names:
-            names.append(name)
-    return names
-
-
 def _confusion(scores: Scores, labels: list[str]) -> str | None:
     matrix = scores.confusion_matrix
     if not matrix:
@@ -203,17 +182,18 @@ def _confusion(scores: Scores, labels: list[str]) -> str | None:
     return confusion_chart("confusion", matrix, names)
 
 
-def _metric_rows(task: str, splits: dict[str, Scores]) -> list[MetricRow]:
+def _metric_rows(task: str, splits: dict[str, Scores]) -> list[tuple[str, list[object]]]:
     """Rows of (metric, value per split): the task's metrics first, then any others."""
     values = [s.figures | ({"n": s.n} if s.n is not None else {}) for s in splits.values()]
     names = dict.fromkeys([*METRIC_ORDER.get(task, []), *(k for v in values for k in v)])
-    present = [n for n in names if any(n in v for v in values)]
-    rows = [MetricRow(n, [v.get(n) for v in values]) for n in present]
+    rows: list[tuple[str, list[object]]] = [
+        (n, [v.get(n) for v in values]) for n in names if any(n in v for v in values)
+    ]
     cis = [s.ci95 for s in splits.values()]
-    texts = [_ci_text(ci) for ci in cis]
+    texts: list[object] = [_ci_text(ci) for ci in cis]
     metric = next((ci.metric for ci, text in zip(cis, texts, strict=True) if ci and text), None)
     if metric is not None:
-        rows.append(MetricRow(f"{metric} 95% CI", list(texts)))
+        rows.append((f"{metric} 95% CI", texts))
     return rows
 
 

@@ -28,20 +28,12 @@ Fairness = dict[str, record.AttributeFairness]  # per attribute
 Limits = dict[str, record.LimitFigures]  # per fairness limit
 
 
-class GapRow(NamedTuple):
-    """A fairness gap of the recommended model on validation and on test."""
-
-    attribute: str
-    gap: str
-    values: tuple[float | None, float | None]
-
-
 class LimitRow(NamedTuple):
     """A fairness limit of the recommended model on validation and on test."""
 
     name: str
-    groups: tuple[str, str]  # the judged groups, joined
-    gaps: tuple[float | None, float | None]
+    groups: list[str]  # the judged groups, joined, on validation and test
+    gaps: list[float | None]
     effective: float | None  # the limit less the margin tuned to on validation
     min_group_size: int
     too_small: list[str]
@@ -74,11 +66,7 @@ def write_match_report(run_dir: Path) -> Path:
 
 
 def render_match_report(run_dir: Path) -> str:
-    """Render the match report of a folder as an HTML string (see :func:`write_match_report`).
-
-    Raises:
-        TailorError: ``match.json`` is missing, is not valid JSON, or does not fit.
-    """
+    """Render the match report of a folder as an HTML string (see :func:`write_match_report`)."""
     run_dir = Path(run_dir)
     path = run_dir / MATCH_NAME
     if not path.is_file():
@@ -153,15 +141,17 @@ def axes_text(axes: record.ParetoAxes | None) -> str | None:
     return "; ".join(f"{verb} {', '.join(names)}" for verb, names in verbs if names) or None
 
 
-def fairness_rows(validation: Fairness, on_test: Fairness) -> list[GapRow]:
-    """Fairness gaps of the recommended model per attribute, on validation and on test."""
+def fairness_rows(
+    validation: Fairness, on_test: Fairness
+) -> list[tuple[str, str, list[float | None]]]:
+    """(attribute, gap, its value on validation and on test) of the recommended model."""
     rows = []
     for attribute in dict.fromkeys([*validation, *on_test]):
         for key, short in record.GAP_NAMES.items():
-            pair = tuple(getattr(split[attribute], key) if attribute in split else None
-                         for split in (validation, on_test))  # fmt: skip
+            pair = [getattr(split[attribute], key) if attribute in split else None
+                    for split in (validation, on_test)]  # fmt: skip
             if any(value is not None for value in pair):
-                rows.append(GapRow(attribute, short, (pair[0], pair[1])))
+                rows.append((attribute, short, pair))
     return rows
 
 
@@ -181,8 +171,7 @@ def limit_rows(validation: Limits, on_test: Limits) -> list[LimitRow]:
         gaps = [f.gap if f else None for f in splits.values()]
         first = next(f for f in splits.values() if f)
         effective = splits["validation"].effective_limit if splits["validation"] else None
-        rows.append(LimitRow(name, (groups[0], groups[1]), (gaps[0], gaps[1]), effective,
-                             first.scope.min_group_size, small))  # fmt: skip
+        rows.append(LimitRow(name, groups, gaps, effective, first.scope.min_group_size, small))
     return rows
 
 

@@ -35,7 +35,7 @@ from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
 from tailorml.io import atomic_write_json, read_json, replace_dir
 from tailorml.io import staging_dir as make_staging
-from tailorml.models.family import FAMILIES, ModelFamily, Params, WeightsError, family_named
+from tailorml.models.family import FAMILIES, Params, WeightsError, family_named
 from tailorml.records.audit import DecisionRule
 from tailorml.train import deep  # noqa: F401  (registers the deep family)
 
@@ -65,16 +65,11 @@ class Bundle:
     params: Params = field(default_factory=dict)
     decision: Decision | None = None
 
-    @property
-    def model_family(self) -> ModelFamily[Any]:
-        """The family that built the model, which knows how to use it."""
-        return family_named(self.family)
-
 
 def save_bundle(bundle: Bundle, folder: Path) -> None:
     """Write the bundle to a staging folder, then swap it in atomically."""
     staging = make_staging(folder)
-    bundle.model_family.save(bundle.model, staging)
+    family_named(bundle.family).save(bundle.model, staging)
     manifest: Manifest = {
         "format_version": FORMAT_VERSION,
         "tailorml_version": __version__,

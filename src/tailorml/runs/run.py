@@ -11,12 +11,11 @@ import pandas as pd
 import torch
 
 from tailorml.config import DataConfig, ModelConfig
-from tailorml.data.dataset import Dataset
 from tailorml.data.readers import read_source
 from tailorml.errors import DataError, TailorError
 from tailorml.evaluate import evaluate as score
 from tailorml.features import Encoded
-from tailorml.models.family import ModelFamily
+from tailorml.models.family import ModelFamily, family_named
 from tailorml.records.metrics import Metrics, Scores
 from tailorml.runs.bundle import Bundle, load_bundle
 
@@ -31,12 +30,8 @@ def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
     """
     if isinstance(data, pd.DataFrame):
         return redact_like_training(data.reset_index(drop=True), like), 0
-    dataset: Dataset = read_source(
-        str(data),
-        format="auto",
-        bad_rows=like.bad_rows,
-        encoding=like.encoding,
-        delimiter=like.delimiter,
+    dataset = read_source(
+        str(data), bad_rows=like.bad_rows, encoding=like.encoding, delimiter=like.delimiter
     )
     frames = dataset.frames
     rows = frames.get("test", frames.get("all"))
@@ -91,7 +86,7 @@ class Run:
     @property
     def family(self) -> ModelFamily[Any]:
         """The model's family: what it can do, and how to run it."""
-        return self.bundle.model_family
+        return family_named(self.bundle.family)
 
     def outputs(
         self, encoded: Encoded, cache: bool = False, length_batch: int | None = None
@@ -156,24 +151,14 @@ class Run:
         ``frame.attrs["dropped_rows"]``."""
         rows, dropped = read_rows(data, self.config.data)
         out = self.outputs(self.bundle.features.encode(rows, "prediction", with_target=False))
-        frame = self.predictions(out, rows)
-        frame.attrs["dropped_rows"] = dropped  # bad rows left out under bad_rows: drop
-        return frame
-
-    def predictions(self, out: torch.Tensor, rows: pd.DataFrame) -> pd.DataFrame:
-        """What ``predict`` returns, from the model's raw outputs for these rows.
-
-        Args:
-            out: raw outputs (N, K), or (N, 1) for binary / number, from
-                ``outputs`` or any backend that computes the same network.
-            rows: the N input rows (per-group thresholds read their group column).
-        """
         predicted, proba = self.decisions(out, rows)
         columns: dict[str, np.ndarray] = {"prediction": predicted}
         if proba is not None:
             labels = self.bundle.features.target.labels
             columns |= {f"probability_{label}": proba[:, i] for i, label in enumerate(labels)}
-        return pd.DataFrame(columns)
+        frame = pd.DataFrame(columns)
+        frame.attrs["dropped_rows"] = dropped
+        return frame
 
     def decisions(
         self, out: torch.Tensor, rows: pd.DataFrame
@@ -209,7 +194,7 @@ def read_history(file: Path) -> list[dict[str, float]]:
         return []
     try:
         return list(pd.read_csv(file).to_dict("records"))
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except ValueError as err:  # pandas ParserError, EmptyDataError
         raise TailorError(
             f"the run file '{file}' is corrupt or was edited: it is not a readable CSV table "
             f"({err}). Delete it to open the run without its training history."

@@ -26,8 +26,8 @@ import tailorml
 from tailorml.serve.batching import Batcher, Chunk
 from tailorml.serve.guard import GuardMiddleware
 from tailorml.serve.metrics import Metrics, MetricsMiddleware
-from tailorml.serve.playground import page_config, playground_html
-from tailorml.serve.predictor import Predictor, explainable
+from tailorml.serve.playground import playground_html
+from tailorml.serve.predictor import Predictor
 from tailorml.serve.rows import ApiError, RowReader
 from tailorml.serve.schema import (
     InputField,
@@ -38,11 +38,6 @@ from tailorml.serve.schema import (
     response_types,
 )
 from tailorml.serve.settings import ServeSettings
-
-
-def bundle_folder(run_dir: Path) -> Path:
-    """``RUN/model`` for a run folder, the folder itself for a bare bundle."""
-    return run_dir / "model" if (run_dir / "model" / "model.json").is_file() else run_dir
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -66,14 +61,15 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     run_dir = Path(run_dir)
     run = tailorml.load(run_dir)
     fields = input_fields(run)
-    predictor = Predictor(run, fields, bundle_folder(run_dir), settings.backend)
+    bundle_dir = run_dir / "model" if run.path is not None else run_dir  # else a bare bundle
+    predictor = Predictor(run, fields, bundle_dir, settings.backend)
     reader = RowReader(fields)
     metrics = Metrics(predictor.backend, run.bundle.family)
     batcher = Batcher(predictor.predict, max_rows=settings.max_batch_size,
                       max_wait=settings.max_wait_ms / 1000, max_queue_rows=settings.max_queue_rows,
                       on_batch=metrics.observe_batch)  # fmt: skip
     warm_up(predictor, reader, fields)
-    can_explain = explainable(run)
+    can_explain = run.family.capabilities.attribution is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,7 +88,7 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     async def refused(request: Request, err: ApiError) -> Response:
         return json_response(err.body(), err.status)
 
-    page = playground_html(page_config(run, fields, can_explain, settings.api_key is not None))
+    page = playground_html(run, fields, can_explain, settings.api_key is not None)
 
     @app.get("/", include_in_schema=False)
     async def playground() -> HTMLResponse:
@@ -214,9 +210,7 @@ def api_description(settings: ServeSettings) -> str:
 def openapi(
     app: FastAPI, schemas: dict[str, dict[str, JsonValue]], settings: ServeSettings
 ) -> dict[str, Any]:
-    """FastAPI's document plus the generated request and response schemas."""
-    if app.openapi_schema:
-        return app.openapi_schema
+    """FastAPI's document (which it caches) plus the generated request and response schemas."""
     document = FastAPI.openapi(app)
     parts = document.setdefault("components", {})
     parts.setdefault("schemas", {}).update(schemas)

@@ -29,18 +29,15 @@ class PageConfig(TypedDict):
     needs_key: bool
 
 
-def page_config(run: Run, fields: list[InputField], explain: bool, needs_key: bool) -> PageConfig:
-    """The page's config for this model and its request fields."""
+def playground_html(run: Run, fields: list[InputField], explain: bool, needs_key: bool) -> str:
+    """The page (``report/templates/playground.html.j2``) for this model and its request
+    fields, its ``PageConfig`` embedded as JSON."""
     target = run.bundle.features.target
     scales = {p.name: p.options.get("scale", 255.0) for p in run.bundle.features.inputs}
     described = [asdict(field) for field in fields]
     for item in described:
         if item["kind"] == "image":  # the canvas starts blank
             item.update(default=None, scale=scales.get(item["name"], 255.0))
-    return PageConfig(target=target.name, task=target.task, labels=target.labels,
-                      fields=described, explain=explain, needs_key=needs_key)  # fmt: skip
-
-
-def playground_html(config: PageConfig) -> str:
-    """The page (``report/templates/playground.html.j2``), the model's config embedded as JSON."""
+    config = PageConfig(target=target.name, task=target.task, labels=target.labels,
+                        fields=described, explain=explain, needs_key=needs_key)  # fmt: skip
     return render("playground.html.j2", {"config": config})

@@ -98,14 +98,14 @@ class Predictor:
         data = self.run.config.data
         if data.pii == "allow":
             return rows
+        from tailorml.data.pii import is_text, scan
+
         wanted = data.pii_columns or [f.name for f in self.fields if f.kind in TABLE_KINDS]
-        columns = [c for c in wanted if c in rows.columns and holds_text(rows[c])]
+        columns = [c for c in wanted if c in rows.columns and is_text(rows[c])]
         if not columns:
             return rows
         if data.pii == "redact":
             return redact_like_training(rows, data.model_copy(update={"pii_columns": columns}))
-        from tailorml.data.pii import scan
-
         found = {c: n for c, n in scan(rows, columns).items() if n}
         if found:
             what = "; ".join(f"{c}: {', '.join(sorted(n))}" for c, n in found.items())
@@ -206,11 +206,6 @@ def finite(out: torch.Tensor, start: int = 0) -> torch.Tensor:
     return out
 
 
-def holds_text(column: pd.Series) -> bool:
-    """A column personal-data scanning reads (as ``tailorml.data.pii`` decides)."""
-    return column.dtype == object or isinstance(column.dtype, pd.StringDtype)
-
-
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """Images (N, C, H, W) in channels-last memory; other inputs as they are."""
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
@@ -222,8 +217,3 @@ def as_api_error(err: Exception, start: int = 0) -> ApiError:
     if isinstance(err, RowError):
         return RowError(err.row + start)
     return err if isinstance(err, ApiError) else ApiError(422, str(err))
-
-
-def explainable(run: Run) -> bool:
-    """Whether ``explain_rows`` can attribute this run's decisions."""
-    return run.family.capabilities.attribution is not None

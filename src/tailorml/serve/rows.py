@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import io
 import json
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
+from tailorml.errors import dash_hint
 from tailorml.serve.schema import PIXEL_LIMIT, ErrorItem, ErrorResponse, InputField, request_type
 
 IMAGE_FORMATS = ("PNG", "JPEG")
@@ -105,8 +105,7 @@ class RowReader:
         if kind == "missing":
             return f"{row}: the field '{name}' is missing; every row needs {self.names}."
         if kind == "extra_forbidden":
-            hint = difflib.get_close_matches(name, list(self.fields), n=1)
-            tip = f" — did you mean '{hint[0]}'?" if hint else "."
+            tip = dash_hint(name, self.fields) or "."
             return f"{row}: unknown field '{name}'{tip} The fields are {self.names}."
         return f"{row}.{name}: {expectation(self.fields[name], kind)}."
 
@@ -127,9 +126,6 @@ def expectation(field: InputField, kind: str) -> str:
         f"expected {size} (or {size}×C) nested list of numbers, or a base64-encoded PNG "
         "or JPEG string"
     )
-
-
-# ---------------------------------------------------------------- images
 
 
 def image_problem(body: bytes, loc: tuple[Any, ...], field: InputField) -> str | None:

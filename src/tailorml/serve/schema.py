@@ -134,9 +134,6 @@ def listing(values: tuple[str, ...], most: int = 20) -> str:
     return shown + (f", … ({len(values)} in all)" if len(values) > most else "")
 
 
-# ---------------------------------------------------------------- pydantic types
-
-
 def value_type(field: InputField) -> Any:
     """The pydantic annotation that validates one column's values."""
     base: Any

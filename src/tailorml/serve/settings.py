@@ -29,8 +29,6 @@ class ServeSettings:
         max_queue_rows: rows waiting for the model before new requests get 503.
         backend: ``auto`` (ONNX Runtime when the bundle has model.onnx), ``onnx``
             or ``torch``.
-        torch_threads: PyTorch intra-op threads per worker; None: the cores
-            left per worker after one for the server's event loop.
     """
 
     host: str = "127.0.0.1"
@@ -43,7 +41,6 @@ class ServeSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     max_queue_rows: int = 4096
     backend: Backend = "auto"
-    torch_threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("port", "workers", "max_batch_size", "max_body_bytes", "max_queue_rows"):
@@ -62,9 +59,8 @@ class ServeSettings:
             raise TailorError("the API key is empty.")
 
     def threads(self) -> int:
-        """PyTorch threads per worker process."""
-        if self.torch_threads is not None:
-            return max(1, self.torch_threads)
+        """PyTorch threads per worker process: the cores left per worker after one
+        for the server's event loop, 1 to 8."""
         cores = os.cpu_count() or 1
         return max(1, min(8, cores // self.workers - 1))
 

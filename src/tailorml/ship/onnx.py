@@ -129,9 +129,6 @@ def output_spec(run: Run) -> GraphTensor:
     return GraphTensor(name=OUTPUT, dtype="float32", shape=["batch", width], meaning=meaning)
 
 
-# ---------------------------------------------------------------- export
-
-
 class Positional(nn.Module):
     """The model with one positional input per feature, as ONNX graphs take them."""
 
@@ -263,9 +260,6 @@ def reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
-# ---------------------------------------------------------------- checks
-
-
 def check_parity(
     model: TailorModel, session: ort.InferenceSession, specs: list[GraphTensor],
     inputs: Mapping[str, torch.Tensor],
@@ -310,16 +304,12 @@ def quantization_change(
     target: torch.Tensor, kind: Target,
 ) -> Int8Change:  # fmt: skip
     """Quality of the fp32 and int8 models on the same rows, and the change."""
-    outputs = {
-        name: run_session(new_session(path), specs, inputs) for name, path in
-        (("fp32", fp32), ("int8", int8))
-    }  # fmt: skip
-    metric = "mae" if kind.kind == "number" else "accuracy"
-    scores = {name: quality(kind, out, target) for name, out in outputs.items()}
+    full, small = (run_session(new_session(path), specs, inputs) for path in (fp32, int8))
+    before, after = quality(kind, full, target), quality(kind, small, target)
     return Int8Change(
-        file=int8.name, rows=len(target), metric=metric,
-        fp32=scores["fp32"], int8=scores["int8"], change=scores["int8"] - scores["fp32"],
-        max_abs_diff=float(np.max(np.abs(outputs["int8"] - outputs["fp32"]))),
+        file=int8.name, rows=len(target), metric="mae" if kind.kind == "number" else "accuracy",
+        fp32=before, int8=after, change=after - before,
+        max_abs_diff=float(np.max(np.abs(small - full))),
     )  # fmt: skip
 
 
@@ -330,9 +320,6 @@ def quality(target: Target, outputs: np.ndarray, truth: torch.Tensor) -> float:
         return float(np.mean(np.abs(target.values(out) - target.values(truth.reshape(-1, 1)))))
     predicted = target.probabilities(out).argmax(axis=1)
     return float(np.mean(predicted == target.class_ids(truth)))
-
-
-# ---------------------------------------------------------------- runtime
 
 
 class OnnxModel:

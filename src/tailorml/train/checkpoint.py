@@ -18,8 +18,8 @@ from tailorml.io import (
     replace_dir,
     save_tensors,
     shape_mismatch,
+    staging_dir,
 )
-from tailorml.io import staging_dir as make_staging
 
 
 @dataclass
@@ -68,7 +68,7 @@ def save_checkpoint(
     state: TrainState,
 ) -> None:
     """Write the checkpoint to a staging folder, then swap it in atomically."""
-    staging = make_staging(folder)
+    staging = staging_dir(folder)
     save_tensors(staging / "model.safetensors", model.state_dict())
     opt_tensors, opt_rest = optimizer_tensors(optimizer)
     save_tensors(staging / "optimizer.safetensors", opt_tensors)

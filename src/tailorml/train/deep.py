@@ -48,7 +48,7 @@ from tailorml.models.family import (
 )
 from tailorml.models.model import TailorModel
 from tailorml.models.registry import ENCODERS
-from tailorml.train.frozen import embed_frozen, embed_frozen_costed
+from tailorml.train.frozen import embed_frozen_costed
 from tailorml.train.loop import Trainer, predict_outputs
 
 WEIGHTS = "model.safetensors"
@@ -125,10 +125,9 @@ class DeepFamily(ModelFamily[TailorModel]):
         self, model: TailorModel, inputs: Inputs, config: ModelConfig, cache: bool = False,
         length_batch: int | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        training = config.training
+        size, precision = config.training.eval_batch_size, config.training.precision
         if cache:
-            inputs = embed_frozen(model, inputs, training.precision)
-        size, precision = training.eval_batch_size, training.precision
+            inputs, _ = embed_frozen_costed(model, inputs, precision)
         return predict_outputs(model, inputs, size, precision, length_batch)
 
     def save(self, model: TailorModel, folder: Path) -> None:
@@ -158,9 +157,6 @@ class DeepFamily(ModelFamily[TailorModel]):
         if task.max_epsilon is not None:
             out = [private(c, task.max_epsilon) for c in out]
         return out, reasons
-
-
-# ---------------------------------------------------------------- candidates
 
 
 def deep(encoder: dict[str, Any], hidden: list[int], epochs: int, lr: float = 1e-3,

@@ -12,14 +12,13 @@ themselves: a changed checkpoint, text or tokenizer setting (truncation,
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from torch import nn
 
+from tailorml.data.fetch import default_cache_dir
 from tailorml.io import load_tensors, save_tensors
 from tailorml.models.model import Network
 from tailorml.models.registry import Encoder
@@ -29,57 +28,29 @@ from tailorml.train.progress import counting
 EMBED_BATCH = 64  # texts per forward pass; larger batches ran slower on the CPU
 
 
-def cache_root() -> Path:
-    """Where cached embeddings live: ``$TAILORML_CACHE/embeddings``."""
-    base = os.environ.get("TAILORML_CACHE") or Path.home() / ".cache" / "tailorml"
-    return Path(base) / "embeddings"
-
-
-def embed_frozen(
-    model: nn.Module,
-    inputs: dict[str, torch.Tensor],
-    precision: str,
-    cache: bool = True,
-    quiet: bool = True,
-) -> dict[str, torch.Tensor]:
+def embed_frozen_costed(
+    model: nn.Module, inputs: dict[str, torch.Tensor], precision: str, quiet: bool = True
+) -> tuple[dict[str, torch.Tensor], float]:
     """``inputs`` with every frozen encoder's token ids ``(N, T)`` replaced by
-    its pooled embeddings ``(N, D)``, which the encoder passes through.
+    its pooled embeddings ``(N, D)``, which the encoder passes through, and the
+    seconds that computing them took: measured now on a cache miss, recorded in
+    the cache file on a hit (so a model trained on cached embeddings can be
+    charged what they cost; 0 without frozen encoders).
 
     Args:
         model: the network; one without encoders is left alone.
-        inputs: the split's tensors by feature.
         precision: ``fp32`` or ``bf16`` (autocast), part of the cache key.
-        cache: read and write the disk cache (else compute only).
         quiet: no progress bar while computing.
     """
-    return embed_frozen_costed(model, inputs, precision, cache, quiet)[0]
-
-
-def embed_frozen_costed(
-    model: nn.Module,
-    inputs: dict[str, torch.Tensor],
-    precision: str,
-    cache: bool = True,
-    quiet: bool = True,
-) -> tuple[dict[str, torch.Tensor], float]:
-    """``embed_frozen``, and the seconds that computing the embeddings took:
-    measured now on a cache miss, recorded in the cache file on a hit (so a
-    model trained on cached embeddings can be charged what they cost; 0
-    without frozen encoders)."""
     out, seconds = dict(inputs), 0.0
-    compute = cached_embeddings if cache else timed_embed
-    for name, encoder in frozen_encoders(model, inputs):
-        out[name], spent = compute(encoder, inputs[name], precision, quiet)
-        seconds += spent
-    return out, seconds
-
-
-def frozen_encoders(model: nn.Module, inputs: dict[str, torch.Tensor]) -> list[tuple[str, Encoder]]:
-    """The frozen encoders whose inputs are still token ids, by feature name."""
     if not isinstance(model, Network):
-        return []
-    encoders = [(name, model.encoder(name)) for name in model.names]
-    return [(n, e) for n, e in encoders if e.frozen and not inputs[n].is_floating_point()]
+        return out, seconds
+    for name in model.names:
+        encoder = model.encoder(name)
+        if encoder.frozen and not inputs[name].is_floating_point():  # still token ids
+            out[name], spent = cached_embeddings(encoder, inputs[name], precision, quiet)
+            seconds += spent
+    return out, seconds
 
 
 def cached_embeddings(
@@ -87,33 +58,29 @@ def cached_embeddings(
 ) -> tuple[torch.Tensor, float]:
     """The pooled embeddings of ``ids`` from the cache, computed on a miss,
     and the seconds computing them took (recorded beside them)."""
-    path = cache_root() / f"{cache_key(encoder, ids, precision)}.safetensors"
+    path = default_cache_dir() / "embeddings" / f"{cache_key(encoder, ids, precision)}.safetensors"
     if path.is_file():
         try:
             cached = load_tensors(path)
             return cached["embeddings"], float(cached["seconds"])
         except (SafetensorError, KeyError, OSError):
             pass  # unreadable (or from before costs were recorded): compute and replace it
-    vectors, seconds = timed_embed(encoder, ids, precision, quiet)
+    vectors, seconds = embed(encoder, ids, precision, quiet)
     save_tensors(path, {"embeddings": vectors, "seconds": torch.tensor(seconds)})
     return vectors, seconds
 
 
-def timed_embed(
+@torch.inference_mode()
+def embed(
     encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True
 ) -> tuple[torch.Tensor, float]:
-    """``embed``, and the seconds it took."""
+    """Pooled embeddings ``(N, D)`` float32, in batches of texts of similar length,
+    and the seconds computing them took."""
     started = time.perf_counter()
-    vectors = embed(encoder, ids, precision, quiet)
-    return vectors, time.perf_counter() - started
-
-
-@torch.inference_mode()
-def embed(encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = True) -> torch.Tensor:
-    """Pooled embeddings ``(N, D)`` float32, in batches of texts of similar length."""
     was_training = encoder.training
     encoder.eval()
-    order = length_order(encoder, ids)
+    lengths = encoder.lengths(ids)
+    order = torch.arange(len(ids)) if lengths is None else torch.argsort(lengths, stable=True)
     device = next(encoder.parameters()).device
     vectors = torch.empty(len(ids), encoder.output_size)
     with counting("embedding texts", len(ids), quiet) as advance:
@@ -124,14 +91,7 @@ def embed(encoder: Encoder, ids: torch.Tensor, precision: str, quiet: bool = Tru
                 vectors[index] = encoder(batch).float().cpu()
             advance(len(index))
     encoder.train(was_training)
-    return vectors
-
-
-def length_order(encoder: Encoder, ids: torch.Tensor) -> torch.Tensor:
-    lengths = encoder.lengths(ids)
-    if lengths is None:
-        return torch.arange(len(ids))
-    return torch.argsort(lengths, stable=True)
+    return vectors, time.perf_counter() - started
 
 
 def cache_key(encoder: Encoder, ids: torch.Tensor, precision: str) -> str:

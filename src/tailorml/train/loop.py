@@ -21,6 +21,7 @@ from torch import nn
 
 from tailorml.config import TrainingConfig
 from tailorml.features import Encoded
+from tailorml.features.outputs import OUTPUT_TYPES
 from tailorml.models.model import Network
 from tailorml.train.checkpoint import (
     TrainState,
@@ -38,8 +39,8 @@ from tailorml.train.distributed import (
     shared,
     summed,
 )
-from tailorml.train.frozen import EMBED_BATCH, embed_frozen
-from tailorml.train.losses import LossFn, count_correct, make_loss
+from tailorml.train.frozen import EMBED_BATCH, embed_frozen_costed
+from tailorml.train.losses import LossFn, make_loss
 from tailorml.train.precision import autocast, resolve_device, to_device
 from tailorml.train.progress import TrainingProgress
 
@@ -55,9 +56,12 @@ Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a step's mean loss, ou
 def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimizer:
     """The configured optimizer; each parameter group remembers its ``base_lr``,
     which the schedule scales (pretrained encoders set their own rates)."""
+    if isinstance(model, Network):
+        groups = model.parameter_groups(cfg.learning_rate)
+    else:
+        groups = [([p for p in model.parameters() if p.requires_grad], cfg.learning_rate)]
     params: list[dict[str, Any]] = [
-        {"params": group, "lr": rate, "base_lr": rate}
-        for group, rate in parameter_groups(model, cfg.learning_rate)
+        {"params": group, "lr": rate, "base_lr": rate} for group, rate in groups
     ]
     # fused: one kernel over all parameters, 6× the default's speed on a CPU
     if cfg.optimizer in ("adam", "adamw"):
@@ -66,12 +70,6 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(
         params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
-
-
-def parameter_groups(model: nn.Module, rate: float) -> list[tuple[list[nn.Parameter], float]]:
-    if isinstance(model, Network):
-        return model.parameter_groups(rate)
-    return [([p for p in model.parameters() if p.requires_grad], rate)]
 
 
 def lengths_of(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
@@ -179,7 +177,7 @@ def evaluate_loss(
     out = predict_outputs(model, inputs, cfg.eval_batch_size, cfg.precision)
     loss = loss_fn(out, target) * len(target)
     error = (out.reshape(-1) - target).abs().sum() if kind == "number" else torch.zeros(())
-    sums = [loss, error, count_correct(kind, out, target), torch.tensor(len(target))]
+    sums = [loss, error, OUTPUT_TYPES[kind].count_correct(out, target), torch.tensor(len(target))]
     loss_sum, error_sum, correct, rows = summed(sums, world, device_of(model))
     metric, total = ("mae", error_sum) if kind == "number" else ("accuracy", correct)
     return {"loss": loss_sum / rows, metric: total / rows}
@@ -298,8 +296,8 @@ class Trainer:
         return self.state.history
 
     def _embedded(self, data: Encoded) -> Encoded:
-        inputs = embed_frozen(self.net, data.inputs, self.cfg.precision, quiet=self.quiet)
-        return data if inputs is data.inputs else Encoded(inputs, data.target, data.weights)
+        inputs, _ = embed_frozen_costed(self.net, data.inputs, self.cfg.precision, self.quiet)
+        return Encoded(inputs, data.target, data.weights)
 
     def _make_private(self, train: Encoded) -> PrivateTraining:
         """Set up DP-SGD once; on resume, count the epochs already trained."""
@@ -364,7 +362,7 @@ class Trainer:
         for step, (loss, out, y) in enumerate(steps):
             if len(y):  # a Poisson batch can be empty
                 loss_sum.add_(loss, alpha=len(y))
-                correct.add_(count_correct(self.kind, out, y))
+                correct.add_(OUTPUT_TYPES[self.kind].count_correct(out, y))
                 rows += len(y)
             if step % BAR_EVERY == 0:
                 bar.step(float(loss), rows / (time.perf_counter() - start))
@@ -408,9 +406,7 @@ class Trainer:
         untouched (to count the batches).
         """
         n, size = len(train), self.batch_size
-        generator = self.order
-        if peek:
-            generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator().manual_seed(0) if peek else self.order
         if self.world.size > 1:
             order = rank_rows(n, self.world, self.cfg.seed, self.state.epoch)
         else:

@@ -1,8 +1,6 @@
-"""The loss and the count of correct predictions, as each output type defines them."""
+"""The loss, as each output type defines it."""
 
 from __future__ import annotations
-
-import torch
 
 from tailorml.features.outputs import LOSSES, OUTPUT_TYPES, LossFn
 
@@ -16,8 +14,3 @@ def make_loss(kind: str, name: str, reduction: str = "mean") -> LossFn:
         reduction: ``mean`` over the batch, or ``none`` for one loss per row.
     """
     return LOSSES[OUTPUT_TYPES[kind].loss if name == "auto" else name](reduction)
-
-
-def count_correct(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Correct predictions in a batch, as a 0-d tensor (no host sync)."""
-    return OUTPUT_TYPES[kind].count_correct(out, y)

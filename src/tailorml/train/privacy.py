@@ -77,7 +77,8 @@ def quiet_opacus() -> Iterator[None]:
 
 
 class RowDataset(Dataset[Batch]):
-    """One training row at a time, as ``({feature: tensor}, target)``."""
+    """One training row at a time, as ``({feature: tensor}, target)``; the loader's
+    default collate stacks rows into ``{feature: (B, ...)}`` and the target ``(B,)``."""
 
     def __init__(self, data: Encoded) -> None:
         assert data.target is not None
@@ -91,19 +92,9 @@ class RowDataset(Dataset[Batch]):
         return {name: t[index] for name, t in self.inputs.items()}, self.target[index]
 
 
-def collate_rows(rows: list[Batch]) -> Batch:
-    """Stack rows into a batch: ``{feature: (B, ...)}`` and the target ``(B,)``."""
-    inputs = {name: torch.stack([row[0][name] for row in rows]) for name in rows[0][0]}
-    return inputs, torch.stack([row[1] for row in rows])
-
-
 class RowLoss(nn.Module):
-    """The training loss with a settable ``reduction``, as ghost clipping needs.
-
-    Args:
-        kind: output kind (category | binary | number).
-        name: the loss name from the training config.
-    """
+    """The training loss (:func:`make_loss`) with a settable ``reduction``, as ghost
+    clipping needs."""
 
     def __init__(self, kind: str, name: str) -> None:
         super().__init__()
@@ -249,21 +240,14 @@ class RowOrder:
                     param.grad_sample = samples[order]
 
 
-def flat_gradients(params: list[nn.Parameter]) -> torch.Tensor:
-    """Every parameter's ``.grad`` as one vector (zeros where unused)."""
-    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                      for p in params])  # fmt: skip
-
-
 def row_by_row(module: nn.Module, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Per-row gradients of ``(module(x) * weights).sum()`` by plain autograd, ``(k, P)``."""
     params = [p for p in module.parameters() if p.requires_grad]
     rows = []
     for i in range(len(x)):
-        module.zero_grad(set_to_none=True)
-        (module(x[i : i + 1]) * weights[i : i + 1]).sum().backward()
-        rows.append(flat_gradients(params))
-    module.zero_grad(set_to_none=True)
+        out = (module(x[i : i + 1]) * weights[i : i + 1]).sum()
+        grads = torch.autograd.grad(out, params, allow_unused=True, materialize_grads=True)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))  # zeros where unused
     return torch.stack(rows)
 
 
@@ -316,8 +300,7 @@ def check_encoder(label: str, encoder: nn.Module, x: torch.Tensor) -> None:
                 f"compute its per-sample gradients ({type(err).__name__}: {err}).{tip}"
             ) from None
     scale = float(expected.abs().max()) + 1e-12
-    same = got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4 * scale)
-    if not same:
+    if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-4 * scale):
         raise ConfigError(
             f"training.privacy: {label} cannot be trained with DP-SGD: Opacus computes wrong "
             "per-sample gradients for it (one of its layers is not applied row by row, such "
@@ -439,9 +422,7 @@ def make_private(
     assert settings is not None
     check_encoders(net, train)
     order = RowOrder(net)
-    loader = DataLoader(
-        RowDataset(train), batch_size=cfg.batch_size, collate_fn=collate_rows, generator=generator
-    )
+    loader = DataLoader(RowDataset(train), batch_size=cfg.batch_size, generator=generator)
     with quiet_opacus():
         engine = PrivacyEngine(accountant="prv", secure_mode=False)
         wrapped = engine.make_private_with_epsilon(

@@ -145,7 +145,6 @@ class TrainingProgress:
             TimeRemainingColumn(),
             console=self.console,
             disable=not self.live,
-            transient=False,
         )
         self.task = self.bar.add_task(
             "train", total=steps, epoch=0, epochs=epochs, loss="-", metric="", rate="-"

@@ -13,7 +13,6 @@ from tailorml.errors import DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.meta import FeatureMeta
 from tailorml.features.outputs import OUTPUT_TYPES
-from tailorml.models.classical.design import TABLE_TYPES
 from tailorml.models.family import FAMILIES, Capabilities, ModelFamily, Params, Proposal, Task
 
 Inputs = dict[str, torch.Tensor]
@@ -32,14 +31,9 @@ class ClassicalModel:
 
     family: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
-    TABLE_TYPES: ClassVar[frozenset[str]] = frozenset(TABLE_TYPES)
-    READS: ClassVar[frozenset[str] | None] = None  # the input types it reads (None: every type)
-
-    @classmethod
-    def input_types(cls, params: Params) -> frozenset[str] | None:
-        """The input feature types the family reads with these params (``READS``).
-        A model trained on a table with other columns reads only the ones it takes."""
-        return cls.READS
+    # the input types it reads (None: every type); a model trained on a table
+    # with other columns reads only the ones it takes
+    READS: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def candidates(cls, task: Task) -> Proposal:
@@ -94,7 +88,7 @@ class ClassicalFamily(ModelFamily[ClassicalModel]):
 
     def config_for(self, base: ModelConfig, params: Params, seed: int) -> ModelConfig:
         """The base config with only the inputs the family reads (trees: table columns)."""
-        types = self.model.input_types(params)
+        types = self.model.READS
         if types is None or all(f.type in types for f in base.input_features):
             return base
         kept = [f for f in base.input_features if f.type in types]

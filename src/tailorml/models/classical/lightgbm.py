@@ -12,7 +12,7 @@ import torch
 
 from tailorml.io import atomic_write_text
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
-from tailorml.models.classical.design import dense_design
+from tailorml.models.classical.design import TABLE_TYPES, dense_design
 from tailorml.models.family import Candidate, Capabilities, Params, Proposal, Task
 
 # one thread and deterministic: the same seed gives the same trees on any machine
@@ -34,7 +34,7 @@ class LightGBMModel(ClassicalModel):
 
     family = "lightgbm"
     capabilities = Capabilities(attribution="tree_shap")  # LightGBM's own TreeSHAP
-    READS = ClassicalModel.TABLE_TYPES  # trees split on table columns, not words or pixels
+    READS = frozenset(TABLE_TYPES)  # trees split on table columns, not words or pixels
 
     @classmethod
     def candidates(cls, task: Task) -> Proposal:

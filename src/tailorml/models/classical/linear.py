@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
@@ -68,9 +69,7 @@ class LinearModel(ClassicalModel):
         if scores.shape[1] == 1:
             p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
             return np.stack([1 - p, p], axis=1)
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return np.asarray(softmax(scores, axis=1))
 
     def save(self, folder: Path) -> None:
         save_linear(

@@ -19,7 +19,6 @@ The sensitive attribute is needed at training time only; it is not an input.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from tailorml.errors import ConfigError
-from tailorml.features.meta import FeatureMeta
+from tailorml.errors import ConfigError, dash_hint
 from tailorml.io import atomic_write_json, atomic_write_text, read_json
 from tailorml.models.classical.base import ClassicalModel, Inputs, class_ids, register_classical
 from tailorml.models.classical.design import (
@@ -87,21 +85,10 @@ def check_choice(what: str, value: str, valid: list[str], where: str = "") -> No
     """Raise a ConfigError naming the bad value and the nearest valid one."""
     if value in valid:
         return
-    near = difflib.get_close_matches(value, valid, n=1)
-    hint = f" — did you mean '{near[0]}'?" if near else ""
+    hint = dash_hint(value, valid)
     raise ConfigError(
         f"fair_reductions: unknown {what} '{value}'{where}{hint} Valid: {', '.join(valid)}."
     )
-
-
-def check_table_features(metas: dict[str, FeatureMeta]) -> None:
-    """Raises ConfigError for any text or image input (tables only)."""
-    for name, meta in metas.items():
-        if meta.type not in TABLE_TYPES:
-            raise ConfigError(
-                f"the 'fair_reductions' model family takes table features only "
-                f"({', '.join(TABLE_TYPES)}); input feature '{name}' is {meta.type}."
-            )
 
 
 def base_estimator(params: Params, categorical: list[int], seed: int) -> Any:
@@ -137,7 +124,7 @@ class FairReductionsModel(ClassicalModel):
     """
 
     family = "fair_reductions"
-    READS = ClassicalModel.TABLE_TYPES  # either base; a table's free-text columns are left out
+    READS = frozenset(TABLE_TYPES)  # either base; a table's free-text columns are left out
 
     # no attribution: a mixture of hard classifiers has no exact contributions
 
@@ -216,7 +203,12 @@ class FairReductionsModel(ClassicalModel):
                 f"the 'fair_reductions' model family is for binary classification; "
                 f"this target is {self.kind}."
             )
-        check_table_features(self.metas)
+        for name, meta in self.metas.items():
+            if meta.type not in TABLE_TYPES:
+                raise ConfigError(
+                    f"the 'fair_reductions' model family takes table features only "
+                    f"({', '.join(TABLE_TYPES)}); input feature '{name}' is {meta.type}."
+                )
         return resolved_params(self.params)
 
     def design(self, inputs: Inputs) -> tuple[np.ndarray, list[int]]:
@@ -230,11 +222,13 @@ class FairReductionsModel(ClassicalModel):
         """Take the members with nonzero weight out of the fitted mixture."""
         index = [j for j in mitigator.weights_.index if mitigator.weights_[j] > 0]
         self.weights = np.asarray([mitigator.weights_[j] for j in index], dtype=np.float64)
-        predictors = [mitigator.predictors_[j] for j in index]
+        fitted = [mitigator.predictors_[j] for j in index]
         if self.base == "linear":
-            self.coef, self.intercept = stack_linear(predictors, width)
-        else:
-            self.members = [lightgbm_member(p) for p in predictors]
+            self.coef, self.intercept = stack_linear(fitted, width)
+        else:  # a constant classifier is kept as its 0/1
+            self.members: list[Member] = [
+                int(h.constant) if isinstance(h, DummyClassifier) else h.booster_ for h in fitted
+            ]
 
     def predict_raw(self, inputs: Inputs) -> np.ndarray:
         """(N, 2): p(negative), p(positive) = Σ_j w_j · h_j(x)."""
@@ -299,14 +293,6 @@ def stack_linear(predictors: list[Any], width: int) -> tuple[np.ndarray, np.ndar
             coef[j] = predictor.coef_.reshape(-1)
             intercept[j] = float(predictor.intercept_[0])
     return coef, intercept
-
-
-def lightgbm_member(predictor: Any) -> Member:
-    """A fitted LGBMClassifier's booster, or a constant classifier's 0/1."""
-    if isinstance(predictor, DummyClassifier):
-        return int(predictor.constant)
-    booster: lgb.Booster = predictor.booster_
-    return booster
 
 
 def lightgbm_votes(member: Member, x: np.ndarray) -> np.ndarray:

@@ -40,11 +40,6 @@ class EmbedMLPOptions(EncoderConfig):
     )
 
 
-def default_embedding_size(vocab_size: int) -> int:
-    """The rule of thumb for a category vector: half the vocabulary, at most 50."""
-    return min(50, (vocab_size + 1) // 2)
-
-
 def build_mlp(in_size: int, hidden: list[int], activation: str, dropout: float) -> nn.Sequential:
     """Linear → activation → dropout per hidden size; empty ``hidden`` is the identity."""
     layers: list[nn.Module] = []
@@ -69,7 +64,8 @@ class EmbedMLPEncoder(Encoder):
         if meta.type == "category":
             if meta.vocab_size is None:
                 raise ValueError(f"category feature '{meta.name}' has no vocab_size")
-            size = options.embedding_size or default_embedding_size(meta.vocab_size)
+            # the rule of thumb for a category vector: half the vocabulary, at most 50
+            size = options.embedding_size or min(50, (meta.vocab_size + 1) // 2)
             # Id 0 is the unknown bucket, a real category: no padding_idx.
             self.embed = nn.Embedding(meta.vocab_size, size)
         else:

@@ -20,7 +20,7 @@ from tailorml.config import EncoderConfig
 from tailorml.features.checkpoint import DEFAULT_CHECKPOINT, checkpoint_folder, read_architecture
 from tailorml.features.meta import FeatureMeta
 from tailorml.io import JSONObject, load_tensors
-from tailorml.models.registry import Encoder, ParamGroup, register_encoder
+from tailorml.models.registry import Encoder, ParamGroup, masked_pool, register_encoder
 
 
 class PretrainedOptions(EncoderConfig):
@@ -117,12 +117,13 @@ class PretrainedEncoder(Encoder):
         mask = x != self.pad_id  # (B, T)
         mask[:, 0] = True  # an empty row reads one pad token rather than nothing
         if not torch.compiler.is_exporting():
-            x, mask = shortest_padding(x, mask)  # (B, T'), T' the batch's longest text
+            # dynamic padding: drop the columns after every row's last real token
+            longest = int(mask.any(0).nonzero().max()) + 1
+            x, mask = x[:, :longest], mask[:, :longest]  # (B, T'), T' the batch's longest text
         h = self.network(input_ids=x, attention_mask=mask.long()).last_hidden_state  # (B, T', D)
         if self.options.pooling == "cls":
             return h[:, 0]  # (B, D)
-        weights = mask.unsqueeze(-1).to(h.dtype)  # (B, T', 1)
-        return (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # (B, D)
+        return masked_pool(h, mask, "mean")  # (B, D)
 
     def lengths(self, x: torch.Tensor) -> torch.Tensor | None:
         """Real tokens per row ``(B,)``, for batching texts of similar length."""
@@ -157,15 +158,3 @@ class PretrainedEncoder(Encoder):
             fixed.append(self.network.embeddings)
         for module in fixed:
             module.requires_grad_(False)
-
-
-def shortest_padding(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop the padding columns no row of the batch needs (dynamic padding).
-
-    ``x`` is right-padded: columns after the last real token of every row go.
-    """
-    positions = torch.arange(1, x.shape[1] + 1, device=x.device)  # (T,)
-    longest = int((mask * positions).amax())
-    if longest == x.shape[1]:
-        return x, mask
-    return x[:, :longest], mask[:, :longest]

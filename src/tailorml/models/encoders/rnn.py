@@ -45,25 +45,6 @@ class RNNOptions(EncoderConfig):
     )
 
 
-def last_state(
-    state: torch.Tensor | tuple[torch.Tensor, torch.Tensor], bidirectional: bool
-) -> torch.Tensor:
-    """Top layer's final hidden state, both directions concatenated.
-
-    Args:
-        state: ``h_n`` ``(L * dirs, B, H)``, or LSTM's ``(h_n, c_n)``.
-        bidirectional: whether the last two rows of ``h_n`` are forward, backward.
-
-    Returns:
-        ``(B, dirs * H)``.
-    """
-    h_n = state[0] if isinstance(state, tuple) else state
-    if bidirectional:
-        # Forward ends at the last real token, backward at the first.
-        return torch.cat([h_n[-2], h_n[-1]], dim=1)
-    return h_n[-1]
-
-
 @register_encoder("rnn", RNNOptions, types={"text"})
 class RNNEncoder(Encoder):
     """Embedding (id 0 = padding) → LSTM or GRU over packed sequences → pooling.
@@ -107,7 +88,11 @@ class RNNEncoder(Encoder):
         packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         if self.pooling == "last":
-            return last_state(state, self.rnn.bidirectional)  # (B, output_size)
+            h_n = state[0] if isinstance(state, tuple) else state  # (L * dirs, B, H); LSTM: (h, c)
+            if not self.rnn.bidirectional:
+                return h_n[-1]  # (B, H)
+            # the top layer's forward ends at the last real token, backward at the first
+            return torch.cat([h_n[-2], h_n[-1]], dim=1)  # (B, 2 * H)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D)
         mask = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)  # (B, T)
         return masked_pool(out, mask, self.pooling)  # (B, output_size)

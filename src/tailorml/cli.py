@@ -74,10 +74,9 @@ def train_cmd(
         raise TailorError(f"--master-port is a TCP port, 1 to 65535; not {master_port}.")
     if resume and not (output / "checkpoint" / "state.json").is_file():
         err.print(f"no checkpoint in {output / 'checkpoint'}; starting from epoch 1", markup=False)
+    metrics: Metrics | None
     if nproc == 1 and nnodes == 1:
-        metrics: Metrics | None = pipelines.train(
-            config, output, resume=resume, quiet=quiet
-        ).metrics
+        metrics = pipelines.train(config, output, resume=resume, quiet=quiet).metrics
     else:
         from tailorml.pipelines.launch import train_distributed
 
@@ -411,8 +410,7 @@ def data_fetch_cmd(
     """Download the full canonical version of a data set, checking SHA-256."""
     from tailorml.data import fetch
 
-    folder = fetch(name, cache_dir=cache)
-    out.print(f"{name} is in {folder}")
+    out.print(f"{name} is in {fetch(name, cache_dir=cache)}")
 
 
 def show_metrics(splits: dict[str, Scores]) -> None:

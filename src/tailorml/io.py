@@ -43,15 +43,11 @@ def as_objects(value: JsonValue, what: str) -> list[JSONObject]:
     return [as_object(item, f"{what}[{i}]") for i, item in enumerate(value)]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
+UMASK = os.umask(0)  # reading the umask means setting it: put it back
+os.umask(UMASK)
 # what plain open() and mkdir() would give; mkstemp and mkdtemp give 0600 / 0700
-FILE_MODE = 0o666 & ~_umask()
-DIR_MODE = 0o777 & ~_umask()
+FILE_MODE = 0o666 & ~UMASK
+DIR_MODE = 0o777 & ~UMASK
 
 
 @contextmanager
@@ -106,12 +102,8 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def shape_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
-    """The first difference between a network's tensors and saved ones; '' if none.
-
-    Args:
-        expected: the network's own tensors (its ``state_dict()``).
-        found: the saved tensors meant for it.
-    """
+    """The first difference between a network's tensors (``expected``, its
+    ``state_dict()``) and the saved ones meant for it (``found``); '' if none."""
     missing = [name for name in expected if name not in found]
     if missing:
         return f"the saved weights lack '{missing[0]}' ({len(missing)} missing)"

@@ -314,7 +314,6 @@ def check_family(name: str, params: Options | None = None, data: TableData | Non
     explanations where it declares them.
 
     Args:
-        name: the registered name.
         params: the family's params (a candidate's) to fit with.
         data: the rows to fit on; by default 2,000 Adult rows (a binary table).
     """
@@ -351,8 +350,7 @@ def check_family(name: str, params: Options | None = None, data: TableData | Non
         assert np.max(np.abs(got - out.numpy())) <= 1e-4, "ONNX differs from PyTorch"
     if capabilities.private:
         training = {**params.get("training", {}), "epochs": 1, "privacy": {"epsilon": 8}}
-        private = {**params, "training": training}
-        spent = fitted_bundle(name, private, data).params["privacy"]
+        spent = fitted_bundle(name, {**params, "training": training}, data).params["privacy"]
         assert 0 < spent["epsilon"] <= 8 + 1e-6, spent
 
 
@@ -381,7 +379,6 @@ def check_output(name: str, column: pd.Series | None = None) -> None:
     the round trip from decoded outputs, a loss with gradients, correct counts.
 
     Args:
-        name: the registered name.
         column: a training target column; by default two labels, or numbers
             for a regression type.
     """

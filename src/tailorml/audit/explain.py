@@ -273,10 +273,9 @@ class EmbeddingPath:
     def __call__(self, *args: torch.Tensor) -> torch.Tensor:
         names = self.model.names
         points = dict(zip(names, args[: len(names)], strict=True))
-        ids = dict(zip(self.embedded, args[len(names) :], strict=True))
+        self.ids = dict(zip(self.embedded, args[len(names) :], strict=True))
         self.vectors = {name: points[name] for name in self.embedded}
-        self.ids = ids
-        return self.model({**points, **ids})  # (B, K)
+        return self.model({**points, **self.ids})  # (B, K)
 
     def hooked(self) -> AbstractContextManager[None]:
         """Swap each embedding's output for the current point while inside."""

@@ -9,7 +9,7 @@ from typing import Any, Union
 from pydantic import BaseModel
 
 
-def fields_at(schema: type[BaseModel], loc: tuple[Any, ...], data: Any) -> list[str]:
+def fields_at(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Valid key names of the config block at a pydantic error location."""
     ann: Any = schema
     for part in loc:

@@ -7,7 +7,6 @@ mean 'epochs'?``.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from tailorml.config.introspect import fields_at
 from tailorml.config.model import ModelConfig
-from tailorml.errors import ConfigError
+from tailorml.errors import ConfigError, dash_hint
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -101,9 +100,8 @@ def _explain_one(e: Any, schema: type[BaseModel], data: Any, lines: dict[Loc, in
     if kind == "extra_forbidden":
         key = str(loc[-1])
         parent = loc[:-1]
-        valid = fields_at(schema, tuple(e["loc"])[:-1], data)
-        hint = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-        tip = f" — did you mean '{hint[0]}'?" if hint else f" (valid keys: {', '.join(valid)})."
+        valid = fields_at(schema, tuple(e["loc"])[:-1])
+        tip = dash_hint(key, valid) or f" (valid keys: {', '.join(valid)})."
         where = f" in {_dotted(parent)}" if parent else ""
         return f"line {_line(loc, lines)}: unknown key '{key}'{where}{tip}"
     if kind == "union_tag_invalid":

@@ -6,7 +6,7 @@ class forbids unknown keys so a typo is an error, never silently ignored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tailorml.config.introspect import fields_at
-from tailorml.config.registry import options_for, registered_names
+from tailorml.config.registry import registered
 from tailorml.errors import dash_hint
 
 # Types are strict in every config block: an integer field takes only an
@@ -66,14 +66,14 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     if not isinstance(data, dict):
         raise PydanticCustomError("encoder_type", "expected a mapping with a 'name' key")
     data = {"name": default, **data}
-    options = options_for("encoder", str(data["name"]))
+    encoders = registered("encoder")
+    options = encoders.get(str(data["name"]))
     if options is None:
-        names = registered_names("encoder")
-        tip = dash_hint(str(data["name"]), names) or "."
+        tip = dash_hint(str(data["name"]), encoders) or "."
         raise PydanticCustomError(
             "encoder_options",
             "unknown encoder '{bad}'{tip} Registered encoders: {names}.",
-            {"bad": data["name"], "tip": tip, "names": ", ".join(names), "subloc": ("name",)},
+            {"bad": data["name"], "tip": tip, "names": ", ".join(encoders), "subloc": ("name",)},
         )
     try:
         return options.model_validate(data)  # type: ignore[return-value]
@@ -83,7 +83,7 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
         loc = tuple(first["loc"])
         where = ".".join(str(p) for p in loc)
         if first["type"] == "extra_forbidden":
-            valid = fields_at(options, loc[:-1], data)
+            valid = fields_at(options, loc[:-1])
             msg = f"unknown option '{where}' for encoder '{data['name']}'"
             msg += dash_hint(str(loc[-1]), valid)
             msg += f" Valid options here: {', '.join(valid)}."
@@ -127,15 +127,13 @@ class ImagePreprocessing(Strict):
 
 
 class _InputBase(Strict):
+    default_encoder: ClassVar[str] = "embed_mlp"  # when the feature names no encoder
     name: str = Field(min_length=1)
     encoder: SerializeAsAny[EncoderConfig] | None = None
 
     @model_validator(mode="after")
     def _check_encoder(self) -> _InputBase:
-        default = DEFAULT_ENCODERS[self.type]  # type: ignore[attr-defined]
-        resolved = validate_encoder(self.encoder, default)
-        if resolved is not self.encoder:
-            object.__setattr__(self, "encoder", resolved)
+        object.__setattr__(self, "encoder", validate_encoder(self.encoder, self.default_encoder))
         return self
 
 
@@ -155,6 +153,7 @@ class BinaryFeature(_InputBase):
 
 
 class TextFeature(_InputBase):
+    default_encoder = "rnn"
     type: Literal["text"]
     preprocessing: TextPreprocessing = TextPreprocessing()
 
@@ -182,17 +181,10 @@ class TextFeature(_InputBase):
 
 
 class ImageFeature(_InputBase):
+    default_encoder = "cnn"
     type: Literal["image"]
     preprocessing: ImagePreprocessing = ImagePreprocessing()
 
-
-DEFAULT_ENCODERS = {
-    "number": "embed_mlp",
-    "category": "embed_mlp",
-    "binary": "embed_mlp",
-    "text": "rnn",
-    "image": "cnn",
-}
 
 InputFeature = Annotated[
     NumberFeature | CategoryFeature | BinaryFeature | TextFeature | ImageFeature,
@@ -210,7 +202,7 @@ class OutputFeature(Strict):
     @field_validator("type")
     @classmethod
     def _registered(cls, kind: str) -> str:
-        names = registered_names("output")
+        names = registered("output")
         if kind not in names:
             tip = dash_hint(kind, names) or "."
             raise ValueError(f"unknown output type '{kind}'{tip} Registered: {', '.join(names)}")

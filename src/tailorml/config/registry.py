@@ -17,11 +17,6 @@ def register_options(kind: str, name: str, options: type[BaseModel]) -> None:
     _OPTIONS.setdefault(kind, {})[name] = options
 
 
-def options_for(kind: str, name: str) -> type[BaseModel] | None:
-    """Return the options class registered under ``name``, or None."""
-    return _OPTIONS.get(kind, {}).get(name)
-
-
-def registered_names(kind: str) -> list[str]:
-    """Names registered for a plug-in kind, sorted."""
-    return sorted(_OPTIONS.get(kind, {}))
+def registered(kind: str) -> dict[str, type[BaseModel]]:
+    """The options classes registered for a plug-in kind, by name in sorted order."""
+    return dict(sorted(_OPTIONS.get(kind, {}).items()))

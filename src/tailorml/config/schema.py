@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tailorml.config.model import ModelConfig
-from tailorml.config.registry import options_for, registered_names
+from tailorml.config.registry import registered
 from tailorml.config.scenario import Scenario
 
 SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelConfig, "scenario": Scenario}
@@ -18,9 +18,7 @@ def json_schema(kind: str) -> dict[str, Any]:
     schema = SCHEMAS[kind].model_json_schema()
     defs = schema.setdefault("$defs", {})
     choices = []
-    for name in registered_names("encoder"):
-        options = options_for("encoder", name)
-        assert options is not None
+    for options in registered("encoder").values():
         sub = options.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(sub.pop("$defs", {}))
         defs[options.__name__] = sub

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tailorml.data._common import sha256_file
 from tailorml.data.dataset import Dataset
-from tailorml.data.fetch import cached_dataset
+from tailorml.data.fetch import cached_dataset, sha256_file
 from tailorml.data.idx import digits_frame, read_idx_folder
 from tailorml.errors import DataError, did_you_mean
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -19,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from tailorml.data._common import sha256_file
 from tailorml.errors import DataError, did_you_mean
 
 CACHE_ENV = "TAILORML_CACHE"
 MIRROR_ENV = "TAILORML_DATA_MIRROR"
 _TIMEOUT_S = 60
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,12 @@ SOURCES: dict[str, RemoteDataset] = {
         ),
     ),
 }
+
+
+def sha256_file(path: Path) -> str:
+    """The lower-case hex SHA-256 of a file, read in chunks."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -149,7 +154,8 @@ def download(url: str, target: Path, sha256: str) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out:
-            actual = _copy_url(url, out)
+            _copy_url(url, out)
+        actual = sha256_file(tmp)
         if actual != sha256:
             raise DataError(
                 f"the file downloaded from {url} has SHA-256 {actual}, not the expected "
@@ -161,16 +167,13 @@ def download(url: str, target: Path, sha256: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _copy_url(url: str, out: BinaryIO) -> str:
-    """Stream ``url`` into the binary file ``out``; return the bytes' SHA-256."""
+def _copy_url(url: str, out: BinaryIO) -> None:
+    """Stream ``url`` into the binary file ``out``."""
     if not url.startswith(("http://", "https://", "file://")):
         raise DataError(f"cannot download '{url}': only http, https and file URLs are allowed.")
-    digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-            while chunk := response.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+            shutil.copyfileobj(response, out)
     except (urllib.error.URLError, OSError) as exc:
         http = isinstance(exc, urllib.error.HTTPError)
         reason = exc if http else getattr(exc, "reason", None) or exc
@@ -178,19 +181,17 @@ def _copy_url(url: str, out: BinaryIO) -> str:
             f"downloading {url} failed ({reason}). Check the network, or point "
             f"${MIRROR_ENV} at a mirror that serves <mirror>/<name>/<file>."
         ) from None
-    return digest.hexdigest()
 
 
-def cached_dataset(name: str, cache_dir: Path | None = None) -> Path:
-    """The cache folder (``cache_dir`` as in :func:`fetch`) of a fetched data set, every
-    file's SHA-256 checked.
+def cached_dataset(name: str) -> Path:
+    """The cache folder (see :func:`fetch`) of a fetched data set, every file's SHA-256
+    checked.
 
     Raises:
         DataError: the data set was not fetched, or a cached file is corrupt.
     """
-    remote = remote_dataset(name)
-    folder = (cache_dir or default_cache_dir()) / name
-    for item in remote.files:
+    folder = default_cache_dir() / name
+    for item in remote_dataset(name).files:
         path = folder / item.name
         if not path.is_file():
             raise DataError(

@@ -133,14 +133,13 @@ def find_idx_files(folder: Path) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def read_idx_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
+def read_idx_folder(folder: Path) -> dict[str, pd.DataFrame]:
     """Read every IDX image/label pair in a folder (``train-images-idx3-ubyte.gz``,
     ``t10k-labels-idx1-ubyte.gz``…) into ``{"train": frame, "test": frame}``.
 
     Raises:
         DataError: no IDX files, an unpaired file, or an unreadable file.
     """
-    folder = Path(folder)
     pairs = find_idx_files(folder)
     if not pairs:
         raise DataError(

@@ -14,8 +14,7 @@ def infer_type(column: pd.Series) -> str:
     values = column.dropna()
     if len(values) == 0:
         return "category"
-    first = values.iloc[0]
-    if isinstance(first, np.ndarray | list):
+    if isinstance(values.iloc[0], np.ndarray | list):
         return "image"
     if values.nunique() == 2:
         return "binary"

@@ -145,7 +145,6 @@ def classify_columns(
 
     Args:
         frame: The table (for a scenario, its training rows).
-        target: The column to predict.
         sensitive: Columns left out as sensitive attributes.
         overrides: ``{column: override}`` from a scenario's ``columns:``.
         task: classification or regression, for the leak check; None infers it from the
@@ -180,7 +179,6 @@ def notes(roles: list[ColumnRole], hint: str) -> list[str]:
     Columns the user placed (``sensitive``, a ``columns:`` entry) are not repeated back.
 
     Args:
-        roles: From ``classify_columns``.
         hint: How to keep a left-out column, appended after a dash; ``{name}`` stands
             for the column's name.
 
@@ -229,7 +227,9 @@ def classify_column(
     if values.nunique() <= 1:
         every = f"is {str(values.iloc[0])[:40]!r}" if len(values) else "is missing"
         return ColumnRole(name, "constant", None, f"constant (every value {every})")
-    strings = as_strings(values)
+    # the non-missing values as Python strings; none for numbers and dates
+    numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
+    strings = pd.Series([], dtype=object) if numeric else values.astype(str).astype(object)
     picked = strings.sample(n=min(SAMPLE_VALUES, len(strings)), random_state=SEED)
     if (reason := personal_reason(name, values, picked)) is not None:
         return ColumnRole(name, "personal", None, reason)
@@ -242,13 +242,6 @@ def classify_column(
     if (reason := text_reason(strings)) is not None:
         return ColumnRole(name, "text", "text", reason)
     return ColumnRole(name, "feature", kind, f"{kind} feature")
-
-
-def as_strings(values: pd.Series) -> pd.Series:
-    """The non-missing values as Python strings, or an empty series for numbers."""
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        return pd.Series([], dtype=object)
-    return values.astype(str).astype(object)
 
 
 def personal_reason(name: str, values: pd.Series, picked: pd.Series) -> str | None:
@@ -376,9 +369,7 @@ def identifier_reason(name: str, values: pd.Series, strings: pd.Series) -> str |
 
 
 def mean_words(strings: pd.Series) -> float:
-    """Mean number of whitespace-separated words per value."""
-    if len(strings) == 0:
-        return 0.0
+    """Mean number of whitespace-separated words per value (``strings`` not empty)."""
     counts = strings.value_counts()  # each distinct value split once
     words = pd.Series(counts.index, dtype=object).str.split().str.len().to_numpy()
     return float(np.sum(words * counts.to_numpy()) / counts.sum())

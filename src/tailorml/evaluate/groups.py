@@ -133,18 +133,15 @@ def group_counts(y: np.ndarray, pred: np.ndarray, groups: Groups) -> tuple[np.nd
     return tp, fp
 
 
-def wilson_interval(hits: float, n: float, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion (None without rows)."""
+def _rate(hits: float, n: float, z: float = Z95) -> Rate:
+    """A proportion and its Wilson score interval (both None without rows)."""
     if n <= 0:
-        return None
+        return Rate(value=None, ci95=None)
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
-def _rate(hits: float, n: float) -> Rate:
-    return Rate(value=float(hits / n) if n > 0 else None, ci95=wilson_interval(hits, n))
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return Rate(value=float(p), ci95=(float(low), float(high)))
 
 
 def too_small(y: np.ndarray, pred: np.ndarray, groups: Groups) -> list[SmallGroup]:

@@ -140,10 +140,9 @@ def fairness_report(
                "tpr": true_positive_rate, "fpr": false_positive_rate}  # fmt: skip
     for attribute, raw in sensitive.items():
         groups = group_labels(raw)
-        frame = MetricFrame(
+        by_group = MetricFrame(
             metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups
-        )
-        by_group = frame.by_group
+        ).by_group
         counts = pd.Series(groups).value_counts()
         figures: dict[str, Any] = {
             name: _plain(gap(y_true, y_pred, sensitive_features=groups))

@@ -85,22 +85,20 @@ def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
     return float(roc_auc_score(y_true, scores, multi_class="ovr", labels=list(range(n_classes))))
 
 
-def expected_calibration_error(
-    y_true: np.ndarray, proba: np.ndarray, n_bins: int = _ECE_BINS
-) -> float:
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray) -> float:
     """Expected calibration error of the top-class confidence, in [0, 1], of class indices
     (N,) and probabilities (N, K).
 
-    Rows are put in ``n_bins`` equal-width confidence bins ``(lo, hi]`` (the first
+    Rows are put in ``_ECE_BINS`` (15) equal-width confidence bins ``(lo, hi]`` (the first
     bin also holds 0); the error is the row-weighted mean over bins of
     ``|accuracy - mean confidence|``.
     """
     confidence = proba.max(axis=1)
     correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    gap = np.bincount(bins, weights=correct - confidence, minlength=n_bins)
+    edges = np.linspace(0.0, 1.0, _ECE_BINS + 1)
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, _ECE_BINS - 1)
+    count = np.bincount(bins, minlength=_ECE_BINS)
+    gap = np.bincount(bins, weights=correct - confidence, minlength=_ECE_BINS)
     # |sum(correct - conf)| / N per bin equals (n_b / N) * |acc_b - conf_b|.
     return float(np.abs(gap[count > 0]).sum() / y_true.size)
 
@@ -117,12 +115,11 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
         raise ValueError(
             f"y_true has {y_true.size} values and y_pred {y_pred.size}; need the same, >= 1"
         )
-    r2 = float(r2_score(y_true, y_pred)) if y_true.size >= 2 else None
     return Scores.model_validate(
         {
             "mae": float(mean_absolute_error(y_true, y_pred)),
             "rmse": math.sqrt(float(mean_squared_error(y_true, y_pred))),
-            "r2": r2,
+            "r2": float(r2_score(y_true, y_pred)) if y_true.size >= 2 else None,
             "n": int(y_true.size),
         }
     )
@@ -143,9 +140,6 @@ def bootstrap_ci(
             replacement) and returns the metric on those rows.
         level: Coverage of the interval, in (0, 1).
         seed: Seed of the resampling; the same seed gives the same interval.
-
-    Returns:
-        ``(low, high)``.
 
     Raises:
         ValueError: ``n_rows``, ``n_resamples`` or ``level`` is out of range.
@@ -187,7 +181,6 @@ def evaluate(
         output: Classification: probabilities (N, K), or (N,) probabilities of
             class 1 for a binary task. Regression: predictions (N,) or (N, 1).
         labels: Class names; defaults to ``"0" .. "K-1"``. Ignored for regression.
-        seed: Seed of the bootstrap.
         predicted: Classification: the decided class per row, when not argmax.
 
     Returns:

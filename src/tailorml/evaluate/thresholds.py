@@ -51,6 +51,7 @@ from tailorml.evaluate.groups import (
     GroupScope,
     encode_groups,
     group_counts,
+    judge_limit,
     limit_gap,
 )
 
@@ -246,8 +247,10 @@ def _assess(s: _Search, decision: Decision) -> _Scores:
 
 def demographic_parity_gap(y_pred: np.ndarray, groups: np.ndarray, min_rows: int = 0) -> float:
     """fairlearn's ``demographic_parity_difference`` of 0/1 decisions and group labels,
-    (N,) each, over groups of at least ``min_rows`` rows (0 keeps all, as fairlearn does)."""
-    return _gap_between(DPD, np.zeros(len(y_pred)), y_pred, groups, min_rows)
+    (N,) each, over groups of at least ``min_rows`` rows (0 keeps all, as fairlearn does);
+    0 with fewer than two such groups."""
+    judged = judge_limit(np.zeros(len(y_pred)), y_pred, groups, DPD, GroupScope(min_rows))
+    return judged.gap or 0.0
 
 
 def equalized_odds_gap(
@@ -255,16 +258,7 @@ def equalized_odds_gap(
 ) -> float:
     """fairlearn's ``equalized_odds_difference`` (between groups, worst case); ``y_true``
     holds the 0/1 labels, the other arguments are those of :func:`demographic_parity_gap`."""
-    return _gap_between(EOD, y_true, y_pred, groups, min_rows)
-
-
-def _gap_between(
-    metric: str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, min_rows: int
-) -> float:
-    y = np.asarray(y_true, dtype=np.float64)
-    encoded = encode_groups(groups, y, GroupScope(min_group_size=min_rows))
-    tp, fp = group_counts(y, np.asarray(y_pred, dtype=np.float64), encoded)
-    return float(limit_gap(metric, tp, fp, encoded)[0])
+    return judge_limit(y_true, y_pred, groups, EOD, GroupScope(min_rows)).gap or 0.0
 
 
 def _counts_at(

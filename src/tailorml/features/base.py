@@ -94,7 +94,5 @@ def fail_on_rows(
         return
     shown = ", ".join(str(int(r) + 1) for r in rows[:5])
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    example = ""
-    if values is not None:
-        example = f" (first bad value: {values.iloc[int(rows[0])]!r})"
+    example = "" if values is None else f" (first bad value: {values.iloc[int(rows[0])]!r})"
     raise DataError(f"column '{name}': {problem} in row {shown}{more}{example}.")

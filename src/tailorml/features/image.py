@@ -40,13 +40,9 @@ def to_array(value: Any, name: str, row: int) -> np.ndarray:
 
 
 def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    channels = [
-        np.asarray(
-            Image.fromarray(array[:, :, c]).resize((width, height), Image.Resampling.BILINEAR)
-        )
-        for c in range(array.shape[2])
-    ]
-    return np.stack(channels, axis=2)
+    channels = [Image.fromarray(array[:, :, c]) for c in range(array.shape[2])]
+    resized = [np.asarray(c.resize((width, height), Image.Resampling.BILINEAR)) for c in channels]
+    return np.stack(resized, axis=2)
 
 
 def nchw(images: torch.Tensor) -> torch.Tensor:

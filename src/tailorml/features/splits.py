@@ -43,7 +43,6 @@ def check_numbers(dataset: Dataset, config: ModelConfig, with_target: bool) -> N
     are split, so that the error names the row of the file, not of a split.
 
     Args:
-        dataset: the rows as read.
         config: names the number input features (and the target).
         with_target: the target is a number too (a regression).
 

@@ -20,13 +20,15 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+import torch
+
 from tailorml.config import Scenario
 from tailorml.features.base import PREPROCESSORS
 from tailorml.features.outputs import OUTPUT_TYPES
 from tailorml.io import JSONObject
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared, prepare
-from tailorml.match.trial import Job, TrialResult, run_trial, set_threads
+from tailorml.match.trial import Job, TrialResult, core_share, run_trial
 from tailorml.models.family import FAMILIES
 from tailorml.models.registry import COMBINERS, DECODERS, ENCODERS
 
@@ -98,7 +100,7 @@ def _init_worker(scenario: JSONObject, workers: int, plugins: list[str]) -> None
     global _WORKER_DATA
     for module in plugins:
         importlib.import_module(module)
-    set_threads(workers)
+    torch.set_num_threads(core_share(workers))
     _WORKER_DATA = prepare(Scenario.model_validate(scenario))
 
 

@@ -25,7 +25,7 @@ from tailorml.errors import ConfigError, TailorError
 from tailorml.io import atomic_write_bytes, replace_dir, staging_dir
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
-from tailorml.match.trial import Job, TrialResult, run_trial
+from tailorml.match.trial import Job, TrialResult, core_share, run_trial
 
 RETRIES = 3  # runs of a task whose worker died, after the first
 CONNECT_TIMEOUT = 10  # seconds to reach the cluster's address
@@ -62,7 +62,7 @@ class RaySession:
             d = self.data
             self.shared = self.ray.put(Prepared(d.scenario, d.config, d.frames, d.dropped_rows))
         ray = self.ray
-        threads = max(1, (os.cpu_count() or 1) // self.data.scenario.budget.workers)
+        threads = core_share(self.data.scenario.budget.workers)
         trial = ray.remote(max_retries=RETRIES, num_cpus=threads)(ray_trial)
         pending = {trial.remote([self.shared], *job[:4], job[4] is not None, threads): job
                    for job in jobs}  # fmt: skip

@@ -115,7 +115,6 @@ def within_fairness(run: Run, scenario: Scenario, rows: pd.DataFrame) -> bool:
     return all(fairness_check(f, judged[constraint_name(f)]).passed for f in limits)
 
 
-def set_threads(workers: int) -> None:
-    """Share the cores between parallel trials instead of oversubscribing."""
-    cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores // workers))
+def core_share(processes: int) -> int:
+    """Threads for each of ``processes`` sharing this machine's cores (none oversubscribed)."""
+    return max(1, (os.cpu_count() or 1) // processes)

@@ -37,7 +37,6 @@ class TailorModel(nn.Module):
     """Embedding → encoder per input feature, combined, then decoded.
 
     Args:
-        config: the validated model config.
         metas: shape and vocabulary of each preprocessed input feature.
         n_outputs: width of the output (classes, or 1).
         pretrained: start pretrained encoders from their checkpoints' weights;

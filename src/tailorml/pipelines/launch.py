@@ -28,6 +28,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 from tailorml.config import ConfigLike, ModelConfig, as_config
 from tailorml.errors import ConfigError, TailorError
 from tailorml.io import JSONObject, atomic_write_text
+from tailorml.match.trial import core_share
 from tailorml.pipelines.train import train
 from tailorml.records.metrics import Metrics
 from tailorml.train.distributed import check_single_process_options, rank_batch_size
@@ -119,8 +120,7 @@ def rank_main(config: JSONObject, output: str, resume: bool, quiet: bool, logs: 
 
 
 def train_rank(cfg: ModelConfig, output: str, resume: bool, quiet: bool) -> Any:
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # no oversubscription
+    torch.set_num_threads(core_share(int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     gpu = cfg.training.device != "cpu" and torch.cuda.is_available()
     if gpu:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

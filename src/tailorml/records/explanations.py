@@ -62,7 +62,6 @@ class RowExplanation(Part):
         baseline_output: the same output at the baseline (or the bias).
         convergence_delta: attributions' sum minus (output − baseline); None when exact.
         method: ``integrated_gradients``, ``linear`` or ``tree_shap``.
-        features: per input feature, its attribution.
     """
 
     row: int

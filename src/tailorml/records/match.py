@@ -190,13 +190,8 @@ class Figures(Scores):
     @property
     def fairness_gap(self) -> float | None:
         """The largest fairness gap of any attribute (None without fairness)."""
-        gaps = [
-            gap
-            for report in self.fairness.values()
-            for key in GAP_NAMES
-            if (gap := getattr(report, key)) is not None
-        ]
-        return max(gaps) if gaps else None
+        gaps = (getattr(report, key) for report in self.fairness.values() for key in GAP_NAMES)
+        return max((gap for gap in gaps if gap is not None), default=None)
 
 
 class Check(Part):

@@ -17,13 +17,6 @@ GAPS = ("demographic_parity_difference", "demographic_parity_ratio",
 def write_audit(run_dir: Path, record: AuditRecord) -> Path:
     """Write ``audit.json`` and the self-contained ``audit.html``; return the page."""
     record.write(run_dir / "audit.json")
-    page = run_dir / "audit.html"
-    atomic_write_text(page, render_audit(record))
-    return page
-
-
-def render_audit(record: AuditRecord) -> str:
-    """The page as one HTML string."""
     sides = {"before": record.before, "after": record.after}
     reports = {name: side.attributes for name, side in sides.items() if side}
     context = {
@@ -33,7 +26,9 @@ def render_audit(record: AuditRecord) -> str:
         "columns": COLUMNS,
         "gaps": GAPS,
     }
-    return render("audit.html.j2", context)
+    page = run_dir / "audit.html"
+    atomic_write_text(page, render("audit.html.j2", context))
+    return page
 
 
 def describe(record: AuditRecord) -> str:

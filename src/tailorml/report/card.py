@@ -118,9 +118,6 @@ def write_model_card(run_dir: Path, match: MatchLike | None = None) -> Path:
             named ``recommended`` beside one, so ``tailor audit`` / ``tailor
             explain`` on it keep the match's facts.
 
-    Returns:
-        The path of the written card.
-
     Raises:
         TailorError: the folder holds no model bundle, or a file in it does not fit its record.
     """

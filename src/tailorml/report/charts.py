@@ -49,17 +49,12 @@ class ParetoPoint(NamedTuple):
 def line_chart(
     name: str, title: str, ylabel: str, series: list[Series], *, log_y: bool = False
 ) -> str:
-    """Draw one or more lines against the epoch.
+    """Draw one or more lines against the epoch, as an ``<svg>`` element.
 
     Args:
         name: Short identifier of the chart, used to keep its SVG ids unique.
-        title: Title above the chart.
-        ylabel: Label of the y axis.
         series: Lines to draw; NaN values leave gaps.
         log_y: Use a logarithmic y axis (for learning rates, say).
-
-    Returns:
-        The chart as an ``<svg>`` element.
     """
     fig = Figure(figsize=CURVE_SIZE, layout="constrained")
     ax = fig.add_subplot()
@@ -78,15 +73,12 @@ def line_chart(
 
 
 def confusion_chart(name: str, matrix: list[list[int]], labels: list[str]) -> str:
-    """Draw a confusion matrix as a heatmap with a count in each cell.
+    """An ``<svg>`` heatmap of a confusion matrix with a count in each cell.
 
     Args:
         name: Short identifier of the chart, used to keep its SVG ids unique.
         matrix: K×K counts, rows are true classes, columns predicted ones.
         labels: The K class names.
-
-    Returns:
-        The chart as an ``<svg>`` element.
     """
     counts = np.asarray(matrix, dtype=np.int64)
     k = counts.shape[0]
@@ -115,7 +107,6 @@ def to_svg(fig: Figure, name: str) -> str:
     """Render a figure as a self-contained ``<svg>`` element for inline HTML.
 
     Args:
-        fig: The figure to render.
         name: Prefix for the SVG's element ids; unique per page.
 
     Returns:
@@ -125,11 +116,8 @@ def to_svg(fig: Figure, name: str) -> str:
     buffer = io.StringIO()
     # A fixed hash salt makes the ids, and so the report, the same on every run.
     with matplotlib.rc_context({"svg.hashsalt": name, "svg.fonttype": "none"}):
-        fig.savefig(
-            buffer,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )
+        metadata = dict.fromkeys(["Date", "Creator", "Format", "Type"])  # None leaves each out
+        fig.savefig(buffer, format="svg", metadata=metadata)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
@@ -159,7 +147,12 @@ def pareto_chart(
         if group:
             label = ("Pareto, " if on_front else "") + ("feasible" if feasible else "infeasible")
             color = "C0" if on_front else "#9aa5b1"
-            _scatter_group(ax, group, color, "o" if feasible else "X", label)
+            xs, ys = [p.latency for p in group], [p.quality for p in group]
+            errors = np.array([p.error for p in group]).T  # (2, N): below, above
+            if errors.any():
+                ax.errorbar(xs, ys, yerr=errors, fmt="none", ecolor=color, alpha=0.5, capsize=2)
+            marker = "o" if feasible else "X"
+            ax.scatter(xs, ys, c=color, marker=marker, s=48, label=label, zorder=3)
     for point in points:
         if point.name in pareto or point.name == recommended:
             text = point.name + (" (recommended)" if point.name == recommended else "")
@@ -175,14 +168,6 @@ def pareto_chart(
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return to_svg(fig, "pareto")
-
-
-def _scatter_group(ax: Axes, group: list[ParetoPoint], color: str, marker: str, label: str) -> None:
-    xs, ys = [p.latency for p in group], [p.quality for p in group]
-    errors = np.array([p.error for p in group]).T  # (2, N): below, above
-    if errors.any():
-        ax.errorbar(xs, ys, yerr=errors, fmt="none", ecolor=color, alpha=0.5, capsize=2)
-    ax.scatter(xs, ys, c=color, marker=marker, s=48, label=label, zorder=3)
 
 
 def selection_rate_chart(reports: Mapping[str, Fairness]) -> str | None:
@@ -231,8 +216,7 @@ def _group_bars(ax: Axes, attribute: str, splits: dict[str, dict[str, dict[str, 
         values = [rates.get(attribute, {}).get(group, math.nan) for group in groups]
         offset = (i - (len(splits) - 1) / 2) * bar
         ax.bar(positions + offset, values, bar, label=split)
-    rotate = len(groups) > 4
-    ax.set_xticks(positions, [plain(g) for g in groups], rotation=30 if rotate else 0)
+    ax.set_xticks(positions, [plain(g) for g in groups], rotation=30 if len(groups) > 4 else 0)
     ax.set_title(plain(attribute))
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)

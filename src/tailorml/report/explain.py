@@ -61,20 +61,15 @@ class RowView:
 def write_explanations(run_dir: Path, record: ExplanationsRecord) -> Path:
     """Write ``explanations.json`` and the self-contained ``explanations.html``; return the page."""
     record.write(run_dir / "explanations.json")
-    page = run_dir / "explanations.html"
-    atomic_write_text(page, render_explanations(record))
-    return page
-
-
-def render_explanations(record: ExplanationsRecord) -> str:
-    """The page as one HTML string."""
     importance = record.permutation_importance
     context = {
         "total": len(record.rows),
         "views": [row_view(row) for row in record.rows[:MAX_ROWS]],
         "importance": importance_chart(importance) if importance else None,
     }
-    return render("explanations.html.j2", context)
+    page = run_dir / "explanations.html"
+    atomic_write_text(page, render("explanations.html.j2", context))
+    return page
 
 
 def row_view(row: RowExplanation) -> RowView:
@@ -136,10 +131,8 @@ def feature_bars(features: dict[str, ValueAttribution]) -> list[Bar]:
 
 def importance_chart(importance: dict[str, Importance]) -> str:
     """Horizontal bars of the mean drop per feature with ± std whiskers."""
-    ordered = sorted(importance.items(), key=lambda item: item[1].mean)
-    names = [name for name, _ in ordered]
-    means = [v.mean for _, v in ordered]
-    stds = [v.std for _, v in ordered]
+    names = sorted(importance, key=lambda name: importance[name].mean)
+    means, stds = [importance[n].mean for n in names], [importance[n].std for n in names]
     fig = Figure(figsize=(6.4, 1.0 + 0.28 * len(names)), layout="constrained")
     ax = fig.add_subplot()
     colours = ["#278c3c" if m >= 0 else "#c51b7d" for m in means]

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from tailorml.errors import TailorError
+from tailorml.evaluate.metrics import HEADLINE
 from tailorml.io import atomic_write_text
 from tailorml.records.metrics import ClassScores, Interval, Metrics, Scores, TrainFigures
 from tailorml.report.charts import Series, confusion_chart, line_chart
@@ -23,7 +24,6 @@ from tailorml.report.render import format_value, render
 
 REPORT_NAME = "report.html"
 __all__ = ["REPORT_NAME", "format_value", "render_report", "write_report"]
-_HEADLINE = {"classification": "accuracy", "regression": "mae"}
 METRIC_ORDER = {  # the task's metrics in the order every page lists them
     "classification": ["accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
                        "log_loss", "ece", "n"],
@@ -55,9 +55,6 @@ def write_report(run_dir: Path) -> Path:
     Args:
         run_dir: A run folder holding ``metrics.json`` and optionally
             ``config.yaml`` and ``history.csv``.
-
-    Returns:
-        The path of the written report.
 
     Raises:
         TailorError: The folder or its ``metrics.json`` is missing, or a file in
@@ -133,14 +130,14 @@ def _read_history(path: Path) -> pd.DataFrame | None:
 def _task(metrics: Metrics, splits: dict[str, Scores]) -> str:
     if metrics.task in METRIC_ORDER:
         return metrics.task
-    for task, headline in _HEADLINE.items():
+    for task, headline in HEADLINE.items():
         if any(headline in s.figures for s in splits.values()):
             return task
     return "unknown"
 
 
 def _headline(task: str, scores: Scores) -> Headline | None:
-    name = scores.headline or _HEADLINE.get(task)
+    name = scores.headline or HEADLINE.get(task)
     if name is None or name not in scores.figures:
         return None
     ci = scores.ci95 if scores.ci95 and scores.ci95.metric == name else None

@@ -54,9 +54,6 @@ def write_match_report(run_dir: Path) -> Path:
     Args:
         run_dir: The folder ``tailor match`` wrote, holding ``match.json``.
 
-    Returns:
-        The path of the written report.
-
     Raises:
         TailorError: ``match.json`` is missing, is not valid JSON, or does not fit.
     """

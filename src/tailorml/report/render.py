@@ -45,13 +45,6 @@ def format_interval(bounds: Sequence[float] | None, spec: str = ".3f") -> str:
     return f"[{bounds[0]:{spec}}, {bounds[1]:{spec}}]" if bounds else ""
 
 
-FILTERS: dict[str, Callable[..., str]] = {
-    "fmt": format_value,
-    "num": format_number,
-    "interval": format_interval,
-}
-
-
 def render(
     template_name: str,
     context: Mapping[str, Any],
@@ -64,9 +57,6 @@ def render(
         context: the names the template reads.
         filters: jinja filters by name beyond (or replacing) the shared ones.
 
-    Returns:
-        The rendered text.
-
     Raises:
         jinja2.UndefinedError: the template reads a name the context lacks.
     """
@@ -78,5 +68,6 @@ def render(
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(FILTERS | dict(filters or {}))
+    env.filters.update(fmt=format_value, num=format_number, interval=format_interval)
+    env.filters.update(filters or {})
     return env.get_template(template_name).render(**context)

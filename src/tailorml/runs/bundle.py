@@ -33,8 +33,7 @@ from tailorml.config import ModelConfig
 from tailorml.errors import TailorError
 from tailorml.evaluate.decision import Decision
 from tailorml.features import FeatureSet
-from tailorml.io import atomic_write_json, read_json, replace_dir
-from tailorml.io import staging_dir as make_staging
+from tailorml.io import atomic_write_json, read_json, replace_dir, staging_dir
 from tailorml.models.family import FAMILIES, Params, WeightsError, family_named
 from tailorml.records.audit import DecisionRule
 from tailorml.train import deep  # noqa: F401  (registers the deep family)
@@ -53,7 +52,6 @@ class Bundle:
 
     Attributes:
         model: what the family built (``deep``: a TailorModel network).
-        family: the registered model family's name.
         params: the family's hyperparameters, and what training spent.
         decision: thresholds for a binary classifier, if chosen.
     """
@@ -68,7 +66,7 @@ class Bundle:
 
 def save_bundle(bundle: Bundle, folder: Path) -> None:
     """Write the bundle to a staging folder, then swap it in atomically."""
-    staging = make_staging(folder)
+    staging = staging_dir(folder)
     family_named(bundle.family).save(bundle.model, staging)
     manifest: Manifest = {
         "format_version": FORMAT_VERSION,

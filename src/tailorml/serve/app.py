@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import JsonValue
 
 import tailorml
@@ -69,7 +70,6 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
                       max_wait=settings.max_wait_ms / 1000, max_queue_rows=settings.max_queue_rows,
                       on_batch=metrics.observe_batch)  # fmt: skip
     warm_up(predictor, reader, fields)
-    can_explain = run.family.capabilities.attribution is not None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,13 +82,13 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
                   lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.metrics = metrics
     app.state.predictor = predictor
-    add_routes(app, reader, batcher, predictor, can_explain, example_row(fields), settings)
+    add_routes(app, reader, batcher, predictor, settings)
 
     @app.exception_handler(ApiError)
     async def refused(request: Request, err: ApiError) -> Response:
         return json_response(err.body(), err.status)
 
-    page = playground_html(run, fields, can_explain, settings.api_key is not None)
+    page = playground_html(run, fields, predictor.can_explain, settings.api_key is not None)
 
     @app.get("/", include_in_schema=False)
     async def playground() -> HTMLResponse:
@@ -111,13 +111,7 @@ def warm_up(predictor: Predictor, reader: RowReader, fields: list[InputField]) -
 
 
 def add_routes(
-    app: FastAPI,
-    reader: RowReader,
-    batcher: Batcher,
-    predictor: Predictor,
-    can_explain: bool,
-    example: dict[str, JsonValue],
-    settings: ServeSettings,
+    app: FastAPI, reader: RowReader, batcher: Batcher, predictor: Predictor, settings: ServeSettings
 ) -> None:
     """The routes, documented in OpenAPI: every one but the probes needs the API key."""
     locked: dict[str, Any] = (
@@ -125,7 +119,7 @@ def add_routes(
     )
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/PredictRequest"},
-        "example": {"rows": [example]}}}}, **locked}  # fmt: skip
+        "example": {"rows": [example_row(predictor.fields)]}}}}, **locked}  # fmt: skip
 
     @app.post("/predict", openapi_extra=body_doc, responses=documented("PredictResponse"),
               summary="Predict rows")  # fmt: skip
@@ -135,7 +129,7 @@ def add_routes(
         rows = reader.read(await request.body())
         return json_response({"predictions": await batcher.submit(rows)})
 
-    if can_explain:
+    if predictor.can_explain:
 
         @app.post("/explain", openapi_extra=body_doc, responses=documented("ExplainResponse"),
                   summary="Explain rows")  # fmt: skip
@@ -170,8 +164,7 @@ def add_routes(
              responses={**documented("", errors=(401,)), 200: text})  # fmt: skip
     async def prometheus() -> Response:
         """Requests and errors by path and status, latency and batch sizes."""
-        data, kind = app.state.metrics.exposition()
-        return Response(data, media_type=kind)
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 ERRORS = {

@@ -44,9 +44,6 @@ class Job:
     arrived: float = field(default_factory=time.monotonic)
 
 
-Process = Callable[[Sequence[Chunk[Any]]], Sequence[Any]]
-
-
 class Batcher:
     """Gathers requests into batches for a process function on one worker thread.
 
@@ -61,7 +58,7 @@ class Batcher:
 
     def __init__(
         self,
-        process: Process,
+        process: Callable[[Sequence[Chunk[Any]]], Sequence[Any]],
         *,
         max_rows: int = 64,
         max_wait: float = 0.005,
@@ -99,8 +96,6 @@ class Batcher:
         self.queue.extend(jobs)
         self.queued_rows += len(rows)
         self.arrived.set()
-        if len(jobs) == 1:
-            return list(await jobs[0].future)
         results = await asyncio.gather(*(job.future for job in jobs))
         return [row for part in results for row in part]
 

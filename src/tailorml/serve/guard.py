@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tailorml.serve.rows import ApiError
@@ -17,13 +18,10 @@ from tailorml.serve.rows import ApiError
 OPEN_PATHS = frozenset({"/health", "/ready", "/", "/openapi.json"})
 
 
-async def send_error(send: Send, status: int, detail: str, **headers: str) -> None:
+def error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     """The service's error body (as ``ApiError.body``), sent before any route runs."""
-    data = json.dumps(ApiError(status, detail).body()).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": data})
+    body = json.dumps(ApiError(status, detail).body())
+    return Response(body, status, headers, media_type="application/json")
 
 
 class GuardMiddleware:
@@ -43,18 +41,18 @@ class GuardMiddleware:
         headers = dict(scope["headers"])
         if self.key is not None and scope["path"] not in OPEN_PATHS and not self.allowed(headers):
             detail = "missing or wrong API key: send X-API-Key: KEY or Authorization: Bearer KEY."
-            await send_error(send, 401, detail, **{"www-authenticate": "Bearer"})
+            await error(401, detail, {"www-authenticate": "Bearer"})(scope, receive, send)
             return
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
-            await self.too_large(send)
+            await self.too_large()(scope, receive, send)
             return
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         body = await self.read(receive)
         if body is None:
-            await self.too_large(send)
+            await self.too_large()(scope, receive, send)
             return
         await self.app(scope, replay(body, receive), send)
 
@@ -80,9 +78,8 @@ class GuardMiddleware:
                 break
         return bytes(body)
 
-    async def too_large(self, send: Send) -> None:
-        detail = f"the request body is larger than the limit of {self.limit:,} bytes."
-        await send_error(send, 413, detail)
+    def too_large(self) -> Response:
+        return error(413, f"the request body is larger than the limit of {self.limit:,} bytes.")
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -49,11 +42,10 @@ class Metrics:
             "tailor_batch_requests", "Requests (or chunks of large ones) sharing a model call.",
             buckets=BATCH_BUCKETS, registry=self.registry,
         )  # fmt: skip
-        info = Gauge(
+        Gauge(
             "tailor_model_info", "The model served: backend and family.",
             ["backend", "family"], registry=self.registry,
-        )  # fmt: skip
-        info.labels(backend, family).set(1)
+        ).labels(backend, family).set(1)  # fmt: skip
 
     def observe_batch(self, rows: int, requests: int) -> None:
         self.batch_rows.observe(rows)
@@ -66,10 +58,6 @@ class Metrics:
         if status >= 400:
             self.errors.labels(label, code).inc()
         self.latency.labels(label).observe(seconds)
-
-    def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text format and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

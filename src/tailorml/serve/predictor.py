@@ -64,6 +64,7 @@ class Predictor:
             self.onnx = OnnxModel(bundle_dir)
         self.backend = "onnx" if self.onnx is not None else "torch"
         self.family = run.bundle.family
+        self.can_explain = run.family.capabilities.attribution is not None
         model = run.bundle.model
         # Convolutions and pooling run 2-3x faster on CPU in channels-last layout
         # (same results up to float rounding): weights converted here, images per batch.
@@ -119,8 +120,11 @@ class Predictor:
     def outputs(self, rows: pd.DataFrame) -> torch.Tensor:
         """Raw network outputs (N, K) for protected rows, as ``Run.outputs`` gives."""
         encoded = self.run.bundle.features.encode(rows, "prediction", with_target=False)
-        if self.channels_last:
-            encoded.inputs = {name: channels_last(x) for name, x in encoded.inputs.items()}
+        if self.channels_last:  # images (N, C, H, W) only
+            encoded.inputs = {
+                name: x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+                for name, x in encoded.inputs.items()
+            }
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.outputs(encoded.inputs))
         return self.run.outputs(encoded, length_batch=TEXT_BATCH)
@@ -204,11 +208,6 @@ def finite(out: torch.Tensor, start: int = 0) -> torch.Tensor:
     if len(bad):
         raise RowError(int(bad[0]) + start)
     return out
-
-
-def channels_last(x: torch.Tensor) -> torch.Tensor:
-    """Images (N, C, H, W) in channels-last memory; other inputs as they are."""
-    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def as_api_error(err: Exception, start: int = 0) -> ApiError:

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ def serve(run_dir: str | Path, settings: ServeSettings) -> None:
         uvicorn.run(app, **options)
         return
     del app  # it only checked the run and options; each worker builds its own
-    os.environ[ENV] = json.dumps({"run_dir": str(run_dir), **settings.to_env()})
+    values = {name: value for name, value in asdict(settings).items() if name != "api_key"}
+    os.environ[ENV] = json.dumps({"run_dir": str(run_dir), **values})
     config = uvicorn.Config(
         "tailorml.serve.server:app_from_env", factory=True, workers=settings.workers,
         timeout_worker_healthcheck=STARTUP, **options,

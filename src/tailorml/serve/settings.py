@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tailorml.errors import TailorError
@@ -63,10 +63,6 @@ class ServeSettings:
         for the server's event loop, 1 to 8."""
         cores = os.cpu_count() or 1
         return max(1, min(8, cores // self.workers - 1))
-
-    def to_env(self) -> dict[str, str | int | float | None]:
-        """Plain values for the worker processes, without the key itself."""
-        return {name: value for name, value in asdict(self).items() if name != "api_key"}
 
 
 def key_from_env(variable: str | None) -> str | None:

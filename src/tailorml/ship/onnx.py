@@ -40,7 +40,7 @@ from tailorml import __version__
 from tailorml.errors import TailorError
 from tailorml.features import FeatureMeta, Target
 from tailorml.features.splits import read_splits
-from tailorml.io import atomic_write_bytes
+from tailorml.io import atomic_write_bytes, replacing
 from tailorml.models import TailorModel
 from tailorml.models.model import module_key
 from tailorml.records.export import GraphTensor, Int8Change, OnnxReport, Parity
@@ -225,11 +225,10 @@ def quiet_exporter() -> Iterator[None]:
     logging.getLogger().addFilter(advice)
     try:
         with (
-            warnings.catch_warnings(),
+            warnings.catch_warnings(action="ignore"),
             redirect_stdout(io.StringIO()),
             redirect_stderr(io.StringIO()),
         ):
-            warnings.simplefilter("ignore")
             yield
     finally:
         torch_logger.setLevel(level)
@@ -293,10 +292,8 @@ def quantize_int8(source: Path, target: Path) -> None:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    staging = target.with_name(f".{target.name}.tmp")
-    with quiet_exporter():
+    with replacing(target) as staging, quiet_exporter():
         quantize_dynamic(source, staging, weight_type=QuantType.QInt8, op_types_to_quantize=DYNAMIC)
-    staging.replace(target)
 
 
 def quantization_change(
@@ -365,8 +362,7 @@ def new_session(model: bytes | Path, threads: int | None = None) -> ort.Inferenc
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only
-    source = str(model) if isinstance(model, Path) else model
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def run_session(

@@ -126,8 +126,7 @@ def restore_checkpoint(
         TailorError: the checkpoint was written for another network (the
             config changed since) or its files do not fit together.
     """
-    mismatch = shape_mismatch(model.state_dict(), checkpoint.model)
-    if mismatch:
+    if mismatch := shape_mismatch(model.state_dict(), checkpoint.model):
         raise TailorError(
             "the checkpoint to resume from was written for another network (was the config "
             f"changed since?): {mismatch}. Train without --resume to start from epoch 1."

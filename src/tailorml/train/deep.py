@@ -138,8 +138,7 @@ class DeepFamily(ModelFamily[TailorModel]):
             weights = load_tensors(folder / WEIGHTS)
         except SafetensorError as err:
             raise WeightsError(WEIGHTS, f"is not a readable safetensors file ({err})") from None
-        mismatch = shape_mismatch(model.state_dict(), weights)
-        if mismatch:
+        if mismatch := shape_mismatch(model.state_dict(), weights):
             raise WeightsError("model.json", f"no longer matches the weights in {WEIGHTS}: "
                                f"{mismatch}")  # fmt: skip
         model.load_state_dict(weights)
@@ -251,8 +250,7 @@ def pretrained(rows: int, budget: float, checkpoint: str) -> Proposal:
         seconds, how = pretrained_seconds(candidate, rows, scale)
         fits = seconds <= PRETRAINED_SHARE * budget
         out += [candidate] if fits else []
-        verdict = "enters" if fits else "left out"
-        relation = "within" if fits else "more than"
+        verdict, relation = ("enters", "within") if fits else ("left out", "more than")
         reasons.append(f"{candidate.name} ({checkpoint}) {verdict}: {how} ≈ {seconds:,.0f} s, "
                        f"{relation} half the {budget:g} s budget.")  # fmt: skip
     return out, reasons

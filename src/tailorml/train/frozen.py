@@ -40,7 +40,6 @@ def embed_frozen_costed(
     Args:
         model: the network; one without encoders is left alone.
         precision: ``fp32`` or ``bf16`` (autocast), part of the cache key.
-        quiet: no progress bar while computing.
     """
     out, seconds = dict(inputs), 0.0
     if not isinstance(model, Network):

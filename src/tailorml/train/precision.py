@@ -41,6 +41,4 @@ def resolve_device(name: str) -> torch.device:
 
 
 def to_device(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    if device.type == "cpu":
-        return inputs
     return {name: t.to(device, non_blocking=True) for name, t in inputs.items()}

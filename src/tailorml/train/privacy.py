@@ -44,7 +44,7 @@ from opacus.utils.fast_gradient_clipping_utils import DPLossFastGradientClipping
 from opacus.validators import ModuleValidator
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, StackDataset
 
 from tailorml.config import ModelConfig, PrivacyConfig, TrainingConfig
 from tailorml.errors import ConfigError
@@ -74,22 +74,6 @@ def quiet_opacus() -> Iterator[None]:
         for message in NOISE:
             warnings.filterwarnings("ignore", message=message)
         yield
-
-
-class RowDataset(Dataset[Batch]):
-    """One training row at a time, as ``({feature: tensor}, target)``; the loader's
-    default collate stacks rows into ``{feature: (B, ...)}`` and the target ``(B,)``."""
-
-    def __init__(self, data: Encoded) -> None:
-        assert data.target is not None
-        self.inputs = data.inputs
-        self.target = data.target
-
-    def __len__(self) -> int:
-        return len(self.target)
-
-    def __getitem__(self, index: int) -> Batch:
-        return {name: t[index] for name, t in self.inputs.items()}, self.target[index]
 
 
 class RowLoss(nn.Module):
@@ -169,8 +153,7 @@ def compatible_copy(model: nn.Module) -> nn.Module:
                 del hooks[key]
             rnn._register_state_dict_hook(drop_inner_names)
             rnn._register_load_state_dict_pre_hook(add_inner_names, with_module=True)
-    changed = set(model.state_dict()) ^ set(fixed.state_dict())
-    if changed:
+    if changed := set(model.state_dict()) ^ set(fixed.state_dict()):
         modules = dict(model.named_modules())
         name = sorted(changed)[0]
         while name and name not in modules:
@@ -210,10 +193,7 @@ class RowOrder:
 
     Opacus computes them on the length-sorted packed batch, while every other
     layer's are in batch order, and clipping adds them up row by row. A forward
-    pre-hook on each DP RNN keeps the packed batch's inverse sort order.
-
-    Args:
-        net: the network; its DP RNNs are hooked.
+    pre-hook on each DP RNN of ``net`` keeps the packed batch's inverse sort order.
     """
 
     def __init__(self, net: nn.Module) -> None:
@@ -331,7 +311,6 @@ class PrivateTraining:
         loss: the training loss (ghost clipping's two-pass wrapper where used).
         loader: Poisson-sampled batches of the training split.
         order: puts DP RNN per-sample gradients back into batch order.
-        settings: the privacy config.
     """
 
     engine: PrivacyEngine
@@ -422,7 +401,11 @@ def make_private(
     assert settings is not None
     check_encoders(net, train)
     order = RowOrder(net)
-    loader = DataLoader(RowDataset(train), batch_size=cfg.batch_size, generator=generator)
+    assert train.target is not None
+    # rows as ({feature: tensor}, target), which the loader's default collate stacks into
+    # ({feature: (B, ...)}, (B,)); a tensor is a sized, indexable dataset
+    rows = StackDataset(StackDataset(**train.inputs), train.target)  # type: ignore[arg-type]
+    loader = DataLoader(rows, batch_size=cfg.batch_size, generator=generator)
     with quiet_opacus():
         engine = PrivacyEngine(accountant="prv", secure_mode=False)
         wrapped = engine.make_private_with_epsilon(

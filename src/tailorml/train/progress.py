@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -130,7 +129,6 @@ class TrainingProgress:
 
     def __init__(self, epochs: int, steps: int, quiet: bool = False):
         self.epochs = epochs
-        self.steps = steps
         self.quiet = quiet
         self.console = Console(stderr=True)
         self.live = not quiet and is_live(self.console)
@@ -159,18 +157,17 @@ class TrainingProgress:
 
     def start_epoch(self, epoch: int) -> None:
         if self.live:
-            self.bar.reset(self.task, total=self.steps)
+            self.bar.reset(self.task)
             self.bar.update(self.task, epoch=epoch, metric="")
 
-    def step(self, loss: float | None = None, rate: float | None = None) -> None:
+    def step(self, loss: float | None = None, rate: float = 0.0) -> None:
+        """One step done; with ``loss``, show it and the samples/s ``rate``."""
         if not self.live:
             return
-        fields: dict[str, Any] = {}  # Any: mypy checks **fields against update's typed keywords
-        if loss is not None:
-            fields["loss"] = significant(loss)
-        if rate is not None:
-            fields["rate"] = throughput(rate)
-        self.bar.update(self.task, advance=1, **fields)
+        if loss is None:
+            self.bar.update(self.task, advance=1)
+        else:
+            self.bar.update(self.task, advance=1, loss=significant(loss), rate=throughput(rate))
 
     def end_epoch(self, summary: dict[str, float]) -> None:
         if self.quiet:

@@ -81,10 +81,5 @@ def reweigh_training(
     return Reweighing(
         method=fairness.method,
         sensitive=fairness.sensitive,
-        cells=[
-            WeightCell(
-                group=c["group"], label=names[c["label"]], rows=c["rows"], weight=c["weight"]
-            )
-            for c in cells
-        ],
+        cells=[WeightCell.model_validate({**c, "label": names[c["label"]]}) for c in cells],
     )

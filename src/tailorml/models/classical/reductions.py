@@ -41,7 +41,7 @@ from tailorml.models.classical.design import (
     save_linear,
     sparse_design,
 )
-from tailorml.models.classical.lightgbm import FIXED, read_booster, tree_nodes
+from tailorml.models.classical.lightgbm import DEFAULTS, FIXED, read_booster, tree_nodes
 from tailorml.models.family import Candidate, Params, Proposal, Task
 
 CONSTRAINTS = {"demographic_parity": DemographicParity, "equalized_odds": EqualizedOdds}
@@ -55,12 +55,7 @@ SHARED = {
 BASE_DEFAULTS: dict[str, Params] = {
     "linear": {"C": 1.0},
     # modest: ExponentiatedGradient refits the base learner up to max_iter times
-    "lightgbm": {
-        "n_estimators": 100,
-        "learning_rate": 0.1,
-        "num_leaves": 31,
-        "min_child_samples": 20,
-    },
+    "lightgbm": DEFAULTS | {"n_estimators": 100, "learning_rate": 0.1},
 }
 Member = lgb.Booster | int  # a LightGBM member: a booster, or a constant 0/1 classifier
 

@@ -126,7 +126,6 @@ class CNNEncoder(Encoder):
 
     Args:
         meta: the image feature, ``shape == (C, H, W)``.
-        options: see :class:`CNNOptions`.
     """
 
     @classmethod
@@ -156,14 +155,7 @@ class CNNEncoder(Encoder):
         self.output_size = channels if self.global_avg else channels * height * width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode one batch.
-
-        Args:
-            x: images ``(B, C, H, W)`` float32 in [0, 1].
-
-        Returns:
-            ``(B, output_size)``.
-        """
+        """Images ``(B, C, H, W)`` float32 in [0, 1] → ``(B, output_size)``."""
         h = self.blocks(x)  # (B, C', H', W')
         if self.global_avg:
             return h.mean(dim=(2, 3))  # (B, C')

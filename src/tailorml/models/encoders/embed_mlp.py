@@ -40,22 +40,12 @@ class EmbedMLPOptions(EncoderConfig):
     )
 
 
-def build_mlp(in_size: int, hidden: list[int], activation: str, dropout: float) -> nn.Sequential:
-    """Linear → activation → dropout per hidden size; empty ``hidden`` is the identity."""
-    layers: list[nn.Module] = []
-    for size in hidden:
-        layers += [nn.Linear(in_size, size), ACTIVATIONS[activation](), nn.Dropout(dropout)]
-        in_size = size
-    return nn.Sequential(*layers)
-
-
 @register_encoder("embed_mlp", EmbedMLPOptions, types={"number", "binary", "category"})
 class EmbedMLPEncoder(Encoder):
     """Category: ``nn.Embedding`` lookup; number/binary: the value itself; then the MLP.
 
     Args:
         meta: the feature; category features need ``vocab_size``.
-        options: see :class:`EmbedMLPOptions`.
     """
 
     def __init__(self, meta: FeatureMeta, options: EmbedMLPOptions) -> None:
@@ -71,17 +61,15 @@ class EmbedMLPEncoder(Encoder):
         else:
             size = 1
             self.embed = nn.Identity()
-        self.mlp = build_mlp(size, options.hidden, options.activation, options.dropout)
-        self.output_size = options.hidden[-1] if options.hidden else size
+        layers: list[nn.Module] = []  # no hidden sizes: the MLP is the identity
+        for hidden in options.hidden:
+            layers += [nn.Linear(size, hidden), ACTIVATIONS[options.activation]()]
+            layers.append(nn.Dropout(options.dropout))  # even at 0: bundles name layers by index
+            size = hidden
+        self.mlp = nn.Sequential(*layers)
+        self.output_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode one batch.
-
-        Args:
-            x: category ids ``(B,)`` int64, or number/binary values ``(B, 1)`` float32.
-
-        Returns:
-            ``(B, output_size)``.
-        """
+        """Category ids ``(B,)`` int64, or values ``(B, 1)`` float32 → ``(B, output_size)``."""
         h = self.embed(x)  # (B, E) for category, (B, 1) otherwise
         return self.mlp(h)  # (B, output_size)

@@ -64,7 +64,6 @@ class PretrainedEncoder(Encoder):
     Args:
         meta: the text feature, ``shape == (T,)``; its ``architecture`` is the
             checkpoint's config (read from the checkpoint when absent).
-        options: see :class:`PretrainedOptions`.
     """
 
     preprocessing_options = ("max_length", "truncation")
@@ -102,16 +101,9 @@ class PretrainedEncoder(Encoder):
             raise ValueError(f"checkpoint '{self.options.checkpoint}' lacks weights {missing[:5]}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode one batch.
-
-        Args:
-            x: token ids ``(B, T)`` int64, right-padded with the checkpoint's
-                padding id; or, for a frozen encoder, the pooled embeddings
-                ``(B, output_size)`` float computed ahead (they pass through).
-
-        Returns:
-            ``(B, output_size)``.
-        """
+        """Token ids ``(B, T)`` int64, right-padded with the checkpoint's padding
+        id → ``(B, output_size)``; a frozen encoder's pooled embeddings
+        ``(B, output_size)`` float, computed ahead, pass through."""
         if x.is_floating_point():
             return x  # (B, D) pooled ahead by train/frozen.py
         mask = x != self.pad_id  # (B, T)
@@ -131,10 +123,9 @@ class PretrainedEncoder(Encoder):
 
     def parameter_groups(self) -> list[ParamGroup]:
         """Trainable parameters with their learning rates, top layer first."""
-        layers = list(self.network.encoder.layer)
         groups: list[ParamGroup] = []
         rate = self.options.learning_rate
-        for module in [*reversed(layers), self.network.embeddings]:
+        for module in [*reversed(self.network.encoder.layer), self.network.embeddings]:
             params = [p for p in module.parameters() if p.requires_grad]
             if params:
                 groups.append((params, rate))

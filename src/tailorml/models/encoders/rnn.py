@@ -51,7 +51,6 @@ class RNNEncoder(Encoder):
 
     Args:
         meta: the text feature; ``vocab_size`` counts padding and unknown ids.
-        options: see :class:`RNNOptions`.
     """
 
     def __init__(self, meta: FeatureMeta, options: RNNOptions) -> None:
@@ -73,14 +72,7 @@ class RNNEncoder(Encoder):
         self.output_size = options.hidden_size * (2 if options.bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode one batch.
-
-        Args:
-            x: token ids ``(B, T)`` int64, right-padded with 0.
-
-        Returns:
-            ``(B, output_size)``.
-        """
+        """Token ids ``(B, T)`` int64, right-padded with 0 → ``(B, output_size)``."""
         if torch.compiler.is_exporting():
             return self.forward_padded(x)
         lengths = (x != 0).sum(1).clamp(min=1)  # (B,); an empty row reads one pad token
@@ -98,19 +90,14 @@ class RNNEncoder(Encoder):
         return masked_pool(out, mask, self.pooling)  # (B, output_size)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` without packed sequences, for export.
+        """:meth:`forward` without packed sequences, for export: from the same
+        ids, the same ``(B, output_size)`` up to float rounding.
 
         Each layer runs each direction over the whole padded batch. Padding
         sits after a row's real tokens, so the forward direction reads it only
         after them; the backward direction runs on each row reversed within its
         length, so it too starts at a real token. Outputs at padding positions
         are never read.
-
-        Args:
-            x: token ids ``(B, T)`` int64, right-padded with 0.
-
-        Returns:
-            ``(B, output_size)``, equal to :meth:`forward` up to float rounding.
         """
         lengths = (x != 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1)
         steps = torch.arange(x.shape[1], device=x.device)  # (T,)

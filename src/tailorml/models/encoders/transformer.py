@@ -82,7 +82,6 @@ class TransformerEncoder(Encoder):
 
     Args:
         meta: the text feature, ``shape == (T,)``; ``vocab_size`` counts padding.
-        options: see :class:`TransformerOptions`.
 
     Raises:
         ConfigError: the text is longer than ``max_length``.
@@ -111,14 +110,7 @@ class TransformerEncoder(Encoder):
         self.output_size = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode one batch.
-
-        Args:
-            x: token ids ``(B, T)`` int64, right-padded with 0.
-
-        Returns:
-            ``(B, output_size)``.
-        """
+        """Token ids ``(B, T)`` int64, right-padded with 0 → ``(B, output_size)``."""
         mask = x != 0  # (B, T)
         mask[:, 0] = True  # an empty row reads one pad token rather than nothing
         # one row of positions per example: DP-SGD's per-sample gradients need a batch axis

@@ -25,7 +25,7 @@ class is decided), the standardised output for regression.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,7 +230,7 @@ def integrate_batch(
     path = EmbeddingPath(model, layers)
     starts, baselines = path_ends(model.names, inputs, layers, pads)
     ids = tuple(inputs[name] for name in path.embedded)
-    with path.hooked():
+    with removing([m.register_forward_hook(path.swap(n)) for n, m in layers.items()]):
         attributions, delta = IntegratedGradients(path).attribute(
             starts, baselines, target=column, additional_forward_args=ids,
             n_steps=n_steps, return_convergence_delta=True,
@@ -265,7 +265,6 @@ class EmbeddingPath:
 
     def __init__(self, model: TailorModel, layers: dict[str, nn.Embedding]):
         self.model = model
-        self.layers = layers
         self.embedded = [name for name in model.names if name in layers]
         self.vectors: dict[str, torch.Tensor] = {}
         self.ids: dict[str, torch.Tensor] = {}
@@ -276,10 +275,6 @@ class EmbeddingPath:
         self.ids = dict(zip(self.embedded, args[len(names) :], strict=True))
         self.vectors = {name: points[name] for name in self.embedded}
         return self.model({**points, **self.ids})  # (B, K)
-
-    def hooked(self) -> AbstractContextManager[None]:
-        """Swap each embedding's output for the current point while inside."""
-        return removing([m.register_forward_hook(self.swap(n)) for n, m in self.layers.items()])
 
     def swap(self, name: str) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
         def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
@@ -307,7 +302,8 @@ def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedd
     Raises:
         TailorError: the encoder has no such layer.
     """
-    probe = ids[distinct_ids(ids).argmax()].unsqueeze(0)  # (1, T) or (1,)
+    row = (ids.sort(dim=1).values.diff(dim=1) != 0).sum(1).argmax() if ids.dim() > 1 else 0
+    probe = ids[row].unsqueeze(0)  # (1, T) or (1,)
     seen: list[nn.Embedding] = []
     embeddings = [m for m in encoder.modules() if isinstance(m, nn.Embedding)]
 
@@ -320,13 +316,6 @@ def ids_embedding(encoder: nn.Module, ids: torch.Tensor, name: str) -> nn.Embedd
     if not seen:
         raise TailorError(f"cannot explain '{name}': its encoder has no embedding for its ids.")
     return seen[0]
-
-
-def distinct_ids(ids: torch.Tensor) -> torch.Tensor:
-    """Distinct ids per row ``(B,)`` of text ``(B, T)``; ones for a category ``(B,)``."""
-    if ids.dim() < 2:
-        return torch.ones_like(ids)
-    return (ids.sort(dim=1).values.diff(dim=1) != 0).sum(1) + 1
 
 
 def looks_up(seen: Any, ids: torch.Tensor) -> bool:
@@ -382,7 +371,8 @@ def linear_contributions(
     bias = model.intercept[columns] * signs
     features, start = {}, 0
     for name, meta in model.metas.items():
-        width = design_width(meta)
+        text_like = meta.type in ("category", "text")
+        width = int(meta.vocab_size or 0) if text_like else int(np.prod(meta.shape))
         block = sp.csr_matrix(contrib[:, start : start + width])
         features[name] = linear_block(meta, block, inputs[name].numpy())
         start += width
@@ -400,13 +390,6 @@ def row_products(
         pick = sp.diags((columns == column) * signs)  # (N, N)
         total = total + pick @ sp.csr_matrix(x.multiply(coef[column : column + 1]))
     return sp.csr_matrix(total)
-
-
-def design_width(meta: FeatureMeta) -> int:
-    """Columns a feature takes in the linear design matrix."""
-    if meta.type in ("category", "text"):
-        return int(meta.vocab_size or 0)
-    return int(np.prod(meta.shape))
 
 
 def linear_block(meta: FeatureMeta, block: sp.csr_matrix, values: np.ndarray) -> np.ndarray:

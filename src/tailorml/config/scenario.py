@@ -22,13 +22,6 @@ METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
 }  # fmt: skip
 
 
-def span_text(low: float | None, high: float | None) -> str:
-    """``between 0 and 1``, ``at most 1`` or ``at least 0``."""
-    if low is not None and high is not None:
-        return f"between {low:g} and {high:g}"
-    return f"at most {high:g}" if high is not None else f"at least {low:g}"
-
-
 class Budget(Strict):
     seconds: float = Field(
         default=120, gt=0, description="Wall-clock seconds for the whole search."
@@ -60,7 +53,10 @@ class QualityConstraint(Strict):
             return bound
         low, high = METRIC_RANGES[metric]
         if (low is not None and bound < low) or (high is not None and bound > high):
-            facts = {"m": metric, "span": span_text(low, high), "w": info.field_name}
+            span = f"at most {high:g}" if high is not None else f"at least {low:g}"
+            if low is not None and high is not None:
+                span = f"between {low:g} and {high:g}"
+            facts = {"m": metric, "span": span, "w": info.field_name}
             raise PydanticCustomError(
                 "quality_range",
                 "{m} is always {span}, so a {w} of {b} can never be met",

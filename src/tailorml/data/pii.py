@@ -215,16 +215,6 @@ def redact(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple[pd.Da
     return out, counts
 
 
-def _describe(counts: Counts) -> str:
-    """``column 'a' (2 EMAIL_ADDRESS, 1 URL) and column 'b' (...)`` for the flagged columns."""
-    parts = [
-        f"column '{column}' (" + ", ".join(f"{n} {entity}" for entity, n in found.items()) + ")"
-        for column, found in counts.items()
-        if found
-    ]
-    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
-
-
 def apply_policy(
     frame: pd.DataFrame, policy: str, columns: list[str] | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -257,9 +247,15 @@ def apply_policy(
         return redacted, {"policy": policy, "columns": counts, "dropped_columns": []}
     counts = scan(frame, columns)
     flagged = [column for column, found in counts.items() if found]
-    if policy == "fail" and flagged:
+    if policy == "fail" and flagged:  # column 'a' (2 EMAIL_ADDRESS, 1 URL) and column 'b' (...)
+        parts = [
+            f"column '{column}' (" + ", ".join(f"{n} {entity}" for entity, n in found.items()) + ")"
+            for column, found in counts.items()
+            if found
+        ]
+        where = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
         raise DataError(
-            f"personal data found in {_describe(counts)} and the PII policy is 'fail'; "
+            f"personal data found in {where} and the PII policy is 'fail'; "
             "use 'redact' or 'drop_column' to go on without it, or 'allow' to keep it."
         )
     dropped = flagged if policy == "drop_column" else []

@@ -357,13 +357,6 @@ def _band_picks(options: _GroupOptions, axis: np.ndarray, half: np.ndarray) -> n
     return best.reshape(-1)
 
 
-def _split_rows(groups: Groups) -> list[np.ndarray]:
-    """Row indices of each judged group, in label order."""
-    order = np.argsort(groups.codes, kind="stable")
-    parts = np.split(order, np.cumsum(groups.rows.astype(np.int64))[:-1])
-    return [parts[g] for g in np.flatnonzero(groups.eligible)]
-
-
 @dataclass(frozen=True)
 class _Grouped:
     """Candidate per-group decisions: one threshold index per judged group, and scores.
@@ -393,9 +386,11 @@ class _Grouped:
 def _combos(s: _Search, grid: int, fallback: float) -> _Grouped:
     """Per-group threshold combinations on the group limit's attribute, scored."""
     groups = s.groups
+    order = np.argsort(groups.codes, kind="stable")
+    parts = np.split(order, np.cumsum(groups.rows.astype(np.int64))[:-1])  # rows of each group
     options = [
-        _group_options(s.y[rows], s.proba[rows], s.value, s.group_limit.metric, grid)
-        for rows in _split_rows(groups)
+        _group_options(s.y[parts[g]], s.proba[parts[g]], s.value, s.group_limit.metric, grid)
+        for g in np.flatnonzero(groups.eligible)
     ]
     if len(options) == 2:
         # two groups (the common case): every pair of thresholds, exactly

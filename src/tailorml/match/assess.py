@@ -59,14 +59,6 @@ def fairness_limits(scenario: Scenario) -> list[FairnessLimit]:
     ]
 
 
-def quality_floors(scenario: Scenario) -> list[QualityFloor]:
-    """The quality floor, when it is a metric that decisions move (not ROC AUC)."""
-    quality = scenario.constraints.quality
-    if quality is None or quality.metric not in ("accuracy", "f1_macro") or quality.min is None:
-        return []
-    return [QualityFloor(quality.metric, quality.min)]
-
-
 def limit_figures(
     scenario: Scenario, y_true: np.ndarray, decided: np.ndarray, rows: pd.DataFrame
 ) -> dict[str, LimitFigures]:
@@ -87,11 +79,15 @@ def tune_decision(
     result = run.outcome(rows)
     if result.proba is None or result.proba.shape[1] != 2:
         return None
+    quality = scenario.constraints.quality  # a floor only on a metric decisions move (not ROC AUC)
+    floors: list[QualityFloor] = []
+    if quality and quality.metric in ("accuracy", "f1_macro") and quality.min is not None:
+        floors = [QualityFloor(quality.metric, quality.min)]
     choice = choose_decision(
         result.y_true, result.proba[:, 1], value_matrix(scenario),
         sensitive_columns(scenario, rows), fairness_limits(scenario),
         scenario.decisions.group_thresholds, margin_z=MARGIN_Z, grid=GRID,
-        floors=quality_floors(scenario),
+        floors=floors,
     )  # fmt: skip
     run.bundle.decision = choice.decision
     return choice
@@ -146,16 +142,6 @@ def add_cost_figures(
     figures.flops_per_row = run.family.flops_per_row(run.bundle.model, example)
 
 
-def training_device(run: Run) -> str:
-    """Where the candidate trained: ``cuda`` for a family that trains on a GPU,
-    on a machine with one (unless its config says cpu, or it trained with
-    DP-SGD), else ``cpu``."""
-    training = run.config.training
-    if not run.family.capabilities.gpu or training.privacy is not None:
-        return "cpu"
-    return resolve_device(training.device).type
-
-
 def training_price(device: str, scenario: Scenario) -> float:
     """Money per hour of the hardware the candidate trained on. Serving is
     measured and priced on the CPU (bundles predict on the CPU)."""
@@ -192,7 +178,9 @@ def assess(folder: Path, data: Prepared, train_seconds: float) -> tuple[Run, Fig
     privacy = run.bundle.params.get("privacy")
     figures.epsilon = privacy["epsilon"] if privacy else None
     figures.train_seconds = train_seconds
-    figures.train_device = device = training_device(run)
+    training = run.config.training  # a GPU family trains on the GPU, if any, but not under DP-SGD
+    on_cpu = not run.family.capabilities.gpu or training.privacy is not None
+    figures.train_device = device = "cpu" if on_cpu else resolve_device(training.device).type
     figures.train_cost = measure.training_cost(train_seconds, training_price(device, scenario))
     if choice is not None:
         add_decision(figures, choice)

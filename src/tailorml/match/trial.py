@@ -19,7 +19,6 @@ from tailorml.match.constraints import constraint_name, fairness_check
 from tailorml.match.portfolio import Candidate
 from tailorml.match.prepare import Prepared
 from tailorml.models.family import family_named
-from tailorml.records.metrics import Scores
 from tailorml.runs.bundle import Bundle, save_bundle
 from tailorml.runs.run import Run
 from tailorml.train.deep import deep_config  # noqa: F401  (the deep candidates' configs)
@@ -78,12 +77,6 @@ def sensitive_labels(data: Prepared, rows: pd.DataFrame) -> np.ndarray | None:
     return check_sensitive(rows, [attribute])[attribute]
 
 
-def quality_of(metrics: Scores, metric: str) -> float:
-    """Higher is better: error metrics are negated."""
-    value = float(metrics.figures.get(metric) or 0.0)
-    return -value if metric in ("mae", "rmse") else value
-
-
 def run_trial(
     candidate: Candidate, data: Prepared, rung: int, fraction: float, metric: str,
     save_to: Path | None,
@@ -96,7 +89,9 @@ def run_trial(
     if save_to is not None:
         save_bundle(bundle, save_to)
     fair = within_fairness(run, data.scenario, validation)
-    return TrialResult(candidate.name, rung, quality_of(scores, metric), seconds, fair)
+    value = float(scores.figures.get(metric) or 0.0)
+    quality = -value if metric in ("mae", "rmse") else value  # higher is better
+    return TrialResult(candidate.name, rung, quality, seconds, fair)
 
 
 def within_fairness(run: Run, scenario: Scenario, rows: pd.DataFrame) -> bool:

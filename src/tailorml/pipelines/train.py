@@ -27,12 +27,6 @@ from tailorml.train import Trainer
 from tailorml.train.weights import reweigh_training
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def train(
     config: ConfigLike,
     output: str | Path | None = None,
@@ -56,7 +50,9 @@ def train(
         from tailorml.train.privacy import private_layers  # Opacus loads only for a private run
 
         cfg, swapped = private_layers(cfg)
-    seed_everything(cfg.training.seed)
+    random.seed(cfg.training.seed)
+    np.random.seed(cfg.training.seed)
+    torch.manual_seed(cfg.training.seed)
     run_dir = Path(output) if output is not None else None
     frames, dropped = read_splits(cfg)
     features = FeatureSet.fit(cfg, frames["train"])

@@ -144,6 +144,8 @@ def card_context(facts: Facts) -> dict[str, object]:
     written = datetime.fromtimestamp((facts.bundle_dir / "model.json").stat().st_mtime, tz=UTC)
     main = facts.splits.get("test") or next(iter(facts.splits.values()), None)
     order, reweighing = METRIC_ORDER.get(facts.task, []), facts.reweighing
+    declared = scenario.sensitive if scenario else []
+    reweighed = reweighing.sensitive if reweighing else []
     return {
         "facts": facts,
         "title": card_title(facts),
@@ -161,7 +163,7 @@ def card_context(facts: Facts) -> dict[str, object]:
         # intended use, factors
         "inputs": [f"`{p.name}` ({p.type})" for p in facts.features.inputs],
         "input_names": {p.name for p in facts.features.inputs},
-        "sensitive": sensitive_attributes(facts),
+        "sensitive": list(dict.fromkeys([*facts.audited, *declared, *reweighed])),
         "test_fairness": facts.match_fairness("test"),
         "advice": audit_advice(facts),
         # metrics, training data
@@ -497,13 +499,6 @@ def training_settings(facts: Facts) -> list[str]:
     return settings
 
 
-def sensitive_attributes(facts: Facts) -> list[str]:
-    """Attributes audited, declared in the scenario, or reweighed over in training."""
-    declared = facts.scenario.sensitive if facts.scenario else []
-    reweighed = facts.reweighing.sensitive if facts.reweighing else []
-    return list(dict.fromkeys([*facts.audited, *declared, *reweighed]))
-
-
 class AuditAdvice(NamedTuple):
     """The exact ``tailor audit`` command to run, and on which columns."""
 
@@ -553,7 +548,11 @@ def preprocessing_row(feature: Preprocessor) -> list[str]:
 def tables(facts: Facts) -> list[Table]:
     """Every table of the Quantitative analyses section, in order."""
     found = [quality_table(facts)] if facts.splits else []
-    found += per_class_table(facts) + operation_table(facts) + privacy_table(facts)
+    found += per_class_table(facts) + operation_table(facts)
+    privacy = facts.privacy
+    if privacy is not None:
+        rows = [[label, cell(format_number(getattr(privacy, k)))] for k, label in PRIVACY.items()]
+        found.append(Table(["differential privacy", "value"], rows, "Privacy (DP-SGD)"))
     found += audit_tables(facts) + match_fairness_tables(facts) + match_limit_tables(facts)
     return found + importance_table(facts)
 
@@ -610,13 +609,6 @@ def operation_table(facts: Facts) -> list[Table]:
     }
     rows += [[label, format_number(v)] for label, v in values.items() if v is not None]
     return [Table(["figure", "value"], rows, "Operation (`tailor match`, validation rows)")]
-
-
-def privacy_table(facts: Facts) -> list[Table]:
-    if facts.privacy is None:
-        return []
-    rows = [[label, cell(format_number(getattr(facts.privacy, k)))] for k, label in PRIVACY.items()]
-    return [Table(["differential privacy", "value"], rows, "Privacy (DP-SGD)")]
 
 
 def audit_tables(facts: Facts) -> list[Table]:

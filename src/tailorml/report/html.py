@@ -18,7 +18,7 @@ import yaml
 from tailorml.errors import TailorError
 from tailorml.evaluate.metrics import HEADLINE
 from tailorml.io import atomic_write_text
-from tailorml.records.metrics import ClassScores, Interval, Metrics, Scores, TrainFigures
+from tailorml.records.metrics import Metrics, Scores, TrainFigures
 from tailorml.report.charts import Series, confusion_chart, line_chart
 from tailorml.report.render import format_value, render
 
@@ -82,6 +82,8 @@ def render_report(run_dir: Path) -> str:
     main = splits[main_split] if main_split else Scores()
     training = config.get("training")
     planned = training.get("epochs") if isinstance(training, dict) else None
+    per_class = main.per_class or {}
+    order = [label for label in labels if label in per_class] or list(per_class)
     context = {
         "run_name": metrics.run_name or run_dir.resolve().name,
         "task": task,
@@ -92,7 +94,7 @@ def render_report(run_dir: Path) -> str:
         "main_split": main_split,
         "metric_splits": list(splits),
         "metric_rows": _metric_rows(task, splits),
-        "per_class_rows": _per_class_rows(main, labels),
+        "per_class_rows": [(label, per_class[label]) for label in order],
         "training_rows": _training_rows(metrics.train, planned, history),
         "config_text": config_text,
     }
@@ -187,23 +189,16 @@ def _metric_rows(task: str, splits: dict[str, Scores]) -> list[tuple[str, list[o
         (n, [v.get(n) for v in values]) for n in names if any(n in v for v in values)
     ]
     cis = [s.ci95 for s in splits.values()]
-    texts: list[object] = [_ci_text(ci) for ci in cis]
+    texts: list[object] = [
+        f"{format_value(ci.low)} – {format_value(ci.high)}"
+        if ci is not None and ci.low is not None and ci.high is not None
+        else None
+        for ci in cis
+    ]
     metric = next((ci.metric for ci, text in zip(cis, texts, strict=True) if ci and text), None)
     if metric is not None:
         rows.append((f"{metric} 95% CI", texts))
     return rows
-
-
-def _ci_text(ci: Interval | None) -> str | None:
-    if ci is None or ci.low is None or ci.high is None:
-        return None
-    return f"{format_value(ci.low)} – {format_value(ci.high)}"
-
-
-def _per_class_rows(scores: Scores, labels: list[str]) -> list[tuple[str, ClassScores]]:
-    per_class = scores.per_class or {}
-    order = [label for label in labels if label in per_class] or list(per_class)
-    return [(label, per_class[label]) for label in order]
 
 
 def _training_rows(

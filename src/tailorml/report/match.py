@@ -78,6 +78,9 @@ def render_match_report(run_dir: Path) -> str:
     test_limits = test.metrics.limits if chosen and test else {}
     metric = next((c.metrics.quality.metric for c in candidates if c.metrics.quality), None)
     ylabel = f"{metric or 'quality'} (validation)"
+    axes = match.pareto_axes  # "maximise quality; minimise latency_p95_ms, cost_per_1k"
+    verbs = (("maximise", axes.maximise), ("minimise", axes.minimise)) if axes is not None else ()
+    axes_text = "; ".join(f"{verb} {', '.join(names)}" for verb, names in verbs if names) or None
     front = pareto_chart(pareto_points(candidates), match.pareto, match.recommended, ylabel)
     context = {
         "match": match,
@@ -89,7 +92,7 @@ def render_match_report(run_dir: Path) -> str:
         "rejections": rejections,
         "constraint_names": list(dict.fromkeys(n for c in candidates for n in c.constraints)),
         "pareto_chart": front,
-        "pareto_axes": axes_text(match.pareto_axes),
+        "pareto_axes": axes_text,
         "fairness_chart": selection_rate_chart({"validation": fairness, "test": test_fairness}),
         "fairness_rows": fairness_rows(fairness, test_fairness),
         "limit_rows": limit_rows(limits, test_limits),
@@ -128,14 +131,6 @@ def rejections(candidate: record.CandidateResult) -> list[str]:
         return candidate.rejected_because
     error = f": {candidate.error}" if candidate.error else ""
     return [f"trial {candidate.status}{error}", *candidate.rejected_because]
-
-
-def axes_text(axes: record.ParetoAxes | None) -> str | None:
-    """``maximise quality; minimise latency_p95_ms, cost_per_1k``."""
-    if axes is None:
-        return None
-    verbs = (("maximise", axes.maximise), ("minimise", axes.minimise))
-    return "; ".join(f"{verb} {', '.join(names)}" for verb, names in verbs if names) or None
 
 
 def fairness_rows(

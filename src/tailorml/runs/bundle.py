@@ -199,13 +199,9 @@ def load_model(
     except WeightsError as err:
         raise corrupt(folder, err.file, err.what) from None
     except (SafetensorError, KeyError, ValueError) as err:
-        files = f"the {family} model's files ({', '.join(weight_files(folder))})"
+        kept = (".safetensors", ".txt", ".json")  # the files beside model.json holding the model
+        names = sorted(p.name for p in folder.iterdir() if p.suffix in kept and p.name not in
+                       ("model.json", "onnx.json") and not p.name.startswith("."))  # fmt: skip
+        files = f"the {family} model's files ({', '.join(names)})"
         raise corrupt(folder, files, f"cannot be read ({err})") from None
     return model
-
-
-def weight_files(folder: Path) -> list[str]:
-    """Names of the files beside ``model.json`` that hold a classical model."""
-    kept = (".safetensors", ".txt", ".json")
-    return sorted(p.name for p in folder.iterdir() if p.suffix in kept and p.name not in
-                  ("model.json", "onnx.json") and not p.name.startswith("."))  # fmt: skip

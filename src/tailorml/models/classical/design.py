@@ -16,12 +16,6 @@ Inputs = dict[str, torch.Tensor]
 TABLE_TYPES = ("number", "binary", "category")
 
 
-def one_hot(ids: np.ndarray, width: int) -> sp.csr_matrix:
-    """(N,) ids to a sparse (N, width) indicator matrix."""
-    rows = np.arange(len(ids))
-    return sp.csr_matrix((np.ones(len(ids)), (rows, ids)), shape=(len(ids), width))
-
-
 def token_counts(ids: np.ndarray, vocab_size: int) -> sp.csr_matrix:
     """(N, T) token ids (0 = padding) to sparse (N, V) counts."""
     rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
@@ -64,7 +58,8 @@ def sparse_design(
     for name, meta in metas.items():
         values = inputs[name].numpy()
         if meta.type == "category":
-            blocks.append(one_hot(values, int(meta.vocab_size or 0)))
+            indicators = (np.ones(len(values)), (np.arange(len(values)), values))
+            blocks.append(sp.csr_matrix(indicators, shape=(len(values), int(meta.vocab_size or 0))))
         elif meta.type == "text":
             blocks.append(tfidf(token_counts(values, int(meta.vocab_size or 0)), idf[name]))
         else:

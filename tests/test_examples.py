@@ -21,6 +21,12 @@ def test_adult_mlp_reaches_085(tmp_path: Path) -> None:
     assert run.metrics.test["accuracy"] >= 0.85
 
 
+def test_fsdd_cnn_reaches_097_on_the_official_split(tmp_path: Path) -> None:
+    run = tailorml.train(EXAMPLES / "fsdd_cnn.yaml", tmp_path / "run", quiet=True)
+    assert run.metrics.data.rows["test"] == 300  # recordings 0-4 of each speaker and digit
+    assert run.metrics.test["accuracy"] >= 0.97
+
+
 @pytest.mark.parametrize("name", ["sentiment_rnn", "sentiment_transformer"])
 def test_sentiment_beats_majority_by_15_points(name: str, tmp_path: Path) -> None:
     run = tailorml.train(EXAMPLES / f"{name}.yaml", tmp_path / "run", quiet=True)

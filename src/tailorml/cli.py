@@ -328,6 +328,12 @@ def serve_cmd(
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body; bigger ones get 413.")
     ] = 4 * 1024 * 1024,
+    max_audio_bytes: Annotated[
+        int, typer.Option(help="Audio models: largest clip (file bytes); bigger ones get 413.")
+    ] = 10 * 1024 * 1024,
+    max_audio_seconds: Annotated[
+        float, typer.Option(help="Audio models: longest clip in seconds; longer ones get 422.")
+    ] = 30.0,
     backend: Annotated[
         str, typer.Option(help="auto (ONNX Runtime if the bundle has model.onnx), onnx or torch.")
     ] = "auto",
@@ -343,7 +349,8 @@ def serve_cmd(
     settings = ServeSettings(
         host=host, port=port, workers=workers, api_key=key_from_env(api_key_env),
         api_key_env=api_key_env, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-        max_body_bytes=max_body_bytes, backend=backend,  # type: ignore[arg-type]
+        max_body_bytes=max_body_bytes, max_audio_bytes=max_audio_bytes,
+        max_audio_seconds=max_audio_seconds, backend=backend,  # type: ignore[arg-type]
     )  # fmt: skip
     serve(run, settings)
 

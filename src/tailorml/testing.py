@@ -57,7 +57,10 @@ METAS = [  # the features an encoder is checked on, each type it takes
     FeatureMeta("text", "text", (TEXT_WIDTH,), "int64", vocab_size=TEXT_VOCAB),
     FeatureMeta("gray", "image", (1, 28, 28), "float32"),
     FeatureMeta("rgb", "image", (3, 16, 16), "float32"),
+    # 20 frames × 16 mel bands: short, as DP-SGD runs a recurrent cell once per frame
+    FeatureMeta("clip", "audio", (1, 20, 16), "float32"),
 ]
+AUDIO = METAS[6]
 Options = dict[str, Any]  # an encoder's options, a family's params
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth")
 
@@ -140,6 +143,8 @@ def sample_input(meta: FeatureMeta, rows: int = BATCH, seed: int = 0) -> torch.T
     if meta.type == "text":
         lengths = TEXT_LENGTHS if rows == BATCH else [i % (meta.shape[0] + 1) for i in range(rows)]
         return text_batch(lengths, meta.shape[0], meta.vocab_size or TEXT_VOCAB)
+    if meta.type == "audio":  # frames normalised per band: about zero mean, unit spread
+        return torch.randn(rows, *meta.shape, generator=g)
     return torch.rand(rows, *meta.shape, generator=g)
 
 
@@ -356,7 +361,7 @@ def check_family(name: str, params: Options | None = None, data: TableData | Non
 
 def check_candidates(name: str, data: TableData) -> None:
     """Candidates for every modality, of registered families, with distinct names."""
-    for metas in (data.features.metas(), {"t": METAS[3]}, {"i": METAS[5]}):
+    for metas in (data.features.metas(), {"t": METAS[3]}, {"i": METAS[5]}, {"a": AUDIO}):
         candidates, reasons = family_named(name).candidates(Task(metas, 1000, 600))
         assert all(isinstance(r, str) for r in reasons)
         assert all(c.family in FAMILIES for c in candidates), [c.family for c in candidates]

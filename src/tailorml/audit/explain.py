@@ -4,18 +4,25 @@ and a deletion test of how faithful image attributions are.
 Deep models are explained with Captum's Integrated Gradients over every input
 of a row at once, so that its attributions add up to its output minus the
 baseline's (up to the reported convergence delta). Float inputs are integrated
-from zero: a black image, the training mean of a z-scored number. Ids have no
-gradient, so their path runs through the output of the feature's
-``nn.Embedding``, as Captum's LayerIntegratedGradients does: forward hooks swap
-in the interpolated vectors while the ids still drive padding masks and packed
-lengths. Text starts from its padding token's vectors, a category from the mean
-vector of its vocabulary. A pretrained checkpoint's text is attributed through
-its word embeddings, frozen or not; its tokens are the word pieces, [CLS] and
-[SEP] included (the network reads them, and completeness needs their share).
+from zero: a black image, the training mean of a z-scored number, a clip whose
+every band sits at its training mean (normalised audio frames; SpecAugment is
+off, the network being in evaluation mode). Ids have no gradient, so their
+path runs through the output of the feature's ``nn.Embedding``, as Captum's
+LayerIntegratedGradients does: forward hooks swap in the interpolated vectors
+while the ids still drive padding masks and packed lengths. Text starts from
+its padding token's vectors, a category from the mean vector of its vocabulary.
+A pretrained checkpoint's text is attributed through its word embeddings,
+frozen or not; its tokens are the word pieces, [CLS] and [SEP] included (the
+network reads them, and completeness needs their share).
 
 Classical models are explained exactly: linear models by coefficient × design
 value, summed per input feature (a text token's weight shared among its
-occurrences); LightGBM by its own TreeSHAP (``pred_contrib``).
+occurrences; an audio clip's per band, over its mean and spread); LightGBM by
+its own TreeSHAP (``pred_contrib``).
+
+An audio feature's attribution is kept as a time × band map; a long clip's
+time steps are summed into fewer, so that a row's map holds at most
+``AUDIO_CELLS`` values.
 
 Attributions point toward the decided class: its logit for a multi-class
 model, its log-odds for a model with one output (negated when the negative
@@ -27,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +53,7 @@ from tailorml.models.classical.linear import LinearModel
 from tailorml.models.model import module_key
 from tailorml.records.explanations import (
     Attribution,
+    AudioAttribution,
     Cell,
     ImageAttribution,
     Importance,
@@ -57,6 +65,7 @@ from tailorml.runs.run import Run
 
 CONVERGED = 0.05  # |delta| below this share of |output|: the integral has converged
 POINTS_PER_PASS = 2048  # rows × steps through the network in one forward/backward
+AUDIO_CELLS = 8192  # most values in an audio row's map: 2 s of 10 ms steps × 40 bands fit
 
 
 @dataclass
@@ -65,7 +74,8 @@ class Attributed:
 
     Attributes:
         features: per input feature, ``(N, *shape)``: image ``(N, C, H, W)``,
-            number/binary ``(N, 1)``, category ``(N,)``, text ``(N, T)`` per position.
+            number/binary ``(N, 1)``, category ``(N,)``, text ``(N, T)`` per position,
+            audio ``(N, 1, T, F)`` (a linear model's: ``(N, F)`` per band).
         output: ``(N,)`` the explained output (logit, log-odds or value).
         baseline: ``(N,)`` the same output at the baseline (or the bias).
         delta: ``(N,)`` sum of attributions minus (output − baseline); None when exact.
@@ -89,7 +99,8 @@ def explain_rows(run: Run, rows: pd.DataFrame, *, n_steps: int = 50) -> list[Row
 
     Returns:
         One explanation per row, its features' attributions in input order:
-        an image's map summed over channels beside the channel mean.
+        an image's map summed over channels beside the channel mean; an audio
+        clip's time × band map beside its frames.
 
     Raises:
         DataError: no rows, or a column is missing.
@@ -371,8 +382,12 @@ def linear_contributions(
     bias = model.intercept[columns] * signs
     features, start = {}, 0
     for name, meta in model.metas.items():
-        text_like = meta.type in ("category", "text")
-        width = int(meta.vocab_size or 0) if text_like else int(np.prod(meta.shape))
+        if meta.type in ("category", "text"):
+            width = int(meta.vocab_size or 0)
+        elif meta.type == "audio":  # each band's mean, then each band's spread
+            width = 2 * int(meta.shape[-1])
+        else:
+            width = int(np.prod(meta.shape))
         block = sp.csr_matrix(contrib[:, start : start + width])
         features[name] = linear_block(meta, block, inputs[name].numpy())
         start += width
@@ -403,6 +418,9 @@ def linear_block(meta: FeatureMeta, block: sp.csr_matrix, values: np.ndarray) ->
         rows, values = np.arange(n)[:, None], np.array(values)  # scipy indexes writable arrays
         shared = block[rows, values].toarray() / np.maximum(counts[rows, values].toarray(), 1)
         return np.where(values != 0, shared, 0.0)  # (N, T)
+    if meta.type == "audio":  # a band's mean and spread over the clip: (N, 2F) → (N, F)
+        dense = block.toarray()
+        return dense[:, : meta.shape[-1]] + dense[:, meta.shape[-1] :]
     return block.toarray().reshape(n, *meta.shape)  # image (N, C, H, W), number (N, 1)
 
 
@@ -444,10 +462,13 @@ def feature_entry(
     Args:
         pre: the feature's fitted preprocessor.
         raw: the row's value in the table.
-        encoded: the row's encoded value: ``(C, H, W)``, ``(T,)`` ids, ``(1,)``, ``()``.
-        attribution: in the shape of ``encoded``.
+        encoded: the row's encoded value: ``(C, H, W)``, ``(T,)`` ids, ``(1,)``,
+            ``()``, audio ``(1, T, F)``.
+        attribution: in the shape of ``encoded``; a linear model's audio: ``(F,)``.
     """
     score = float(attribution.sum())
+    if pre.type == "audio":
+        return audio_entry(pre, encoded[0], attribution, score)
     if pre.type == "image":
         return ImageAttribution(
             type="image",
@@ -464,6 +485,35 @@ def feature_entry(
             scores=significant(attribution[real]),
         )
     return ValueAttribution(type=pre.type, score=score, value=json_value(raw))
+
+
+def audio_entry(
+    pre: Preprocessor, frames: np.ndarray, attribution: np.ndarray, score: float
+) -> AudioAttribution:
+    """An audio clip's attribution: the ``(T, F)`` map beside the frames ``(T, F)``,
+    time steps summed in groups when the map would exceed ``AUDIO_CELLS`` values;
+    a linear model's ``(F,)`` per band alone."""
+    kind: Literal["mel", "mfcc"] = "mfcc" if pre.options.get("features") == "mfcc" else "mel"
+    step = float(pre.options.get("hop_ms", 10.0)) / 1000
+    if attribution.ndim == 1:  # statistics of the whole clip: no place in time
+        return AudioAttribution(type="audio", score=score, map=None, frames=None,
+                                bands=significant(attribution), band_kind=kind,
+                                step_seconds=step)  # fmt: skip
+    scores = attribution.reshape(frames.shape)  # (T, F)
+    group = -(-scores.size // AUDIO_CELLS)  # time steps per kept step
+    if group > 1:
+        scores, frames = coarsened(scores, group, np.sum), coarsened(frames, group, np.mean)
+    return AudioAttribution(
+        type="audio", score=score, map=significant(scores), frames=significant(frames),
+        bands=significant(scores.sum(0)), band_kind=kind, step_seconds=step * group,
+    )  # fmt: skip
+
+
+def coarsened(values: np.ndarray, group: int, reduce: Callable[..., np.ndarray]) -> np.ndarray:
+    """``(T, F)`` → ``(ceil(T / group), F)``: each ``group`` consecutive steps
+    reduced to one (the last group may be shorter)."""
+    starts = np.arange(0, len(values), group)
+    return np.stack([reduce(values[i : i + group], axis=0) for i in starts])
 
 
 def significant(values: np.ndarray, digits: int = 5) -> list[Any]:

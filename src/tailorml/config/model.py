@@ -126,6 +126,49 @@ class ImagePreprocessing(Strict):
     resize: bool = False
 
 
+class SpecAugmentOptions(Strict):
+    """SpecAugment-style masking of the spectrogram, in training only (Park et al., 2019)."""
+
+    freq_masks: int = Field(default=2, ge=0, description="Bands of mel/MFCC bins masked per clip.")
+    freq_width: int = Field(default=5, ge=1, description="Widest frequency mask, in bins.")
+    time_masks: int = Field(default=2, ge=0, description="Spans of frames masked per clip.")
+    time_width: int = Field(default=10, ge=1, description="Widest time mask, in frames.")
+
+
+class AudioPreprocessing(Strict):
+    sample_rate: int | None = Field(
+        default=None, ge=1000, le=192000,
+        description="Hz the model hears; None: the first training clip's rate, recorded.",
+    )  # fmt: skip
+    resample: bool = Field(
+        default=True,
+        description="Resample clips at another rate and average multi-channel clips to mono; "
+        "false: refuse them with an error naming the file.",
+    )
+    duration: float | None = Field(
+        default=None, gt=0, le=60,
+        description="Seconds every clip is padded (silence) or trimmed to; None: the 99th "
+        "percentile of the training clips' lengths (the longest 1 % are trimmed), recorded.",
+    )  # fmt: skip
+    features: Literal["log_mel", "mfcc"] = "log_mel"
+    n_mels: int = Field(default=40, ge=4, le=256)
+    n_mfcc: int = Field(default=13, ge=2, le=128, description="mfcc only; at most n_mels.")
+    window_ms: float = Field(default=25.0, gt=0, le=200)
+    hop_ms: float = Field(default=10.0, gt=0, le=100)
+    normalize: bool = Field(
+        default=True, description="Scale each mel band / coefficient by training mean and std."
+    )
+    spec_augment: SpecAugmentOptions | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> AudioPreprocessing:
+        if self.features == "mfcc" and self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc {self.n_mfcc} exceeds n_mels {self.n_mels}")
+        if self.hop_ms > self.window_ms:
+            raise ValueError(f"hop_ms {self.hop_ms} exceeds window_ms {self.window_ms}")
+        return self
+
+
 class _InputBase(Strict):
     default_encoder: ClassVar[str] = "embed_mlp"  # when the feature names no encoder
     name: str = Field(min_length=1)
@@ -186,8 +229,14 @@ class ImageFeature(_InputBase):
     preprocessing: ImagePreprocessing = ImagePreprocessing()
 
 
+class AudioFeature(_InputBase):
+    default_encoder = "cnn"
+    type: Literal["audio"]
+    preprocessing: AudioPreprocessing = AudioPreprocessing()
+
+
 InputFeature = Annotated[
-    NumberFeature | CategoryFeature | BinaryFeature | TextFeature | ImageFeature,
+    NumberFeature | CategoryFeature | BinaryFeature | TextFeature | ImageFeature | AudioFeature,
     Field(discriminator="type"),
 ]
 
@@ -304,7 +353,12 @@ class SplitConfig(Strict):
 class DataConfig(Strict):
     source: str = Field(min_length=1, description="A file, a folder or builtin:NAME.")
     target: str | None = None
-    format: Literal["auto", "csv", "parquet", "images", "idx"] = "auto"
+    format: Literal["auto", "csv", "parquet", "images", "audio", "idx"] = "auto"
+    pattern: str | None = Field(
+        default=None,
+        description="format audio: file names such as '{digit}_{speaker}_{index}.wav', whose "
+        "fields become columns; None: one sub-folder of clips per class.",
+    )
     split: SplitConfig = SplitConfig()
     bad_rows: Literal["fail", "drop"] = "fail"
     encoding: str = "utf-8"

@@ -5,17 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 TEXT_MIN_WORDS = 4  # mean words per value above which a string column is text
 MAX_CATEGORY_NUMBERS = 20  # integer targets with at most this many values are classes
 
 
 def infer_type(column: pd.Series) -> str:
-    """number | category | binary | text | image, from the values alone."""
+    """number | category | binary | text | image | audio, from the values alone:
+    arrays are images; bytes, or paths that all end in an audio suffix, are audio."""
     values = column.dropna()
     if len(values) == 0:
         return "category"
     if isinstance(values.iloc[0], np.ndarray | list):
         return "image"
+    if isinstance(values.iloc[0], bytes) or (
+        values.map(lambda v: isinstance(v, str) and v.lower().endswith(AUDIO_SUFFIXES)).all()
+    ):
+        return "audio"
     if values.nunique() == 2:
         return "binary"
     if pd.api.types.is_numeric_dtype(values):

@@ -1,4 +1,5 @@
-"""Read a data source (CSV, Parquet, an image folder, IDX files, a built-in) into a Dataset.
+"""Read a data source (CSV, Parquet, an image or audio folder, IDX files, a built-in) into a
+Dataset.
 
 Every problem with the user's file becomes a :class:`DataError` naming the
 file, the line and what is wrong; bad CSV rows (the wrong number of fields,
@@ -12,10 +13,12 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import re
+import string
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from tailorml.data.idx import find_idx_files, read_idx, read_idx_folder, read_id
 from tailorml.errors import DataError, did_you_mean
 
 __all__ = [
+    "read_audio_folder",
     "read_csv",
     "read_idx",
     "read_idx_pair",
@@ -40,10 +44,12 @@ __all__ = [
 ]
 
 BadRows = Literal["fail", "drop"]
-FORMATS = ("auto", "csv", "parquet", "images", "idx")
+FORMATS = ("auto", "csv", "parquet", "images", "audio", "idx")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"})
+_DIGITS = re.compile(r"[0-9]{1,18}")  # a field value read as an int64
 # Bytes the codec could not decode, kept by errors="surrogateescape" as U+DC80..U+DCFF.
 _UNDECODED = re.compile("[\udc80-\udcff]")
 _SHOWN_LINES = 10
@@ -305,12 +311,9 @@ def read_image_folder(path: str | Path) -> pd.DataFrame:
             f"image folder '{folder}' holds {len(stray)} images directly (e.g. '{stray[0]}'); "
             "images must sit in one sub-folder per class, named after the class."
         )
-    images: list[np.ndarray] = []
-    labels: list[str] = []
-    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
-        for file in sorted(p for p in class_dir.iterdir() if _is_image(p)):
-            images.append(read_image(file))
-            labels.append(class_dir.name)
+    found = _class_files(folder, _is_image)
+    images = [read_image(file) for file, _ in found]
+    labels = [label for _, label in found]
     if not images:
         raise DataError(
             f"image folder '{folder}' holds no images; expected <class>/<file> with the "
@@ -319,12 +322,134 @@ def read_image_folder(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame({"image": pd.Series(images, dtype=object), "label": labels})
 
 
+def _class_files(folder: Path, wanted: Callable[[Path], bool]) -> list[tuple[Path, str]]:
+    """The ``wanted`` files of each visible sub-folder of ``folder`` with the
+    sub-folder's name as their label, sorted by label then file name."""
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
+    return [(f, c.name) for c in classes for f in sorted(p for p in c.iterdir() if wanted(p))]
+
+
 def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
 def _is_image(path: Path) -> bool:
     return path.is_file() and _visible(path) and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES and _visible(path) and path.is_file()
+
+
+def read_audio_folder(path: str | Path, pattern: str | None = None) -> pd.DataFrame:
+    """List the audio clips (``.wav .flac .ogg .mp3 .aiff .aif``) of a folder; the clips
+    are not decoded here (the audio feature decodes them).
+
+    Args:
+        path: without ``pattern``, a folder with one sub-folder of clips per class;
+            with it, a folder holding the clips directly.
+        pattern: file names such as ``{digit}_{speaker}_{index}.wav``; each
+            ``{field}`` matches the shortest text that lets the whole name match,
+            left to right, and becomes a column (int64 when every value is digits).
+
+    Returns:
+        Column ``audio`` (absolute paths) then ``label`` (the class folder's name),
+        or then the pattern's fields; sorted by class, then file name. Hidden files
+        and files of other types are skipped.
+
+    Raises:
+        DataError: a missing folder, a folder without clips, clips outside class
+            folders, a bad pattern, or a file name the pattern does not match (named).
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"audio folder '{folder}' does not exist or is not a folder.")
+    folder = folder.resolve()
+    suffixes = ", ".join(sorted(AUDIO_SUFFIXES))
+    if pattern is not None:
+        return _read_audio_pattern(folder, pattern, suffixes)
+    stray = sorted(p.name for p in folder.iterdir() if _is_audio(p))
+    if stray:
+        raise DataError(
+            f"audio folder '{folder}' holds {len(stray)} audio files directly (e.g. "
+            f"'{stray[0]}'); put the clips in one sub-folder per class, named after the class, "
+            "or set the data pattern (such as '{label}_{index}.wav') to read the fields of "
+            "their names."
+        )
+    found = _class_files(folder, _is_audio)
+    clips = [str(file) for file, _ in found]
+    labels = [label for _, label in found]
+    if not clips:
+        raise DataError(
+            f"audio folder '{folder}' holds no audio files; expected <class>/<file> with the "
+            f"extensions {suffixes}, or files named by a data pattern."
+        )
+    return pd.DataFrame({"audio": clips, "label": labels})
+
+
+def _read_audio_pattern(folder: Path, pattern: str, suffixes: str) -> pd.DataFrame:
+    """Read the clips directly in ``folder`` with the fields of their names."""
+    regex, fields = _pattern_regex(pattern)
+    files = sorted((p for p in folder.iterdir() if _is_audio(p)), key=lambda p: p.name)
+    if not files:
+        raise DataError(
+            f"audio folder '{folder}' holds no audio files directly (extensions {suffixes}); "
+            f"with the pattern '{pattern}' the clips must sit in the folder itself."
+        )
+    values: dict[str, list[str]] = {name: [] for name in fields}
+    for file in files:
+        match = regex.fullmatch(file.name)
+        if match is None:
+            raise DataError(
+                f"audio file '{file}': its name does not match the data pattern '{pattern}'. "
+                "Rename or move the file, or change the pattern."
+            )
+        for name in fields:
+            values[name].append(match[name])
+    frame = pd.DataFrame({"audio": [str(file) for file in files]})
+    for name, column in values.items():
+        numeric = all(_DIGITS.fullmatch(value) for value in column)
+        frame[name] = np.array(column, dtype=np.int64) if numeric else column
+    return frame
+
+
+def _pattern_regex(pattern: str) -> tuple[re.Pattern[str], list[str]]:
+    """Compile a file-name pattern (``{field}`` parts between literal text) to a regex."""
+
+    def bad(why: str) -> DataError:
+        return DataError(
+            f"data pattern '{pattern}' {why}. A pattern is a file name with {{field}} parts, "
+            "such as '{digit}_{speaker}_{index}.wav'."
+        )
+
+    if "/" in pattern or "\\" in pattern:
+        raise bad("holds a path separator; it matches the names of the files in the folder")
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise bad(f"is malformed ({exc})") from None
+    regex = ""
+    fields: list[str] = []
+    previous_field = False
+    for literal, name, spec, conversion in parts:
+        regex += re.escape(literal)
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise bad(f"has the field {{{name}}}; a field is a name such as {{speaker}}")
+        if spec or conversion:
+            raise bad(f"gives the field {{{name}}} a format; write just {{{name}}}")
+        if name == "audio" or name in fields:
+            taken = "is the column of clip paths" if name == "audio" else "appears twice"
+            raise bad(f"uses the field name '{name}', which {taken}")
+        if previous_field and not literal:
+            raise bad(f"has no text between {{{fields[-1]}}} and {{{name}}} to tell them apart")
+        regex += f"(?P<{name}>.+?)"
+        fields.append(name)
+        previous_field = True
+    if not fields:
+        raise bad("has no {field} parts, so the file names give no columns")
+    return re.compile(regex), fields
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -356,20 +481,26 @@ def read_source(
     bad_rows: BadRows = "fail",
     encoding: str = "utf-8",
     delimiter: str = ",",
+    pattern: str | None = None,
 ) -> Dataset:
     """Read a data source named in a config.
 
     Args:
-        source: ``builtin:NAME``, a folder (one sub-folder of images per
-            class, or MNIST IDX files), a CSV file (``.csv``, ``.tsv``,
-            ``.txt``, optionally ``.gz``) or a Parquet file (``.parquet``,
-            ``.pq``).
-        format: ``auto`` guesses from the path; ``csv``, ``parquet``,
-            ``images`` or ``idx`` force a reader.
+        source: ``builtin:NAME``, a folder (one sub-folder of images or audio
+            clips per class, audio clips named by ``pattern``, or MNIST IDX
+            files), a CSV file (``.csv``, ``.tsv``, ``.txt``, optionally
+            ``.gz``) or a Parquet file (``.parquet``, ``.pq``).
+        format: ``auto`` guesses from the path (a folder of IDX files, else
+            audio when its class folders hold clips, else images); ``csv``,
+            ``parquet``, ``images``, ``audio`` or ``idx`` force a reader.
         bad_rows: for CSV, ``fail`` or ``drop`` (see :func:`read_csv`).
         encoding: for CSV, the text encoding.
         delimiter: for CSV, the field separator (a ``.tsv`` file read with the
             default ``,`` uses a tab).
+        pattern: for an audio folder, file names such as
+            ``{digit}_{speaker}_{index}.wav`` whose fields become columns (see
+            :func:`read_audio_folder`); a file source (such as a test CSV)
+            ignores it.
 
     Returns:
         The data set; ``frames`` is ``{"all": ...}`` except for built-ins and
@@ -383,7 +514,7 @@ def read_source(
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"data file '{source}' does not exist.")
-    kind = _choose_format(path, format)
+    kind = _choose_format(path, format, pattern)
     dataset = Dataset(name=source, frames={})
     if kind == "csv":
         _read_csv_source(dataset, path, bad_rows, encoding, delimiter)
@@ -391,6 +522,8 @@ def read_source(
         dataset.frames["all"] = read_parquet(path)
     elif kind == "images":
         dataset.frames["all"] = read_image_folder(path)
+    elif kind == "audio":
+        dataset.frames["all"] = read_audio_folder(path, pattern)
     else:
         dataset.frames.update(read_idx_folder(path))
     for split, frame in dataset.frames.items():
@@ -400,23 +533,40 @@ def read_source(
     return dataset
 
 
-def _choose_format(path: Path, format: str) -> str:
-    """Return csv, parquet, images or idx for a path, checking a forced format fits."""
+def _choose_format(path: Path, format: str, pattern: str | None = None) -> str:
+    """Return csv, parquet, images, audio or idx for a path, checking a forced format fits."""
     if format not in FORMATS:
         raise DataError(
             f"unknown data format '{format}'.{did_you_mean(format, FORMATS)} "
             f"Formats: {', '.join(FORMATS)}."
         )
+    kind = _choose_path_format(path, format, pattern)
+    if pattern is not None and kind in ("images", "idx"):  # a file source ignores it
+        raise DataError(
+            f"the data pattern '{pattern}' names audio files, but the folder '{path}' is "
+            f"read as {kind}. Remove the pattern, or set the format to audio."
+        )
+    return kind
+
+
+def _choose_path_format(path: Path, format: str, pattern: str | None) -> str:
     if path.is_dir():
         if format in ("csv", "parquet"):
             raise DataError(f"data source '{path}' is a folder, but format is '{format}'.")
-        if format == "auto":
-            return "idx" if find_idx_files(path) else "images"
-        return format
-    if format in ("images", "idx"):
+        if format != "auto":
+            return format
+        if find_idx_files(path):
+            return "idx"
+        return "audio" if pattern is not None or _looks_like_audio(path) else "images"
+    needs = {
+        "images": "one sub-folder of images per class",
+        "audio": "audio clips, in one sub-folder per class or named by a pattern",
+        "idx": "IDX files",
+    }
+    if format in needs:
         raise DataError(
             f"data source '{path}' is a file, but format '{format}' needs a folder "
-            f"({'one sub-folder of images per class' if format == 'images' else 'IDX files'})."
+            f"({needs[format]})."
         )
     if format != "auto":
         return format
@@ -430,6 +580,19 @@ def _choose_format(path: Path, format: str) -> str:
         f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}, a folder, or builtin:NAME. "
         "Set the data format (csv or parquet) to read it anyway."
     )
+
+
+def _looks_like_audio(folder: Path) -> bool:
+    """Whether a folder holds audio clips rather than images, judged by file names alone:
+    its own files if any are media, else those of the first class folder (sorted) with some."""
+    children = sorted((p for p in folder.iterdir() if _visible(p)), key=lambda p: p.name)
+    own = [p.name for p in children]
+    inner = ([q.name for q in p.iterdir() if _visible(q)] for p in children if p.is_dir())
+    for names in itertools.chain([own], inner):  # lazily: stops at the first media found
+        suffixes = {Path(name).suffix.lower() for name in names}
+        if suffixes & (AUDIO_SUFFIXES | IMAGE_SUFFIXES):
+            return not suffixes & IMAGE_SUFFIXES
+    return False
 
 
 def _read_csv_source(

@@ -8,7 +8,8 @@ left out and reported. The checks run in this order, and the first that holds wi
 1. **override** — the scenario's ``columns:`` entry for the column (``exclude``, ``feature``
    or a type): the user's word beats every rule below.
 2. **sensitive** — listed under the scenario's ``sensitive`` (audited, not an input).
-3. **image** — arrays are image features (nothing below applies to them).
+3. **image**, **audio** — arrays are image features, audio files (their bytes, or paths
+   with an audio suffix) audio features (nothing below applies to them).
 4. **constant** — at most one distinct value: nothing to learn from.
 5. **personal** — before *identifier*, so that a unique name column is called personal.
    More than half of 200 sampled values *are* an e-mail, phone, card, IP, SSN… by
@@ -221,8 +222,8 @@ def classify_column(
     ``sample`` is the column on the leak-check rows, ``target`` the target on them.
     """
     kind = infer_type(column)
-    if kind == "image":
-        return ColumnRole(name, "feature", kind, "image feature")
+    if kind in ("image", "audio"):
+        return ColumnRole(name, "feature", kind, f"{kind} feature")
     values = column.dropna()
     if values.nunique() <= 1:
         every = f"is {str(values.iloc[0])[:40]!r}" if len(values) else "is missing"

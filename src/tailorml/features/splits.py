@@ -24,7 +24,8 @@ def read_splits(
 
     def load(source: str) -> Dataset:
         return read_source(source, format=data.format, bad_rows=data.bad_rows,
-                           encoding=data.encoding, delimiter=data.delimiter)  # fmt: skip
+                           encoding=data.encoding, delimiter=data.delimiter,
+                           pattern=data.pattern)  # fmt: skip
 
     def read(source: str) -> pd.DataFrame:
         return pd.concat(list(load(source).frames.values()), ignore_index=True)

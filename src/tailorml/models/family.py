@@ -61,11 +61,12 @@ class Candidate:
 
 
 def modality(metas: dict[str, FeatureMeta]) -> str:
-    """image if any input is one; text when every input is; else table (a table may
-    hold free-text columns beside its numbers and categories)."""
+    """image or audio if any input is one; text when every input is; else table (a
+    table may hold free-text columns beside its numbers and categories)."""
     types = {m.type for m in metas.values()}
-    if "image" in types:
-        return "image"
+    for kind in ("image", "audio"):
+        if kind in types:
+            return kind
     return "text" if types == {"text"} else "table"
 
 
@@ -92,6 +93,18 @@ class Task:
     @property
     def modality(self) -> str:
         return modality(self.metas)
+
+
+def with_preprocessing(base: ModelConfig, params: Params) -> ModelConfig:
+    """``base`` with each input's preprocessing updated by the candidate's
+    ``params["preprocessing"][feature type]`` (audio read as MFCCs, say)."""
+    changes = params.get("preprocessing", {})
+    if not changes:
+        return base
+    raw = base.model_dump(mode="json")
+    for feature in raw["input_features"]:
+        feature["preprocessing"] |= changes.get(feature["type"], {})
+    return ModelConfig.model_validate(raw)
 
 
 Proposal = tuple[list[Candidate], list[str]]  # candidates, and why they enter (or not)

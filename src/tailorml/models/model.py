@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from tailorml.config import ModelConfig
+from tailorml.config.model import SpecAugmentOptions
 from tailorml.features.meta import FeatureMeta
+from tailorml.models.augment import SpecAugment
 from tailorml.models.init import keras_init
 from tailorml.models.registry import COMBINERS, DECODERS, Encoder, ParamGroup, build_encoder
 
@@ -58,6 +60,14 @@ class TailorModel(nn.Module):
                 for f in config.input_features
             }
         )
+        # training-only augmentation a feature asks for (audio: SpecAugment)
+        self.augments = nn.ModuleDict(
+            {
+                module_key(n): SpecAugment(SpecAugmentOptions.model_validate(augment))
+                for n in self.names
+                if (augment := metas[n].augment)
+            }
+        )
         self.combiner = COMBINERS[config.combiner.type](
             [self.encoder(n).output_size for n in self.names]
         )
@@ -74,8 +84,13 @@ class TailorModel(nn.Module):
         return cast(Encoder, self.encoders[module_key(name)])
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        encoded = [self.encoder(n)(inputs[n]) for n in self.names]  # each (B, D_i)
+        encoded = [self.encoder(n)(self.augmented(n, inputs[n])) for n in self.names]  # (B, D_i)
         return self.decoder(self.combiner(encoded))  # (B, K)
+
+    def augmented(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """The input as the encoder sees it: augmented in training where asked."""
+        key = module_key(name)
+        return self.augments[key](x) if key in self.augments else x
 
     def lengths(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """Tokens per row ``(N,)`` over the encoders whose cost grows with them,

@@ -38,14 +38,38 @@ class ImageAttribution(Part):
     image: list[list[float]]
 
 
+class AudioAttribution(Part):
+    """An audio feature: its attribution over time × frequency.
+
+    Attributes:
+        map: ``(T, F)`` attribution per time step and band (a long clip's
+            steps summed in groups, see ``step_seconds``); None for a model
+            that reads statistics of the whole clip (a linear model's).
+        frames: ``(T, F)`` the spectrogram the model read (normalised where
+            the model normalises), averaged over the same groups; None with ``map``.
+        bands: ``(F,)`` attribution per mel band or coefficient, over the clip.
+        band_kind: ``mel`` (log-mel bands) or ``mfcc`` (cepstral coefficients).
+        step_seconds: seconds between the starts of two time steps.
+    """
+
+    type: Literal["audio"]
+    score: float
+    map: list[list[float]] | None
+    frames: list[list[float]] | None
+    bands: list[float]
+    band_kind: Literal["mel", "mfcc"]
+    step_seconds: float
+
+
 def kind(feature: Any) -> str:
     """Which attribution a feature holds, from its ``type`` (errors then name one kind)."""
     name = feature.get("type") if isinstance(feature, dict) else getattr(feature, "type", None)
-    return name if name in ("image", "text") else "table"
+    return name if name in ("image", "text", "audio") else "table"
 
 
 Attribution = Annotated[
     Annotated[ImageAttribution, Tag("image")]
+    | Annotated[AudioAttribution, Tag("audio")]
     | Annotated[TextAttribution, Tag("text")]
     | Annotated[ValueAttribution, Tag("table")],
     Discriminator(kind),

@@ -1,8 +1,9 @@
 """The explanations page: why the model decided as it did, row by row.
 
-One self-contained HTML file: attribution heatmaps over images (inline SVG
-drawn with matplotlib), tokens highlighted by their attribution, bars for
-table features, and the permutation importance of every input. Green favours
+One self-contained HTML file: attribution heatmaps over images and over
+audio clips' time × frequency (inline SVG drawn with matplotlib), tokens
+highlighted by their attribution, bars for table features, and the
+permutation importance of every input. Green favours
 the decided class, pink speaks against it.
 """
 
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 
 from tailorml.io import atomic_write_text
 from tailorml.records.explanations import (
+    AudioAttribution,
     ExplanationsRecord,
     ImageAttribution,
     Importance,
@@ -78,6 +80,8 @@ def row_view(row: RowExplanation) -> RowView:
     for name, feature in row.features.items():
         if isinstance(feature, ImageAttribution):
             view.drawn.append((name, image_heatmap(f"row{row.row}-{name}", name, feature)))
+        elif isinstance(feature, AudioAttribution):
+            view.drawn.append((name, audio_heatmap(f"row{row.row}-{name}", name, feature)))
         elif isinstance(feature, TextAttribution):
             view.drawn.append((name, highlighted_tokens(feature)))
         else:
@@ -110,6 +114,41 @@ def image_heatmap(chart: str, name: str, feature: ImageAttribution) -> str:
     fig.colorbar(heat, ax=right, shrink=0.8)
     for ax in (left, right):
         ax.set_axis_off()
+    return to_svg(fig, chart)
+
+
+def audio_heatmap(chart: str, name: str, feature: AudioAttribution) -> str:
+    """The spectrogram over the attribution map, time (seconds) across, bands up;
+    a model without a time axis (a linear one on clip statistics): bars per band."""
+    band = "mel band" if feature.band_kind == "mel" else "MFCC coefficient"
+    if feature.map is None or feature.frames is None:
+        scores = np.asarray(feature.bands, dtype=np.float64)  # (F,)
+        fig = Figure(figsize=(6.4, 1.8), layout="constrained")
+        ax = fig.add_subplot()
+        colours = ["#278c3c" if v >= 0 else "#c51b7d" for v in scores]
+        ax.bar(range(len(scores)), scores, color=colours)
+        ax.axhline(0, color="#444", linewidth=0.8)
+        ax.set_title(f"{name}: attribution per {band}, over the whole clip", fontsize=9)
+        ax.set_xlabel(band)
+        return to_svg(fig, chart)
+    frames = np.asarray(feature.frames, dtype=np.float64).T  # (F, T): bands up
+    scores = np.asarray(feature.map, dtype=np.float64).T  # (F, T)
+    limit = float(np.quantile(np.abs(scores), 0.99)) or float(np.abs(scores).max()) or 1.0
+    extent = (0.0, scores.shape[1] * feature.step_seconds, -0.5, scores.shape[0] - 0.5)
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    shown = top.imshow(frames, cmap="magma", origin="lower", aspect="auto", extent=extent,
+                       interpolation="nearest")  # fmt: skip
+    shows = "log-mel spectrogram" if feature.band_kind == "mel" else "MFCCs"
+    top.set_title(f"{name}: {shows}", fontsize=9)
+    fig.colorbar(shown, ax=top, shrink=0.8)
+    heat = bottom.imshow(scores, cmap="PiYG", vmin=-limit, vmax=limit, origin="lower",
+                         aspect="auto", extent=extent, interpolation="nearest")  # fmt: skip
+    bottom.set_title("attribution", fontsize=9)
+    bottom.set_xlabel("time (s)")
+    fig.colorbar(heat, ax=bottom, shrink=0.8)
+    for ax in (top, bottom):
+        ax.set_ylabel(band, fontsize=8)
     return to_svg(fig, chart)
 
 

@@ -26,13 +26,14 @@ def read_rows(data: DataLike, like: DataConfig) -> tuple[pd.DataFrame, int]:
     """Rows to evaluate or predict on: a frame, a file or ``builtin:NAME``.
 
     A source with its own split gives its test rows. Reading follows the
-    training config's format, encoding and bad-row policy.
+    training config's encoding, bad-row policy and audio file-name pattern.
     """
     if isinstance(data, pd.DataFrame):
         return redact_like_training(data.reset_index(drop=True), like), 0
     dataset = read_source(
-        str(data), bad_rows=like.bad_rows, encoding=like.encoding, delimiter=like.delimiter
-    )
+        str(data), bad_rows=like.bad_rows, encoding=like.encoding, delimiter=like.delimiter,
+        pattern=like.pattern,
+    )  # fmt: skip
     frames = dataset.frames
     rows = frames.get("test", frames.get("all"))
     if rows is None:

@@ -8,11 +8,19 @@ service serves may reach outside.
 The request bodies are read raw and validated by ``RowReader`` (pydantic's JSON
 parser, numpy for pixels) rather than by FastAPI's own body handling, which
 would validate every pixel twice; their schemas still go into OpenAPI.
+
+A model with audio inputs takes each clip as base64 text in JSON, or one row
+as a ``multipart/form-data`` upload on the same routes (a file per audio input,
+the form field named as the feature; the other features as form fields): same
+key, limits, metrics, batching and answer. Its body limit grows by room for
+one clip of ``max_audio_bytes`` per audio input (as base64), and its clips are
+decoded off the event loop.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +30,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import JsonValue
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 import tailorml
 from tailorml.serve.batching import Batcher, Chunk
@@ -29,7 +41,7 @@ from tailorml.serve.guard import GuardMiddleware
 from tailorml.serve.metrics import Metrics, MetricsMiddleware
 from tailorml.serve.playground import playground_html
 from tailorml.serve.predictor import Predictor
-from tailorml.serve.rows import ApiError, RowReader
+from tailorml.serve.rows import ApiError, Row, RowReader, Upload
 from tailorml.serve.schema import (
     InputField,
     components,
@@ -37,6 +49,7 @@ from tailorml.serve.schema import (
     input_fields,
     request_type,
     response_types,
+    upload_schema,
 )
 from tailorml.serve.settings import ServeSettings
 
@@ -61,7 +74,7 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     settings = settings or ServeSettings()
     run_dir = Path(run_dir)
     run = tailorml.load(run_dir)
-    fields = input_fields(run)
+    fields = input_fields(run, settings)
     bundle_dir = run_dir / "model" if run.path is not None else run_dir  # else a bare bundle
     predictor = Predictor(run, fields, bundle_dir, settings.backend)
     reader = RowReader(fields)
@@ -78,7 +91,7 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
         await batcher.close()  # the server has drained its requests; finish the queue
 
     app = FastAPI(title=f"tailorml: predict '{run.bundle.features.target.name}'",
-                  version=tailorml.__version__, description=api_description(settings),
+                  version=tailorml.__version__, description=api_description(settings, fields),
                   lifespan=lifespan, docs_url=None, redoc_url=None)  # fmt: skip
     app.state.metrics = metrics
     app.state.predictor = predictor
@@ -95,11 +108,51 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
         return HTMLResponse(page)
 
     schemas = components({"PredictRequest": request_type(fields), **response_types(run)})
+    if reader.audio:
+        schemas["PredictUpload"] = upload_schema(fields)
     app.openapi = lambda: openapi(app, schemas, settings)  # type: ignore[method-assign]
     app.add_middleware(GuardMiddleware, api_key=settings.api_key,
-                       max_body_bytes=settings.max_body_bytes)  # fmt: skip
+                       max_body_bytes=body_limit(settings, fields))  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def body_limit(settings: ServeSettings, fields: list[InputField]) -> int:
+    """The largest body: ``max_body_bytes``, plus for each audio input one clip
+    of ``max_audio_bytes`` as base64 (4 bytes per 3)."""
+    clips = sum(f.kind == "audio" for f in fields)
+    return settings.max_body_bytes + clips * 4 * math.ceil(settings.max_audio_bytes / 3)
+
+
+async def request_rows(request: Request, reader: RowReader) -> list[Row]:
+    """The rows of a JSON body, or the one row of a multipart form (for a model
+    with audio inputs); audio is decoded on a worker thread.
+
+    Raises:
+        ApiError: 413 or 422 naming the field (``RowReader``).
+    """
+    if not reader.audio:
+        return reader.read(await request.body())
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        audio = reader.audio[0].name
+        raise ApiError(422, "a url-encoded form cannot hold a file: send JSON, or a "
+                       "multipart/form-data upload with each audio input as a file (as curl "
+                       f"-F '{audio}=@clip.wav' sends it).")  # fmt: skip
+    if kind != "multipart/form-data":
+        return await run_in_threadpool(reader.read, await request.body())
+    parts: list[tuple[str, str | Upload]] = []
+    try:  # a part with no file name is a form value; one with a name, a file
+        async with request.form(max_files=64, max_fields=1000) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    parts.append((name, Upload(value.filename or "", await value.read())))
+                else:
+                    parts.append((name, value))
+    except (HTTPException, MultiPartException) as err:  # the multipart parser's complaint
+        detail = err.detail if isinstance(err, HTTPException) else err.message
+        raise ApiError(422, f"the multipart form cannot be read: {detail}") from None
+    return await run_in_threadpool(reader.read_form, parts)
 
 
 def warm_up(predictor: Predictor, reader: RowReader, fields: list[InputField]) -> None:
@@ -117,16 +170,19 @@ def add_routes(
     locked: dict[str, Any] = (
         {"security": [{"ApiKey": []}, {"Bearer": []}]} if settings.api_key else {}
     )
-    body_doc = {"requestBody": {"required": True, "content": {"application/json": {
+    content: dict[str, Any] = {"application/json": {
         "schema": {"$ref": "#/components/schemas/PredictRequest"},
-        "example": {"rows": [example_row(predictor.fields)]}}}}, **locked}  # fmt: skip
+        "example": {"rows": [example_row(predictor.fields)]}}}  # fmt: skip
+    if reader.audio:
+        content["multipart/form-data"] = {"schema": {"$ref": "#/components/schemas/PredictUpload"}}
+    body_doc = {"requestBody": {"required": True, "content": content}, **locked}
 
     @app.post("/predict", openapi_extra=body_doc, responses=documented("PredictResponse"),
               summary="Predict rows")  # fmt: skip
     async def predict(request: Request) -> Response:
         """Predict each row: its label and class probabilities, or its value for a
         regression model. Rows are batched with other requests' rows."""
-        rows = reader.read(await request.body())
+        rows = await request_rows(request, reader)
         return json_response({"predictions": await batcher.submit(rows)})
 
     if predictor.can_explain:
@@ -137,7 +193,7 @@ def add_routes(
             """Attribute each row's decision to its input features (Integrated
             Gradients for deep models, exact contributions for linear models and
             trees)."""
-            rows = reader.read(await request.body())
+            rows = await request_rows(request, reader)
             explanations = []
             for start in range(0, len(rows), batcher.max_rows):
                 part = rows[start : start + batcher.max_rows]
@@ -169,7 +225,7 @@ def add_routes(
 
 ERRORS = {
     401: "Missing or wrong API key (when the service has one).",
-    413: "The body is larger than the service's limit.",
+    413: "The body (or an audio clip in it) is larger than the service's limit.",
     422: "A field is missing, unknown, of the wrong type or shape, or not finite; the "
     "message names the row and the field.",
     503: "Shutting down, or too many rows waiting.",
@@ -186,18 +242,27 @@ def documented(name: str, errors: tuple[int, ...] = (401, 413, 422, 503)) -> dic
     }
 
 
-def api_description(settings: ServeSettings) -> str:
+def api_description(settings: ServeSettings, fields: list[InputField]) -> str:
     key = (
         "Every route except `/health`, `/ready`, `/` and `/openapi.json` needs the "
         "API key, as `X-API-Key: KEY` or `Authorization: Bearer KEY`. "
         if settings.api_key
         else ""
     )
+    audio = [f.name for f in fields if f.kind == "audio"]
+    clips = (
+        f"Audio ({', '.join(repr(n) for n in audio)}) comes as base64 text in JSON, or as "
+        "files in a `multipart/form-data` upload of one row (form field name = feature "
+        f"name); clips above {settings.max_audio_bytes:,} bytes get 413, clips longer than "
+        f"{settings.max_audio_seconds:g} s or that are not readable audio get 422. "
+        if audio
+        else ""
+    )
     return (
         "Predictions from a tailorml model, batched adaptively across requests. "
-        f"{key}Bodies above {settings.max_body_bytes:,} bytes get 413; invalid rows get 422 "
-        "with a message naming the row and the field."
-    )
+        f"{key}Bodies above {body_limit(settings, fields):,} bytes get 413; invalid rows get 422 "
+        f"with a message naming the row and the field. {clips}"
+    ).strip()
 
 
 def openapi(

@@ -1,7 +1,13 @@
 """The playground at ``GET /``: one self-contained page made from the input schema.
 
-A form field per table column, a text box per text feature, and for each image
-feature a drawing canvas (the model's size, scaled up) plus an upload. It calls
+A form field per table column, a text box per text feature, for each image
+feature a drawing canvas (the model's size, scaled up) plus an upload, and for
+each audio feature a file input and a Record button (the browser's
+MediaRecorder). Browsers record WebM or Ogg Opus, which libsndfile may not
+read: the page decodes the recording (``AudioContext.decodeAudioData``),
+mixes it to mono at the model's rate (an ``OfflineAudioContext``), trims the
+silence around it (unless asked not to) and writes a 16-bit PCM WAV file, which
+it plays back and sends as base64. An uploaded file goes as it is. It calls
 ``/predict`` and then ``/explain`` and shows the label, the probabilities and
 the attributions. No script, style or font comes from elsewhere: the page works
 without a network. Every value from the model (names, labels) reaches the page
@@ -38,6 +44,8 @@ def playground_html(run: Run, fields: list[InputField], explain: bool, needs_key
     for item in described:
         if item["kind"] == "image":  # the canvas starts blank
             item.update(default=None, scale=scales.get(item["name"], 255.0))
+        if item["kind"] == "audio":  # no clip until one is recorded or chosen
+            item.update(default=None, example=None)
     config = PageConfig(target=target.name, task=target.task, labels=target.labels,
                         fields=described, explain=explain, needs_key=needs_key)  # fmt: skip
     return render("playground.html.j2", {"config": config})

@@ -5,15 +5,19 @@ features, plus the group column when the model decides with per-group
 thresholds. From them come the pydantic types that both validate requests and
 document them in OpenAPI, so the documentation cannot drift from what the
 service accepts. Image pixels are validated by pydantic only for their
-structure and range; ``rows.py`` turns them into arrays with numpy.
+structure and range; ``rows.py`` turns them into arrays with numpy. Audio
+clips are base64 text here (or files in a multipart form); ``rows.py`` decodes them.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
+import soundfile
 from annotated_types import Len
 from pydantic import ConfigDict, Field, JsonValue, Strict, TypeAdapter, with_config
 from typing_extensions import TypedDict
@@ -21,16 +25,38 @@ from typing_extensions import TypedDict
 from tailorml.features import Preprocessor
 from tailorml.records.explanations import RowExplanation
 from tailorml.runs.run import Run
+from tailorml.serve.settings import ServeSettings
 
 REF = "#/components/schemas/{model}"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 PIXEL_LIMIT = 1e9  # far beyond any image, far below what overflows a network's float32
 EXAMPLE_TEXT = "The service was quick and the staff were friendly."
+EXAMPLE_SECONDS = 0.1  # the documented example clip (silence): short, to keep the document small
 
-Kind = Literal["number", "category", "binary", "text", "image", "group"]
+Kind = Literal["number", "category", "binary", "text", "image", "audio", "group"]
 Number = Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 Pixel = Annotated[float, Strict(), Field(ge=-PIXEL_LIMIT, le=PIXEL_LIMIT)]
 Text = Annotated[str, Strict()]
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """What an audio field takes.
+
+    Attributes:
+        sample_rate: Hz the model hears (clips are mono at this rate).
+        seconds: the length the model brings every clip to (padded or trimmed).
+        resample: whether clips at other rates or with several channels are
+            converted (else refused).
+        max_seconds: the longest clip the service accepts.
+        max_bytes: the largest clip (file bytes) the service accepts.
+    """
+
+    sample_rate: int
+    seconds: float
+    resample: bool
+    max_seconds: float
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +71,7 @@ class InputField:
         choices: known categories, the two binary values, or the groups.
         image: (height, width, channels) the model takes, for images.
         resize: whether images of other sizes are resized (else rejected).
+        audio: what an audio field takes (rate, length, limits).
         default: a valid value, for the playground's form.
         example: a valid value for the documented example request and the
             start-up prediction, when it differs from ``default``.
@@ -57,13 +84,16 @@ class InputField:
     choices: tuple[str, ...] = ()
     image: tuple[int, int, int] | None = None
     resize: bool = False
+    audio: AudioSpec | None = None
     default: JsonValue = None
     example: JsonValue = None
 
 
-def input_fields(run: Run) -> list[InputField]:
-    """The columns a request row must hold, in the model's feature order."""
-    fields = [field_for(pre) for pre in run.bundle.features.inputs]
+def input_fields(run: Run, settings: ServeSettings | None = None) -> list[InputField]:
+    """The columns a request row must hold, in the model's feature order; audio
+    fields carry the service's limits (``settings``, default the defaults)."""
+    settings = settings or ServeSettings()
+    fields = [field_for(pre, settings) for pre in run.bundle.features.inputs]
     decision = run.bundle.decision
     column = decision.group_attribute if decision and decision.group_thresholds else None
     if decision is not None and column and column not in {f.name for f in fields}:
@@ -77,7 +107,7 @@ def input_fields(run: Run) -> list[InputField]:
     return fields
 
 
-def field_for(pre: Preprocessor) -> InputField:
+def field_for(pre: Preprocessor, settings: ServeSettings | None = None) -> InputField:
     """The request column of one input feature, described from its fitted state."""
     state, options = pre.state, pre.options
     nullable = options.get("missing") != "fail"
@@ -111,6 +141,8 @@ def field_for(pre: Preprocessor) -> InputField:
             pre.name, "text", True, f"Free text; {pre.reading()} (null: no text).",
             default="", example=EXAMPLE_TEXT,
         )  # fmt: skip
+    if pre.type == "audio":
+        return audio_field(pre, settings or ServeSettings())
     return image_field(pre)
 
 
@@ -126,6 +158,34 @@ def image_field(pre: Preprocessor) -> InputField:
         image=(h, w, c), resize=bool(pre.options["resize"]),
         default=[[0.0] * w for _ in range(h)],
     )  # fmt: skip
+
+
+def audio_field(pre: Preprocessor, settings: ServeSettings) -> InputField:
+    rate = int(pre.state.get("sample_rate") or pre.options["sample_rate"])
+    seconds = round(int(pre.state["samples"]) / rate, 3)
+    spec = AudioSpec(rate, seconds, bool(pre.options["resample"]), settings.max_audio_seconds,
+                     settings.max_audio_bytes)  # fmt: skip
+    other = (
+        "clips at other rates are resampled and several channels averaged to mono"
+        if spec.resample
+        else "clips at other rates or with several channels are refused"
+    )
+    return InputField(
+        pre.name, "audio", False,
+        f"An audio clip: a WAV, FLAC or OGG file, base64-encoded (in a multipart/form-data "
+        f"upload, the file itself), at most {spec.max_seconds:g} s and {spec.max_bytes:,} "
+        f"bytes. The model hears mono {rate:,} Hz audio, the first {seconds:g} s (shorter "
+        f"clips are padded with silence); {other}.",
+        audio=spec, example=silent_wav(rate, min(seconds, EXAMPLE_SECONDS)),
+    )  # fmt: skip
+
+
+def silent_wav(rate: int, seconds: float) -> str:
+    """A mono 16-bit WAV file of silence, base64-encoded."""
+    buffer = io.BytesIO()
+    samples = np.zeros(max(1, round(rate * seconds)), dtype=np.int16)
+    soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def listing(values: tuple[str, ...], most: int = 20) -> str:
@@ -145,11 +205,60 @@ def value_type(field: InputField) -> Any:
         base = first_match(Text | Number)
     elif field.kind == "binary":
         base = Literal[tuple(binary_values(field.choices))]
+    elif field.kind == "audio":
+        base = Annotated[Text, Field(json_schema_extra=audio_schema(field))]
     else:
         base = first_match(Text | pixel_lists(field))
     if field.nullable:
         base = base | None
     return Annotated[base, Field(description=field.description)]
+
+
+def audio_schema(field: InputField) -> dict[str, JsonValue]:
+    """OpenAPI keywords of a base64 audio clip: its encoding, and (as ``x-`` extensions)
+    the rate and length the model takes and the service's limits."""
+    assert field.audio is not None
+    spec = field.audio
+    return {
+        "format": "byte",
+        "contentEncoding": "base64",
+        "contentMediaType": "audio/*",
+        "x-sample-rate": spec.sample_rate,
+        "x-model-seconds": spec.seconds,
+        "x-resample": spec.resample,
+        "x-max-seconds": spec.max_seconds,
+        "x-max-bytes": spec.max_bytes,
+    }
+
+
+def upload_schema(fields: list[InputField]) -> dict[str, JsonValue]:
+    """The ``multipart/form-data`` body of one row: a file part per audio (or image)
+    field, a text part per other field, written as in JSON (empty: null)."""
+    properties: dict[str, JsonValue] = {}
+    for field in fields:
+        if field.kind == "audio":
+            extra = audio_schema(field)
+            properties[field.name] = {
+                "type": "string", "format": "binary", "contentMediaType": "audio/*",
+                "description": field.description,
+                **{k: v for k, v in extra.items() if k.startswith("x-")},
+            }  # fmt: skip
+        elif field.kind == "image":
+            properties[field.name] = {
+                "type": "string", "format": "binary", "contentMediaType": "image/*",
+                "description": "A PNG or JPEG file. " + field.description,
+            }  # fmt: skip
+        else:
+            properties[field.name] = TypeAdapter(value_type(field)).json_schema(ref_template=REF)
+    return {
+        "type": "object",
+        "title": "PredictUpload",
+        "description": "One row as a form: each audio input as a file (form field name = "
+        "feature name), the other features as form fields.",
+        "properties": properties,
+        "required": [f.name for f in fields if not f.nullable],
+        "additionalProperties": False,
+    }
 
 
 def first_match(union: Any) -> Any:

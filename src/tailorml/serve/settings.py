@@ -27,6 +27,10 @@ class ServeSettings:
         max_wait_ms: longest a request waits for others to share its batch.
         max_body_bytes: largest request body accepted (413 above it).
         max_queue_rows: rows waiting for the model before new requests get 503.
+        max_audio_bytes: largest audio clip (the file's bytes, before base64) a
+            request may hold (413 above it). For a model with audio inputs the
+            body limit grows by room for one such clip per audio input.
+        max_audio_seconds: longest audio clip accepted (422 above it).
         backend: ``auto`` (ONNX Runtime when the bundle has model.onnx), ``onnx``
             or ``torch``.
     """
@@ -40,15 +44,22 @@ class ServeSettings:
     max_wait_ms: float = 5.0
     max_body_bytes: int = 4 * 1024 * 1024
     max_queue_rows: int = 4096
+    max_audio_bytes: int = 10 * 1024 * 1024
+    max_audio_seconds: float = 30.0
     backend: Backend = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("port", "workers", "max_batch_size", "max_body_bytes", "max_queue_rows"):
+        for name in ("port", "workers", "max_batch_size", "max_body_bytes", "max_queue_rows",
+                     "max_audio_bytes"):  # fmt: skip
             value = getattr(self, name)
             if value < 1:
                 raise TailorError(f"serve option {name} must be at least 1, not {value}.")
         if not 0 <= self.max_wait_ms <= 60_000:
             raise TailorError(f"max_wait_ms must be between 0 and 60000, not {self.max_wait_ms}.")
+        if not 0 < self.max_audio_seconds <= 3600:
+            raise TailorError(
+                f"max_audio_seconds must be above 0 and at most 3600, not {self.max_audio_seconds}."
+            )
         if self.port > 65535:
             raise TailorError(f"port must be at most 65535, not {self.port}.")
         if self.backend not in BACKENDS:

@@ -4,6 +4,8 @@ Only the network goes to ONNX. Preprocessing stays in Python, driven by the
 bundle's JSON state, so the graph takes the encoded tensors (one input per input
 feature, named after it, with a dynamic batch axis) and returns the raw outputs
 ``TailorModel`` gives: logits ``(B, K)``, or ``(B, 1)`` for binary and number.
+An audio input is its spectrogram frames ``(B, 1, T, F)`` float32, T and F fixed
+by the bundle's preprocessing; SpecAugment is training-only and not in the graph.
 Text tokenized by a pretrained checkpoint also has a dynamic token axis (2 to
 ``max_length``): ONNX Runtime then runs rows in order of length, 16 at a time,
 each batch cut to its longest text, as PyTorch does.

@@ -45,6 +45,7 @@ from tailorml.models.family import (
     Task,
     WeightsError,
     register_family,
+    with_preprocessing,
 )
 from tailorml.models.model import TailorModel
 from tailorml.models.registry import ENCODERS
@@ -73,7 +74,7 @@ def deep_config(base: ModelConfig, params: Params, seed: int) -> ModelConfig:
     takes (a pretrained checkpoint's tokenizer: ``max_length`` and
     ``truncation``; the word-vocabulary ones are for the other candidates).
     """
-    raw = base.model_dump(mode="json")
+    raw = with_preprocessing(base, params).model_dump(mode="json")
     encoder = params.get("encoder", {})
     entry = ENCODERS[encoder["name"]] if encoder else None
     for feature in raw["input_features"]:
@@ -151,7 +152,7 @@ class DeepFamily(ModelFamily[TailorModel]):
         return measure.torch_flops_per_row(model, example)
 
     def candidates(self, task: Task) -> Proposal:
-        chooser = {"table": table, "text": text, "image": image}[task.modality]
+        chooser = {"table": table, "text": text, "image": image, "audio": audio}[task.modality]
         out, reasons = chooser(task)
         if task.max_epsilon is not None:
             out = [private(c, task.max_epsilon) for c in out]
@@ -235,6 +236,30 @@ def image(task: Task) -> Proposal:
         seed = {"name": "cnn", "conv_layers": [{"filters": 32, "kernel_size": 3, "pool_size": 2}]}
         out.append(Candidate("cnn_seed", "deep", deep(seed, [128], epochs=5)))
         reasons.append("Budget ≥ 60 s: the seed CNN layout (32 filters, dense 128) enters.")
+    return out, reasons
+
+
+def audio(task: Task) -> Proposal:
+    """Spectrogram networks: the frame convolution always, a bidirectional GRU and
+    a 2-D CNN as the budget allows; each with SpecAugment in training."""
+    augment: Params = {"preprocessing": {"audio": {"spec_augment": {}}}}
+    frames = deep({"name": "frames"}, [64], epochs=20, lr=0.002, dropout=0.2)
+    out = [Candidate("frames_conv", "deep", {**frames, **augment})]
+    reasons = ["Audio: a 1-D convolution over spectrogram frames (mel bands as channels) "
+               "always enters."]  # fmt: skip
+    if task.budget_s >= 60:
+        gru = {"name": "rnn", "cell": "gru", "embedding_size": 64, "hidden_size": 64,
+               "bidirectional": True, "pooling": "mean"}  # fmt: skip
+        out.append(Candidate("rnn_bigru", "deep", {**deep(gru, [64], 12, 0.002), **augment}))
+        reasons.append("Budget ≥ 60 s: a bidirectional GRU over the frames enters.")
+    if task.budget_s >= 180:
+        layer = {"kernel_size": 3, "padding": "same", "batch_norm": True, "pool_size": 2}
+        cnn = {"name": "cnn", "output": "global_avg",
+               "conv_layers": [{"filters": f, **layer} for f in (16, 32, 64)]}  # fmt: skip
+        out.append(Candidate("cnn_spectrogram", "deep", {**deep(cnn, [64], 10, 0.002), **augment}))
+        reasons.append("Budget ≥ 180 s: a 2-D CNN over the spectrogram as an image enters.")
+    for candidate in out:
+        candidate.params["training"] |= {"lr_schedule": "cosine", "early_stopping_patience": None}
     return out, reasons
 
 

@@ -13,7 +13,15 @@ from tailorml.errors import DataError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.meta import FeatureMeta
 from tailorml.features.outputs import OUTPUT_TYPES
-from tailorml.models.family import FAMILIES, Capabilities, ModelFamily, Params, Proposal, Task
+from tailorml.models.family import (
+    FAMILIES,
+    Capabilities,
+    ModelFamily,
+    Params,
+    Proposal,
+    Task,
+    with_preprocessing,
+)
 
 Inputs = dict[str, torch.Tensor]
 CLASSICAL: dict[str, type[ClassicalModel]] = {}
@@ -87,8 +95,10 @@ class ClassicalFamily(ModelFamily[ClassicalModel]):
         self.capabilities = model.capabilities
 
     def config_for(self, base: ModelConfig, params: Params, seed: int) -> ModelConfig:
-        """The base config with only the inputs the family reads (trees: table columns)."""
+        """The base config with only the inputs the family reads (trees: table columns),
+        their preprocessing changed by ``params["preprocessing"]`` (per feature type)."""
         types = self.model.READS
+        base = with_preprocessing(base, params)
         if types is None or all(f.type in types for f in base.input_features):
             return base
         kept = [f for f in base.input_features if f.type in types]

@@ -53,7 +53,7 @@ def sparse_design(
     inputs: Inputs, metas: dict[str, FeatureMeta], idf: dict[str, np.ndarray]
 ) -> sp.csr_matrix:
     """Linear-model design: numbers as is, categories one-hot, text TF-IDF,
-    images as flattened pixels."""
+    images as flattened pixels, audio frames as their statistics over time."""
     blocks = []
     for name, meta in metas.items():
         values = inputs[name].numpy()
@@ -62,6 +62,9 @@ def sparse_design(
             blocks.append(sp.csr_matrix(indicators, shape=(len(values), int(meta.vocab_size or 0))))
         elif meta.type == "text":
             blocks.append(tfidf(token_counts(values, int(meta.vocab_size or 0)), idf[name]))
+        elif meta.type == "audio":
+            frames = values[:, 0].astype(np.float64)  # (N, T, F)
+            blocks.append(sp.csr_matrix(np.hstack([frames.mean(1), frames.std(1)])))  # (N, 2F)
         else:
             blocks.append(sp.csr_matrix(values.reshape(len(values), -1).astype(np.float64)))
     return sp.csr_matrix(sp.hstack(blocks, format="csr"))

@@ -18,7 +18,11 @@ from tailorml.models.family import Candidate, Capabilities, Params, Proposal, Ta
 # one thread and deterministic: the same seed gives the same trees on any machine
 FIXED: dict[str, Any] = {"deterministic": True, "num_threads": 1, "verbose": -1}
 DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20}
-NO_TREES = {"text": "Text: no trees on bags of words.", "image": "Images: no trees on pixels."}
+NO_TREES = {
+    "text": "Text: no trees on bags of words.",
+    "image": "Images: no trees on pixels.",
+    "audio": "Audio: no trees on spectrogram frames.",
+}
 SETTINGS: dict[str, Params] = {  # the four that enter a table task's match
     "lightgbm_small": {"num_leaves": 15, "n_estimators": 200},
     "lightgbm_medium": {"num_leaves": 31, "n_estimators": 400},

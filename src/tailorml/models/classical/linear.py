@@ -1,4 +1,5 @@
-"""Logistic / linear (ridge) regression on one-hot, TF-IDF and pixel features.
+"""Logistic / linear (ridge) regression on one-hot, TF-IDF, pixel and audio
+statistics features.
 
 Saved as coefficients in safetensors plus JSON; no pickle.
 """
@@ -21,11 +22,16 @@ SETTINGS = {
     "table": {"linear_c1": 1.0, "linear_c0.1": 0.1},
     "text": {"tfidf_linear_c1": 1.0, "tfidf_linear_c4": 4.0},
     "image": {"linear_pixels": 0.1},
+    "audio": {"mfcc_linear": 1.0},
 }
+# audio candidates read 20 MFCCs per frame, whatever the scenario's frames are
+MFCC = {"audio": {"features": "mfcc", "n_mels": 40, "n_mfcc": 20, "spec_augment": None}}
 WHY = {
     "table": "Tables: linear models always enter.",
     "text": "Text: TF-IDF + a linear model always enters.",
     "image": "Images: a linear model on pixels always enters.",
+    "audio": "Audio: logistic regression on MFCC statistics (each coefficient's mean and "
+    "spread over the clip) always enters.",
 }
 
 
@@ -40,7 +46,9 @@ class LinearModel(ClassicalModel):
     def candidates(cls, task: Task) -> Proposal:
         """Every task: two strengths of L2 (one on pixels)."""
         chosen = SETTINGS[task.modality].items()
-        return [Candidate(name, "linear", {"C": c}) for name, c in chosen], [WHY[task.modality]]
+        extra = {"preprocessing": MFCC} if task.modality == "audio" else {}
+        out = [Candidate(name, "linear", {"C": c, **extra}) for name, c in chosen]
+        return out, [WHY[task.modality]]
 
     def fit(
         self, inputs: Inputs, target: torch.Tensor, seed: int, sensitive: np.ndarray | None = None

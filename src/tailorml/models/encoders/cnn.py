@@ -1,4 +1,4 @@
-"""Convolutional encoder for image features.
+"""Convolutional encoder for image features and audio spectrograms (1 × frames × bands).
 
 The default reproduces Keras's ``Conv2D(32, (3, 3), activation='relu') →
 MaxPooling2D((2, 2)) → Flatten()``: on a 1×28×28 image it gives 32×13×13 = 5408
@@ -120,12 +120,13 @@ def conv_block(
     return nn.Sequential(*modules), (layer.filters, height, width)
 
 
-@register_encoder("cnn", CNNOptions, types={"image"})
+@register_encoder("cnn", CNNOptions, types={"image", "audio"})
 class CNNEncoder(Encoder):
     """Stacked conv blocks, then flatten or global average pooling.
 
     Args:
-        meta: the image feature, ``shape == (C, H, W)``.
+        meta: the image feature, ``shape == (C, H, W)``, or the audio feature,
+            ``shape == (1, T, F)``.
     """
 
     @classmethod

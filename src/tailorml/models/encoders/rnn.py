@@ -1,4 +1,5 @@
-"""Recurrent encoder for text: token embedding → LSTM/GRU → padding-aware pooling.
+"""Recurrent encoder for text: token embedding → LSTM/GRU → padding-aware pooling;
+for audio, each spectrogram frame projected to the embedding size takes a token's place.
 
 Sequences are packed by their true lengths, so padding never enters the
 recurrence: a row encodes the same alone as inside any padded batch. Export
@@ -45,19 +46,24 @@ class RNNOptions(EncoderConfig):
     )
 
 
-@register_encoder("rnn", RNNOptions, types={"text"})
+@register_encoder("rnn", RNNOptions, types={"text", "audio"})
 class RNNEncoder(Encoder):
     """Embedding (id 0 = padding) → LSTM or GRU over packed sequences → pooling.
 
     Args:
-        meta: the text feature; ``vocab_size`` counts padding and unknown ids.
+        meta: the text feature, whose ``vocab_size`` counts padding and unknown
+            ids; or the audio feature, ``shape == (1, T, F)``.
     """
 
     def __init__(self, meta: FeatureMeta, options: RNNOptions) -> None:
         super().__init__()
-        if meta.vocab_size is None:
+        self.embed: nn.Module
+        if meta.type == "audio":
+            self.embed = nn.Linear(meta.shape[-1], options.embedding_size)
+        elif meta.vocab_size is None:
             raise ValueError(f"text feature '{meta.name}' has no vocab_size")
-        self.embed = nn.Embedding(meta.vocab_size, options.embedding_size, padding_idx=0)
+        else:
+            self.embed = nn.Embedding(meta.vocab_size, options.embedding_size, padding_idx=0)
         self.dropout = nn.Dropout(options.dropout)
         cell = nn.LSTM if options.cell == "lstm" else nn.GRU
         self.rnn: nn.RNNBase = cell(
@@ -72,7 +78,10 @@ class RNNEncoder(Encoder):
         self.output_size = options.hidden_size * (2 if options.bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Token ids ``(B, T)`` int64, right-padded with 0 → ``(B, output_size)``."""
+        """Token ids ``(B, T)`` int64, right-padded with 0, or audio frames
+        ``(B, 1, T, F)`` float32 → ``(B, output_size)``."""
+        if x.is_floating_point():
+            return self.forward_frames(x)
         if torch.compiler.is_exporting():
             return self.forward_padded(x)
         lengths = (x != 0).sum(1).clamp(min=1)  # (B,); an empty row reads one pad token
@@ -88,6 +97,14 @@ class RNNEncoder(Encoder):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D)
         mask = torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)  # (B, T)
         return masked_pool(out, mask, self.pooling)  # (B, output_size)
+
+    def forward_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Audio frames ``(B, 1, T, F)``, every frame real → ``(B, output_size)``."""
+        out, state = self.rnn(self.dropout(self.embed(x.squeeze(1))))  # (B, T, D)
+        if self.pooling != "last":
+            return masked_pool(out, torch.ones_like(out[..., 0], dtype=torch.bool), self.pooling)
+        h_n = state[0] if isinstance(state, tuple) else state  # (L * dirs, B, H)
+        return torch.cat([h_n[-2], h_n[-1]], dim=1) if self.rnn.bidirectional else h_n[-1]
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without packed sequences, for export: from the same

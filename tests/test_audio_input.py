@@ -148,24 +148,36 @@ def test_spec_augment_masks_in_training_only() -> None:
     assert torch.equal(augment.eval()(x), x)
 
 
-def test_train_cli_names_a_broken_clip_and_exits_2(tmp_path: Path, cli: Any) -> None:
+BROKEN = {
+    "empty": (b"", "empty"),
+    "not-audio": (b"<html>not audio at all</html>" * 20, "not a readable audio file"),
+    "truncated": (wav_bytes(tone(440))[:1000], "truncated"),
+    "stereo-44k": (wav_bytes(tone(440, rate=44100, channels=2), 44100), "resample: true"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_train_cli_names_a_broken_clip_and_exits_2(tmp_path: Path, cli: Any, kind: str) -> None:
     clips = []
     for i in range(20):
         path = tmp_path / f"{i % 2}_{i}.wav"
         path.write_bytes(wav_bytes(tone(300 if i % 2 else 900)))
         clips.append((str(path), i % 2))
+    data, expected = BROKEN[kind]
     broken = tmp_path / "broken.wav"
-    broken.write_bytes(wav_bytes(tone(440))[:1000])
+    broken.write_bytes(data)
     clips.append((str(broken), 0))
     pd.DataFrame(clips, columns=["audio", "label"]).to_csv(tmp_path / "clips.csv", index=False)
+    preprocessing = {"sample_rate": RATE, "resample": False}
     config = {
         "data": {"source": str(tmp_path / "clips.csv"), "target": "label"},
-        "input_features": [{"name": "audio", "type": "audio", "encoder": {"name": "frames"}}],
+        "input_features": [{"name": "audio", "type": "audio", "preprocessing": preprocessing,
+                            "encoder": {"name": "frames"}}],
         "output_features": [{"name": "label", "type": "category"}],
         "training": {"epochs": 1},
-    }
+    }  # fmt: skip
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = cli("train", str(tmp_path / "config.yaml"), "--output", str(tmp_path / "run"))
     assert result.returncode == 2, result.stderr
-    assert "broken.wav" in result.stderr and "truncated" in result.stderr
+    assert "broken.wav" in result.stderr and expected in result.stderr
     assert "Traceback" not in result.stderr

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 import torch
 
 from tailorml.config.model import (
+    AudioPreprocessing,
     BinaryPreprocessing,
     CategoryPreprocessing,
     ImagePreprocessing,
@@ -20,6 +23,15 @@ from tailorml.errors import DataError
 from tailorml.features import PREPROCESSORS, Preprocessor, Target
 
 rng = np.random.default_rng(0)
+
+
+def wav(seconds: float) -> bytes:
+    """A WAV file of noise at 8 kHz."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, rng.uniform(-0.5, 0.5, int(8000 * seconds)), 8000, format="WAV")
+    return buffer.getvalue()
+
+
 SAMPLES: dict[str, tuple[object, pd.Series]] = {
     "number": (NumberPreprocessing(), pd.Series([1.0, 2.5, None, 4.0, 10.0])),
     "category": (CategoryPreprocessing(), pd.Series(["a", "b", "a", None, "c"])),
@@ -34,6 +46,7 @@ SAMPLES: dict[str, tuple[object, pd.Series]] = {
         ImagePreprocessing(),
         pd.Series([rng.integers(0, 255, (8, 8), dtype=np.uint8) for _ in range(5)]),
     ),
+    "audio": (AudioPreprocessing(), pd.Series([wav(s) for s in (0.3, 0.5, 0.1, 0.4, 0.2)])),
 }
 
 

@@ -62,3 +62,27 @@ def test_fixed_without_a_split_or_file_is_a_config_error() -> None:
 def test_too_few_rows() -> None:
     with pytest.raises(DataError, match="too few"):
         split_dataset(rows(1), SplitConfig(), "y", True, no_files)
+
+
+def test_group_split_keeps_each_speaker_on_one_side() -> None:
+    frame = pd.DataFrame({"x": range(120), "y": ["a", "b"] * 60,
+                          "speaker": [f"s{i % 6}" for i in range(120)]})  # fmt: skip
+    own = Dataset("builtin:voices", {"train": frame[:100], "test": frame[100:]})
+    split = SplitConfig(method="group", group="speaker", test_fraction=0.2)
+    out = split_dataset(own, split, "y", True, no_files)
+    speakers = {name: set(part["speaker"]) for name, part in out.items()}
+    assert not speakers["test"] & (speakers["train"] | speakers["validation"])
+    assert not speakers["train"] & speakers["validation"]
+    assert sorted(pd.concat(out.values())["x"]) == list(range(120))
+    again = split_dataset(own, split, "y", True, no_files)
+    assert all(out[k].equals(again[k]) for k in out)
+
+
+def test_group_split_errors_name_the_column() -> None:
+    with pytest.raises(ValueError, match="split.group"):
+        SplitConfig(method="group")
+    with pytest.raises(ValueError, match="split.group"):
+        SplitConfig(method="random", group="speaker")
+    split = SplitConfig(method="group", group="speaker")
+    with pytest.raises(DataError, match="'speaker'"):
+        split_dataset(rows(), split, "y", True, no_files)

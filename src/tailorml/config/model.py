@@ -336,9 +336,14 @@ class SplitConfig(Strict):
 
     ``auto`` uses the data set's own split when it has one (built-in data sets,
     fixed files) and a stratified (classification) or random split otherwise.
+    ``group`` keeps all rows of one value of ``group`` on one side (a speaker, a
+    patient, a customer), so the test set holds only groups training never saw.
     """
 
-    method: Literal["auto", "random", "stratified", "fixed"] = "auto"
+    method: Literal["auto", "random", "stratified", "fixed", "group"] = "auto"
+    group: str | None = Field(
+        default=None, min_length=1, description="method group: the column whose values stay whole."
+    )
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     validation_fraction: float = Field(default=0.1, ge=0, lt=1)
     validation_data: Literal["split", "test"] = Field(
@@ -348,6 +353,12 @@ class SplitConfig(Strict):
     test_file: str | None = None
     validation_file: str | None = None
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _group_named(self) -> SplitConfig:
+        if (self.method == "group") != (self.group is not None):
+            raise ValueError("split.group names the column of method 'group', and only of it")
+        return self
 
 
 class DataConfig(Strict):

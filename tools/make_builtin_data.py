@@ -12,7 +12,8 @@ against the SHA-256 listed in that folder's ``SOURCES.md``, and writes into
 - ``german_credit.csv.gz``: Statlog German Credit, decoded with
   ``values_maps.json`` into readable categories;
 - ``sentiment.csv.gz``: the sentiment corpus, decoded from Latin-1, as UTF-8;
-- ``fsdd.npz``: the 3,000 Free Spoken Digit recordings, each re-encoded
+- ``fsdd.npz``: recordings 0-39 of each speaker and digit of the Free Spoken
+  Digit Dataset (2,400 of its 3,000), each re-encoded
   losslessly as FLAC (``flac`` uint8 bytes, cut by ``offsets`` (N+1) int64),
   with ``digit`` uint8, ``speaker`` unicode and ``index`` int16 from the file
   names, in sorted file-name order;
@@ -61,6 +62,9 @@ FSDD_DIR = "fsdd/recordings"
 FSDD_NAME = re.compile(r"(\d)_([a-z]+)_(\d+)\.wav")
 FSDD_RATE = 8000
 FSDD_CLIPS = 3000
+# recordings 0-39 of each speaker and digit ship (2,400 clips, 9.2 MB): the whole test
+# split (0-4) and 35 training recordings each, under the repository's 10 MB per file
+FSDD_SHIPPED = 40
 
 # German credit: (column name, key in values_maps.json or None when numeric).
 GERMAN_COLUMNS: tuple[tuple[str, str | None], ...] = (
@@ -127,7 +131,9 @@ Jakobovski and contributors, free-spoken-digit-dataset
 (https://github.com/Jakobovski/free-spoken-digit-dataset, commit 26eb9aa;
 versioned on Zenodo). Each WAV recording is re-encoded losslessly as FLAC
 (the samples are unchanged); digit, speaker and index come from the file
-names `{digit}_{speaker}_{index}.wav`. Licence: Creative Commons
+names `{digit}_{speaker}_{index}.wav`. Shipped: recordings 0-39 of each
+speaker and digit (2,400 clips; the data set's test split, 0-4, whole).
+Licence: Creative Commons
 Attribution-ShareAlike 4.0 International (CC BY-SA 4.0).
 """
 
@@ -291,9 +297,11 @@ def make_fsdd(raw_dir: Path, out_dir: Path) -> None:
     paths = sorted((raw_dir / FSDD_DIR).iterdir(), key=lambda p: p.name)
     assert len(paths) == FSDD_CLIPS, f"{len(paths)} recordings, expected {FSDD_CLIPS}"
     clips, digits, speakers, indices = [], [], [], []
+    assert all(FSDD_NAME.fullmatch(path.name) for path in paths), "unexpected FSDD file names"
+    paths = [p for p in paths if int(FSDD_NAME.fullmatch(p.name)[3]) < FSDD_SHIPPED]  # type: ignore[index]
     for path in paths:
         match = FSDD_NAME.fullmatch(path.name)
-        assert match is not None, f"unexpected file name {path.name}"
+        assert match is not None
         clips.append(flac_bytes(read_wav_int16(path)))
         digits.append(int(match[1]))
         speakers.append(match[2])

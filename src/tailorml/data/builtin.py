@@ -143,8 +143,9 @@ def _load_sentiment() -> dict[str, pd.DataFrame]:
 
 
 def _load_fsdd() -> dict[str, pd.DataFrame]:
-    """Free Spoken Digit Dataset: 3,000 clips (8 kHz mono, as FLAC bytes) of 6 speakers
-    saying 0-9; the official split, recording indices 0-4 test (300), the rest train (2,700)."""
+    """Free Spoken Digit Dataset, recordings 0-39 of each of 6 speakers and 10 digits
+    (2,400 clips, 8 kHz mono, as FLAC bytes); the official split, recording indices
+    0-4 test (300), the rest train (2,100)."""
     with np.load(verified_file("fsdd.npz"), allow_pickle=False) as arrays:
         flac, offsets = arrays["flac"], arrays["offsets"]
         frame = pd.DataFrame(
@@ -186,8 +187,9 @@ def load_builtin(name: str) -> Dataset:
 
     ``fsdd`` (Free Spoken Digit Dataset) has columns ``audio`` (each clip's FLAC file as
     ``bytes``, 8 kHz mono), ``digit`` (0-9), ``speaker`` (one of 6 names) and ``index``
-    (0-49); its own split puts indices 0-4 of each speaker and digit in ``test`` (300
-    clips) and the rest in ``train`` (2,700). Split by ``speaker`` to test on new voices.
+    (0-39 ship, of 0-49); its own split puts indices 0-4 of each speaker and digit in
+    ``test`` (300 clips) and 5-39 in ``train`` (2,100). Split by ``speaker`` to test on
+    new voices.
 
     Raises:
         DataError: unknown name, a corrupt file, or a full set not yet fetched.

@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import importlib
 import json
+import re
 import shutil
 import struct
 import threading
@@ -19,8 +20,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from tailorml.config import SplitConfig
 from tailorml.data import BUILTIN_NAMES, Dataset, fetch, load_builtin, read_source
 from tailorml.data import builtin as builtin_module
+from tailorml.data.builtin import text_bucket
 from tailorml.data.fetch import RemoteDataset, RemoteFile
 from tailorml.data.readers import (
     read_csv,
@@ -29,6 +32,7 @@ from tailorml.data.readers import (
     read_image_folder,
     read_parquet,
 )
+from tailorml.data.split import split_dataset
 from tailorml.errors import DataError
 
 # tailorml.data.fetch is the function (re-exported by the package); get the module itself.
@@ -86,6 +90,7 @@ def test_builtin_names() -> None:
         "german_credit",
         "sentiment",
         "fsdd",
+        "django_fr",
         "mnist_full",
         "adult_full",
     )
@@ -147,6 +152,76 @@ def test_sentiment_builtin() -> None:
     assert frame["confidence"].dropna().between(0, 1).all()
     assert frame.loc[1, "text"] == "self-driving cars just seem lazy and a waste of money"
     assert frame["text"].notna().all()
+
+
+DJANGO_CATALOGS = {
+    "core", "admin", "admindocs", "auth", "contenttypes", "flatpages", "gis", "humanize",
+    "postgres", "redirects", "sessions", "sites",
+}  # fmt: skip
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
+
+
+def test_django_fr_builtin_pairs() -> None:
+    data = read_source("builtin:django_fr")
+    assert data.name == "builtin:django_fr" and set(data.frames) == {"train", "test"}
+    frame = pd.concat([data.frames["train"], data.frames["test"]], ignore_index=True)
+    assert len(frame) == 837
+    assert list(frame.columns) == ["english", "french", "catalog"]
+    assert set(frame["catalog"]) == DJANGO_CATALOGS
+    for column in ("english", "french"):
+        assert frame[column].map(type).eq(str).all()
+        assert frame[column].str.strip().ne("").all()
+    assert frame["english"].is_unique
+    assert not frame["english"].str.contains("\x04").any()  # gettext contexts stripped
+    pairs = dict(zip(frame["english"], frame["french"], strict=True))
+    assert pairs["Save"] == "Enregistrer"
+    assert pairs["Log out"] == "Déconnexion"
+    assert pairs["May"] == "mai"  # the entry without a context wins over "abbrev. month"
+    assert pairs["(Hidden field %(name)s) %(error)s"] == "(champ masqué %(name)s) %(error)s"
+    assert pairs["Added {name} “{object}”."] == "Ajout de {name} «\xa0{object}\xa0»."
+    for english, french in pairs.items():  # every placeholder survives translation
+        assert sorted(PLACEHOLDER.findall(english)) == sorted(PLACEHOLDER.findall(french))
+
+
+def test_django_fr_split_is_fixed_by_text_hash() -> None:
+    frames = load_builtin("django_fr").frames
+    train, test = frames["train"], frames["test"]
+    assert (len(train), len(test)) == (744, 93)
+    assert test["english"].map(lambda text: text_bucket(text, 10)).eq(0).all()
+    assert train["english"].map(lambda text: text_bucket(text, 10)).ne(0).all()
+    assert text_bucket("Save", 10) == int(hashlib.sha256(b"Save").hexdigest()[:16], 16) % 10
+    again = load_builtin("django_fr").frames
+    pd.testing.assert_frame_equal(again["train"], train)
+    pd.testing.assert_frame_equal(again["test"], test)
+
+    # method auto keeps the set's own test rows and takes validation rows from train
+    def no_extra_files(source: str) -> pd.DataFrame:
+        raise AssertionError(f"the split read '{source}'")
+
+    split = split_dataset(load_builtin("django_fr"), SplitConfig(), "french", False, no_extra_files)
+    assert {name: len(rows) for name, rows in split.items()} == {
+        "train": 669,
+        "validation": 75,
+        "test": 93,
+    }
+    pd.testing.assert_frame_equal(split["test"], test)
+    held = set(split["train"]["english"]) | set(split["validation"]["english"])
+    assert held == set(train["english"])
+
+
+def test_django_fr_file_matches_manifest_and_licence() -> None:
+    files_dir = builtin_module.FILES_DIR
+    manifest = json.loads((files_dir / "MANIFEST.json").read_text())["files"]
+    raw = (files_dir / "django_fr.csv.gz").read_bytes()
+    assert manifest["django_fr.csv.gz"] == {
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "bytes": len(raw),
+    }
+    licences = (files_dir / "LICENSES.md").read_text()
+    section = licences[licences.index("## django_fr") :]
+    assert "django-5.2.20-py3-none-any.whl" in section and "BSD-3-Clause" in section
+    assert "Copyright (c) Django Software Foundation and individual contributors." in section
+    assert "3. Neither the name of Django nor the names of its contributors" in section
 
 
 def test_read_source_builtin_prefix() -> None:

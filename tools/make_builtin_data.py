@@ -17,15 +17,29 @@ against the SHA-256 listed in that folder's ``SOURCES.md``, and writes into
   losslessly as FLAC (``flac`` uint8 bytes, cut by ``offsets`` (N+1) int64),
   with ``digit`` uint8, ``speaker`` unicode and ``index`` int16 from the file
   names, in sorted file-name order;
+- ``django_fr.csv.gz``: English -> French interface strings (``english``,
+  ``french``, ``catalog``) from the compiled French gettext catalogues in the
+  Django wheel (``django/conf/locale/fr`` and every ``django/contrib/*/locale/fr``,
+  ``django.mo`` and ``djangojs.mo``), read from the wheel file itself, which is
+  checked against the SHA-256 that PyPI publishes for it;
 - ``MANIFEST.json`` (SHA-256 and size of each file) and ``LICENSES.md``.
 
 Every output is byte-reproducible (gzip and zip timestamps are fixed), so
 rerunning the tool on the same inputs leaves ``MANIFEST.json`` unchanged
 (``fsdd.npz`` given the same libsndfile / libFLAC, whose FLAC encoder it uses).
 
+The Django wheel is not in the raw data folder's SOURCES.md; fetch it, without
+installing it, into ``RAW_DATA_DIR/django/`` (or name it with ``--django-wheel``)::
+
+    python -m pip download --no-deps django==5.2.20 -d RAW_DATA_DIR/django
+
 Usage::
 
-    python tools/make_builtin_data.py [RAW_DATA_DIR]
+    python tools/make_builtin_data.py [RAW_DATA_DIR] [--django-wheel WHEEL]
+        [--only NAME ...]
+
+``--only`` rebuilds just the named sets (and checks just their raw files);
+``MANIFEST.json`` and ``LICENSES.md`` are rewritten either way.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ import hashlib
 import io
 import json
 import re
+import struct
 import sys
 import wave
 import zipfile
@@ -65,6 +80,27 @@ FSDD_CLIPS = 3000
 # recordings 0-39 of each speaker and digit ship (2,400 clips, 9.2 MB): the whole test
 # split (0-4) and 35 training recordings each, under the repository's 10 MB per file
 FSDD_SHIPPED = 40
+
+# Django's compiled French catalogues, read straight from the wheel PyPI serves.
+DJANGO_VERSION = "5.2.20"
+DJANGO_WHEEL = f"django-{DJANGO_VERSION}-py3-none-any.whl"
+# the digest PyPI publishes for DJANGO_WHEEL (https://pypi.org/simple/django/)
+DJANGO_WHEEL_SHA256 = "3b06f7a4843dea6bc14e33daf2044a40dc6df8c2105765ea03a29c64b61be0e0"
+DJANGO_LICENSE = f"django-{DJANGO_VERSION}.dist-info/licenses/LICENSE"
+# group 1: the contrib app (None: django/conf, the core catalogue); group 2: the domain
+DJANGO_CATALOG = re.compile(
+    r"django/(?:conf|contrib/([a-z_]+))/locale/fr/LC_MESSAGES/(django|djangojs)\.mo"
+)
+MO_MAGIC = 0x950412DE
+
+# Each set's folder of raw files (RAW_FILES and FSDD_DIR start with it).
+RAW_FOLDERS = {
+    "mnist": "mnist",
+    "adult": "adult",
+    "german_credit": "german",
+    "sentiment": "sentiment",
+    "fsdd": "fsdd",
+}
 
 # German credit: (column name, key in values_maps.json or None when numeric).
 GERMAN_COLUMNS: tuple[tuple[str, str | None], ...] = (
@@ -135,6 +171,47 @@ names `{digit}_{speaker}_{index}.wav`. Shipped: recordings 0-39 of each
 speaker and digit (2,400 clips; the data set's test split, 0-4, whole).
 Licence: Creative Commons
 Attribution-ShareAlike 4.0 International (CC BY-SA 4.0).
+
+## django_fr (`django_fr.csv.gz`)
+English user-interface strings and their French translations from Django
+5.2.20's compiled gettext catalogues, as in the wheel on PyPI
+(`django-5.2.20-py3-none-any.whl`): `django/conf/locale/fr/LC_MESSAGES/django.mo`
+(catalogue `core`) and `django/contrib/APP/locale/fr/LC_MESSAGES/django.mo`
+and `djangojs.mo` (catalogue `APP`: admin, admindocs, auth, contenttypes,
+flatpages, gis, humanize, postgres, redirects, sessions, sites). Plural
+entries keep their singular form, gettext contexts are dropped, untranslated
+entries are left out, and each English string is kept once. Licence: BSD
+3-Clause (BSD-3-Clause), Django's licence, reproduced from the wheel:
+
+```
+Copyright (c) Django Software Foundation and individual contributors.
+All rights reserved.
+
+Redistribution and use in source and binary forms, with or without modification,
+are permitted provided that the following conditions are met:
+
+    1. Redistributions of source code must retain the above copyright notice,
+       this list of conditions and the following disclaimer.
+
+    2. Redistributions in binary form must reproduce the above copyright
+       notice, this list of conditions and the following disclaimer in the
+       documentation and/or other materials provided with the distribution.
+
+    3. Neither the name of Django nor the names of its contributors may be used
+       to endorse or promote products derived from this software without
+       specific prior written permission.
+
+THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT OWNER OR CONTRIBUTORS BE LIABLE FOR
+ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES
+(INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES;
+LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON
+ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT
+(INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS
+SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+```
 """
 
 
@@ -166,21 +243,28 @@ def sha256_of_folder(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_raw(raw_dir: Path) -> None:
-    """Stop with a message unless every raw file and folder matches its SOURCES.md hash."""
+def verify_raw(raw_dir: Path, names: tuple[str, ...]) -> None:
+    """Stop with a message unless the named sets' raw files and folders match SOURCES.md."""
+    folders = {RAW_FOLDERS[name] for name in names if name in RAW_FOLDERS}
+    if not folders:
+        return
     expected = read_expected_hashes(raw_dir)
     for rel in RAW_FILES:
+        if rel.split("/")[0] not in folders:
+            continue
         if rel not in expected:
             sys.exit(f"SOURCES.md in {raw_dir} lists no SHA-256 for {rel}")
         actual = sha256_of(raw_dir / rel)
         if actual != expected[rel]:
             sys.exit(f"{raw_dir / rel}: SHA-256 {actual} does not match {expected[rel]}")
-    folders = read_expected_folder_hashes(raw_dir)
-    if FSDD_DIR not in folders:
+    if "fsdd" not in folders:
+        return
+    folder_hashes = read_expected_folder_hashes(raw_dir)
+    if FSDD_DIR not in folder_hashes:
         sys.exit(f"SOURCES.md in {raw_dir} lists no SHA-256 for the folder {FSDD_DIR}")
     actual = sha256_of_folder(raw_dir / FSDD_DIR)
-    if actual != folders[FSDD_DIR]:
-        sys.exit(f"{raw_dir / FSDD_DIR}: SHA-256 {actual} does not match {folders[FSDD_DIR]}")
+    if actual != folder_hashes[FSDD_DIR]:
+        sys.exit(f"{raw_dir / FSDD_DIR}: SHA-256 {actual} does not match {folder_hashes[FSDD_DIR]}")
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -308,7 +392,7 @@ def make_fsdd(raw_dir: Path, out_dir: Path) -> None:
         indices.append(int(match[3]))
     offsets = np.zeros(len(clips) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(clip) for clip in clips])
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "flac": np.frombuffer(b"".join(clips), dtype=np.uint8),
         "offsets": offsets,
         "digit": np.array(digits, dtype=np.uint8),
@@ -327,6 +411,96 @@ def make_fsdd(raw_dir: Path, out_dir: Path) -> None:
             assert np.array_equal(samples, read_wav_int16(path)), f"{path.name} changed"
 
 
+def read_mo(data: bytes) -> list[tuple[str | None, str, str]]:
+    """The ``(context, English, French)`` entries of a compiled gettext (.mo) catalogue.
+
+    A plural entry gives its singular English and first French form; the header
+    (empty English) is left out.
+    """
+    order = "<" if struct.unpack("<I", data[:4])[0] == MO_MAGIC else ">"
+    magic, _, count, originals, translations = struct.unpack(order + "5I", data[:20])
+    assert magic == MO_MAGIC, "not a .mo file"
+
+    def string(table: int, i: int) -> bytes:
+        length, offset = struct.unpack(order + "2I", data[table + 8 * i : table + 8 * i + 8])
+        return data[offset : offset + length]
+
+    entries = []
+    for i in range(count):
+        original, translated = string(originals, i), string(translations, i)
+        if not original:
+            assert b"charset=UTF-8" in translated, "the catalogue is not UTF-8"
+            continue
+        context, _, english = original.rpartition(b"\x04")
+        entries.append(
+            (
+                context.decode("utf-8") if context else None,
+                english.split(b"\0")[0].decode("utf-8"),
+                translated.split(b"\0")[0].decode("utf-8"),
+            )
+        )
+    return entries
+
+
+def django_catalogs(archive: zipfile.ZipFile) -> list[tuple[str, bytes]]:
+    """``(catalogue, .mo bytes)`` for each French catalogue in the wheel: core first,
+    then the contrib apps by name, ``django.mo`` before ``djangojs.mo``."""
+    found = []
+    for name in archive.namelist():
+        match = DJANGO_CATALOG.fullmatch(name)
+        if match:
+            app = match[1] or "core"
+            found.append((app != "core", app, match[2], name))
+    return [(app, archive.read(name)) for _, app, _, name in sorted(found)]
+
+
+def django_pairs(wheel: Path) -> pd.DataFrame:
+    """English / French / catalogue rows, each English string once (its first entry:
+    catalogues in :func:`django_catalogs` order; in each, entries without a context
+    first, then by English, then by context)."""
+    with zipfile.ZipFile(wheel) as archive:
+        catalogs = django_catalogs(archive)
+    rows: dict[str, tuple[str, str]] = {}
+    for catalog, data in catalogs:
+        entries = sorted(read_mo(data), key=lambda e: (e[0] is not None, e[1], e[0] or ""))
+        for _, english, french in entries:
+            if french.strip() and english not in rows:
+                rows[english] = (french, catalog)
+    return pd.DataFrame(
+        [(english, french, catalog) for english, (french, catalog) in rows.items()],
+        columns=["english", "french", "catalog"],
+    )
+
+
+def verify_django_wheel(wheel: Path) -> None:
+    """Stop unless the wheel has PyPI's SHA-256 and LICENSES.md quotes its licence."""
+    if not wheel.is_file():
+        sys.exit(
+            f"{wheel} is missing: python -m pip download --no-deps django=={DJANGO_VERSION} "
+            f"-d {wheel.parent}, or name the wheel with --django-wheel"
+        )
+    actual = sha256_of(wheel)
+    if actual != DJANGO_WHEEL_SHA256:
+        sys.exit(f"{wheel}: SHA-256 {actual} does not match PyPI's {DJANGO_WHEEL_SHA256}")
+    with zipfile.ZipFile(wheel) as archive:
+        licence = archive.read(DJANGO_LICENSE).decode("utf-8")
+    assert f"```\n{licence}```" in LICENSES, "LICENSES.md must quote Django's LICENSE verbatim"
+    assert f"`{DJANGO_WHEEL}`" in LICENSES, "LICENSES.md names another Django wheel"
+
+
+def make_django_fr(wheel: Path, out_dir: Path) -> None:
+    """Write django_fr.csv.gz from the wheel's French catalogues; check it reads back."""
+    frame = django_pairs(wheel)
+    assert len(frame) > 0 and frame["english"].is_unique
+    path = out_dir / "django_fr.csv.gz"
+    path.write_bytes(frame_to_csv_gz(frame))
+    back = pd.read_csv(path, keep_default_na=False, dtype=str)
+    pd.testing.assert_frame_equal(back, frame)
+    print(
+        f"django_fr: {len(frame)} pairs, by catalogue {frame['catalog'].value_counts().to_dict()}"
+    )
+
+
 def write_manifest(out_dir: Path) -> None:
     """Record the SHA-256 and size of every data file in MANIFEST.json."""
     files = {
@@ -340,18 +514,31 @@ def write_manifest(out_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Verify the raw data, then write every compact file and the manifest."""
+    """Verify the raw data, then write the compact files and the manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw_dir", nargs="?", type=Path, default=DEFAULT_RAW)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--django-wheel", type=Path, help=f"default RAW_DIR/django/{DJANGO_WHEEL}")
+    parser.add_argument("--only", action="append", choices=[*RAW_FOLDERS, "django_fr"])
     args = parser.parse_args(argv)
-    verify_raw(args.raw_dir)
+    names = tuple(args.only or [*RAW_FOLDERS, "django_fr"])
+    wheel = args.django_wheel or args.raw_dir / "django" / DJANGO_WHEEL
+    verify_raw(args.raw_dir, names)
+    if "django_fr" in names:
+        verify_django_wheel(wheel)
     args.out.mkdir(parents=True, exist_ok=True)
-    make_mnist(args.raw_dir, args.out)
-    make_adult(args.raw_dir, args.out)
-    make_german(args.raw_dir, args.out)
-    make_sentiment(args.raw_dir, args.out)
-    make_fsdd(args.raw_dir, args.out)
+    makers = {
+        "mnist": make_mnist,
+        "adult": make_adult,
+        "german_credit": make_german,
+        "sentiment": make_sentiment,
+        "fsdd": make_fsdd,
+    }
+    for name in names:
+        if name == "django_fr":
+            make_django_fr(wheel, args.out)
+        else:
+            makers[name](args.raw_dir, args.out)
     (args.out / "LICENSES.md").write_text(LICENSES, encoding="utf-8")
     write_manifest(args.out)
     for path in sorted(args.out.iterdir()):

@@ -75,8 +75,20 @@ def train_cmd(
     if resume and not (output / "checkpoint" / "state.json").is_file():
         err.print(f"no checkpoint in {output / 'checkpoint'}; starting from epoch 1", markup=False)
     metrics: Metrics | None
+    cfg: tailorml.ModelConfig = tailorml.load_config(config)
+    if cfg.output.type == "text":
+        if nproc != 1 or nnodes != 1 or resume:
+            raise TailorError(
+                "a text generator trains in one process and from the start: --nproc, --nnodes "
+                "and --resume do not apply to a config whose output type is text."
+            )
+        metrics = pipelines.train_generator(cfg, output, quiet=quiet).metrics
+        show_metrics(metrics.splits)
+        show_generation(metrics)
+        out.print(f"run saved to {output} (samples: {output / 'samples.csv'})")
+        return
     if nproc == 1 and nnodes == 1:
-        metrics = pipelines.train(config, output, resume=resume, quiet=quiet).metrics
+        metrics = pipelines.train(cfg, output, resume=resume, quiet=quiet).metrics
     else:
         from tailorml.pipelines.launch import train_distributed
 
@@ -249,7 +261,7 @@ def evaluate_cmd(
 ) -> None:
     """Score a trained model on labelled data."""
     check_output(output, "--output")
-    scores = tailorml.load(run).evaluate(data)
+    scores = open_run(run).evaluate(data)
     show_metrics({"evaluation": scores})
     warn_dropped(scores.dropped_rows or 0)
     if output is not None:
@@ -266,10 +278,42 @@ def predict_cmd(
 ) -> None:
     """Predict every row; one output row per input row, in order."""
     check_output(output, "--output")
-    frame = tailorml.load(run).predict(data)
+    frame = open_run(run).predict(data)
     write_output(output, frame.to_csv(index=False), "--output")
     out.print(f"{len(frame)} predictions written to {output}")
     warn_dropped(int(frame.attrs.get("dropped_rows", 0)), " and got no prediction")
+
+
+@app.command("generate")
+def generate_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder of a text generator.")],
+    text: Annotated[str, typer.Argument(help="The input text.")],
+    strategy: Annotated[
+        str | None, typer.Option(help="greedy, beam or sample (default: the run's config).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="sample: the random seed.")] = None,
+    stream: Annotated[bool, typer.Option(help="Print the text as it is decoded.")] = False,
+) -> None:
+    """Generate text from one input with a trained generator (type text output)."""
+    from tailorml.runs.generation import load_generation
+
+    generation = load_generation(run)
+    changes: dict[str, Any] = {"strategy": strategy} if strategy is not None else {}
+    if seed is not None:
+        changes["seed"] = seed
+    try:
+        decoding = generation.config.generation.model_validate(
+            generation.config.generation.model_dump() | changes
+        )
+    except ValueError as bad:
+        raise TailorError(f"--strategy takes greedy, beam or sample, not {strategy!r}.") from bad
+    if stream:
+        for piece in generation.stream(text, decoding):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
+    out.print(generation.generate([text], decoding)[0].text, markup=False, highlight=False)
 
 
 @app.command("export")
@@ -337,10 +381,19 @@ def serve_cmd(
     backend: Annotated[
         str, typer.Option(help="auto (ONNX Runtime if the bundle has model.onnx), onnx or torch.")
     ] = "auto",
+    max_prompt_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Text generators: longest prompt in tokens, at most the model's "
+            "generation.max_source_tokens (the default); longer ones get 422."
+        ),
+    ] = None,
 ) -> None:
     """Serve predictions over HTTP: POST /predict and /explain, a playground at /,
     /health, /ready, /metrics (Prometheus), the OpenAPI document at /openapi.json.
 
+    A text generator's run serves POST /generate instead (the whole text as JSON, or
+    "stream": true for server-sent events), with a playground that streams it.
     Requests are batched adaptively; SIGTERM or Ctrl-C lets requests in flight finish.
     """
     from tailorml.serve import ServeSettings, serve
@@ -351,6 +404,7 @@ def serve_cmd(
         api_key_env=api_key_env, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
         max_body_bytes=max_body_bytes, max_audio_bytes=max_audio_bytes,
         max_audio_seconds=max_audio_seconds, backend=backend,  # type: ignore[arg-type]
+        max_prompt_tokens=max_prompt_tokens,
     )  # fmt: skip
     serve(run, settings)
 
@@ -420,10 +474,38 @@ def data_fetch_cmd(
     out.print(f"{name} is in {fetch(name, cache_dir=cache)}")
 
 
+def open_run(path: Path) -> Any:
+    """A run folder's model: a ``Run``, or a ``GenerationRun`` for a text generator
+    (both evaluate and predict)."""
+    from tailorml.runs.generation import is_generator, load_generation
+
+    return load_generation(path) if is_generator(path) else tailorml.load(path)
+
+
+def show_generation(metrics: Metrics) -> None:
+    facts = metrics.generation
+    if facts is None:
+        return
+    out.print(
+        f"{facts.generator}: {facts.parameters:,} parameters; training texts cut to the limits: "
+        f"{facts.truncated_sources} inputs, {facts.truncated_targets} targets"
+    )
+    if facts.latency:
+        lat = facts.latency
+        out.print(
+            f"latency (one request at a time): p50 {lat['p50_ms']:.1f} ms, p95 "
+            f"{lat['p95_ms']:.1f} ms, {lat['ms_per_token']:.2f} ms per token"
+        )
+
+
+GENERATION_METRICS = ("chrf", "bleu", "exact_match", "perplexity")
+
+
 def show_metrics(splits: dict[str, Scores]) -> None:
     table = Table("split", "metric", "value", title="metrics")
     for split, scores in splits.items():
-        for key in ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2"):
+        for key in ("accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2",
+                    *GENERATION_METRICS):  # fmt: skip
             if (value := scores.figures.get(key)) is not None:
                 table.add_row(split, key, f"{value:.4f}")
         if (ci := scores.ci95) is not None:
@@ -440,7 +522,8 @@ def show_match(result: MatchResult) -> None:
         metrics = entry.metrics
         table.add_row(
             entry.name, f"{metrics.quality.value:.4f}" if metrics.quality else "—",
-            f"{entry.value_per_1k:,.2f}", f"{metrics.latency_p95_ms:.2f}",
+            "—" if entry.value_per_1k is None else f"{entry.value_per_1k:,.2f}",
+            f"{metrics.latency_p95_ms:.2f}",
             f"{metrics.cost_per_1k:.2g}",
             "yes" if entry.feasible else "no: " + "; ".join(entry.rejected_because),
         )  # fmt: skip
@@ -454,8 +537,12 @@ def show_match(result: MatchResult) -> None:
     test = result.test
     held = [f"{name}: {'held' if c.passed else 'BROKEN'} ({shown(c.value)})"
             for name, c in test.constraints.items()]  # fmt: skip
-    quality = test.metrics.figures.get("accuracy", test.metrics.figures.get("mae"))
-    held.insert(0, f"quality {quality:.4f}, value/1k {test.metrics.value_per_1k:,.2f}")
+    quality = test.metrics.quality
+    shown_quality = (
+        f"{quality.metric} {quality.value:.4f}" if quality and quality.value is not None else ""
+    )
+    value = test.metrics.value_per_1k
+    held.insert(0, shown_quality + ("" if value is None else f", value/1k {value:,.2f}"))
     out.print(f"recommended: {result.recommended}; on test: " + ", ".join(held), markup=False)
 
 

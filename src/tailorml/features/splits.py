@@ -33,8 +33,10 @@ def read_splits(
     dataset = load(data.source)
     assert data.target is not None
     if classification is None:
-        classification = config.output.type != "number"
-    check_numbers(dataset, config, with_target=not classification)
+        classification = config.output.type not in ("number", "text")
+    check_numbers(dataset, config, with_target=config.output.type == "number")
+    if config.output.type == "text":
+        check_texts(dataset, [config.input_features[0].name, data.target])
     frames = split_dataset(dataset, data.split, data.target, classification, read)
     return protect(frames, config), dataset.dropped_rows
 
@@ -61,6 +63,30 @@ def check_numbers(dataset: Dataset, config: ModelConfig, with_target: bool) -> N
                 parse_numbers(name, frame[name])
             except DataError as err:
                 raise DataError(f"data file '{dataset.name}', {err}") from None
+
+
+def check_texts(dataset: Dataset, columns: list[str]) -> None:
+    """Refuse missing or blank texts in a generator's input and target columns
+    before the rows are split, naming the rows of the file (1 = first data row).
+
+    Raises:
+        DataError: naming the file, the column and the first bad rows.
+    """
+    for part, frame in dataset.frames.items():
+        for name in columns:
+            if name not in frame.columns:
+                continue
+            values = frame[name]
+            blank = (values.isna() | values.astype(str).str.strip().eq("")).to_numpy()
+            rows = [int(i) + 1 for i in blank.nonzero()[0]]
+            if rows:
+                where = f"'{dataset.name}'" + (f" ({part} part)" if part != "all" else "")
+                more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+                raise DataError(
+                    f"data file {where}, column '{name}': empty text in row(s) "
+                    f"{', '.join(map(str, rows[:10]))}{more}; a generator learns from pairs "
+                    "of non-empty texts. Fill or remove those rows."
+                )
 
 
 def protect(frames: dict[str, pd.DataFrame], config: ModelConfig) -> dict[str, pd.DataFrame]:

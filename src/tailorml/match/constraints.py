@@ -11,7 +11,8 @@ def default_metric(scenario: Scenario) -> str:
     quality = scenario.constraints.quality
     if quality is not None:
         return quality.metric
-    return "accuracy" if scenario.task == "classification" else "mae"
+    defaults = {"classification": "accuracy", "regression": "mae", "generation": "chrf"}
+    return defaults[scenario.task]
 
 
 def upper(value: float | None, limit: float) -> Check:

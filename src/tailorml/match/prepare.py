@@ -115,7 +115,7 @@ def column_roles(scenario: Scenario, columns: pd.DataFrame) -> list[ColumnRole]:
         target,
         sensitive=() if scenario.use_sensitive_as_features else scenario.sensitive,
         overrides=scenario.columns,
-        task=scenario.task,
+        task=None if scenario.task == "generation" else scenario.task,
     )
 
 

@@ -18,13 +18,14 @@ model never writes padding or BOS (unless it is also EOS).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 
 NEG_INF = float("-inf")
+Pick = Callable[[torch.Tensor], torch.Tensor]  # log-probs (B, V) -> chosen tokens (B,)
 
 
 class StepModel(Protocol):
@@ -90,6 +91,21 @@ def sample(
     Raises:
         ValueError: ``temperature`` ≤ 0, ``top_k`` < 1 or ``top_p`` outside (0, 1].
     """
+    draw = sampler(temperature, top_k, top_p, generator)
+    return _decode(model, memory, memory_mask, ids, max_new_tokens, draw, use_cache)
+
+
+def sampler(
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Pick:
+    """The draw ``sample`` makes from log-probs ``(B, V)``: one token per row ``(B,)``.
+
+    Raises:
+        ValueError: ``temperature`` ≤ 0, ``top_k`` < 1 or ``top_p`` outside (0, 1].
+    """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if top_k is not None and top_k < 1:
@@ -105,7 +121,22 @@ def sample(
             logits = top_p_filter(logits, top_p)
         return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]  # (B,)
 
-    return _decode(model, memory, memory_mask, ids, max_new_tokens, draw, use_cache)
+    return draw
+
+
+def stream(
+    model: StepModel,
+    memory: torch.Tensor,
+    memory_mask: torch.Tensor,
+    ids: SpecialTokens,
+    max_new_tokens: int,
+    pick: Pick | None = None,
+) -> Iterator[torch.Tensor]:
+    """The tokens ``(B,)`` of each step as they are chosen (greedy unless ``pick``
+    is a ``sampler``), with the KV cache; the same tokens ``greedy``/``sample``
+    return, for a server that sends text as it is written."""
+    for token, _ in _steps(model, memory, memory_mask, ids, max_new_tokens, pick or _argmax, True):
+        yield token
 
 
 def beam_search(
@@ -182,30 +213,45 @@ def _decode(
     memory_mask: torch.Tensor,
     ids: SpecialTokens,
     max_new_tokens: int,
-    pick: Callable[[torch.Tensor], torch.Tensor],
+    pick: Pick,
     use_cache: bool,
 ) -> Generation:
     """One token per row and step, chosen by ``pick`` from log-probs ``(B, V)``,
     until every row has written EOS or ``max_new_tokens`` are written."""
+    total = torch.zeros(memory.shape[0], device=memory.device)  # (B,)
+    written: list[torch.Tensor] = []
+    for token, gained in _steps(model, memory, memory_mask, ids, max_new_tokens, pick, use_cache):
+        written.append(token)
+        total = total + gained
+    return Generation(torch.stack(written, dim=1), total)  # (B, L), (B,)
+
+
+def _steps(
+    model: StepModel,
+    memory: torch.Tensor,
+    memory_mask: torch.Tensor,
+    ids: SpecialTokens,
+    max_new_tokens: int,
+    pick: Pick,
+    use_cache: bool,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Per step: the tokens ``(B,)`` (``pad`` for rows already ended) and their
+    log-probabilities ``(B,)`` (0 for ended rows)."""
     b, device = memory.shape[0], memory.device
     cache = model.start(memory, memory_mask, use_cache=use_cache)
     last = torch.full((b,), ids.bos, dtype=torch.long, device=device)  # (B,)
     done = torch.zeros(b, dtype=torch.bool, device=device)  # (B,)
-    total = torch.zeros(b, device=device)  # (B,)
-    written: list[torch.Tensor] = []
     for _ in range(_check_length(max_new_tokens)):
         logits, cache = model.step(last, cache)  # (B, V)
         log_probs = _log_probs(logits, ids)  # (B, V)
         token = pick(log_probs).masked_fill(done, ids.pad)  # (B,)
         gained = log_probs.gather(1, token[:, None])[:, 0]  # (B,)
-        total = total + gained.masked_fill(done, 0.0)
-        written.append(token)
+        yield token, gained.masked_fill(done, 0.0)
         if ids.eos is not None:
             done = done | (token == ids.eos)
             if bool(done.all()):
-                break
+                return
         last = token
-    return Generation(torch.stack(written, dim=1), total)  # (B, L), (B,)
 
 
 def _argmax(log_probs: torch.Tensor) -> torch.Tensor:

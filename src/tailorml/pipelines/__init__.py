@@ -2,7 +2,8 @@
 
 from tailorml.pipelines.audit import audit
 from tailorml.pipelines.explain import explain
+from tailorml.pipelines.generate import train_generator
 from tailorml.pipelines.match import match
 from tailorml.pipelines.train import train
 
-__all__ = ["audit", "explain", "match", "train"]
+__all__ = ["audit", "explain", "match", "train", "train_generator"]

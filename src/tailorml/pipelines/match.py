@@ -7,6 +7,7 @@ from pathlib import Path
 from tailorml.config import Scenario
 from tailorml.match import run_match
 from tailorml.match.backends import Backend
+from tailorml.match.engine import load_scenario
 from tailorml.records.match import MatchResult
 from tailorml.report.card import write_model_card
 from tailorml.report.match import write_match_report
@@ -24,7 +25,12 @@ def match(
     ``recommended/`` (with its model card) and ``report.html`` into ``output``.
     A rerun on the same folder resumes: finished trials are not trained again.
     ``backend`` says where trials run (this machine, or a Ray cluster)."""
-    result = run_match(scenario, output, workers=workers, quiet=quiet, backend=backend)
+    spec = load_scenario(scenario)
+    if spec.task == "generation":
+        from tailorml.match.generation import match_generation
+
+        return match_generation(spec, Path(output), quiet)
+    result = run_match(spec, output, workers=workers, quiet=quiet, backend=backend)
     run_dir = Path(output)
     if result.recommended is not None:
         write_model_card(run_dir / "recommended", result)

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from tailorml.config import ConfigLike, as_config, dump_config
+from tailorml.errors import ConfigError
 from tailorml.features import Encoded, FeatureSet
 from tailorml.features.splits import read_splits
 from tailorml.io import atomic_write_text
@@ -45,6 +46,11 @@ def train(
         The trained run, with metrics on the validation and test splits.
     """
     cfg = as_config(config)
+    if cfg.output.type == "text":
+        raise ConfigError(
+            f"output '{cfg.output.name}' is text, written by a generator: train it with "
+            "tailorml.pipelines.train_generator (tailor train does so by itself)."
+        )
     swapped: list[str] = []
     if cfg.training.privacy is not None:
         from tailorml.train.privacy import private_layers  # Opacus loads only for a private run

@@ -94,6 +94,16 @@ class Privacy(Part):
     changes: list[str] | None = None
 
 
+class GenerationFacts(Part):
+    """A text generator's run: which generator, its size, the training texts cut."""
+
+    generator: str
+    parameters: int
+    truncated_sources: int  # training inputs over generation.max_source_tokens, cut
+    truncated_targets: int  # training targets over generation.max_target_tokens, cut
+    latency: dict[str, float] | None = None  # one request at a time, on test inputs
+
+
 class Metrics(Record):
     """``metrics.json`` of a run folder: the scores per split and the training figures."""
 
@@ -101,7 +111,7 @@ class Metrics(Record):
     # is absent, one set to None is written as null
     OMIT_UNSET = True
 
-    task: str | None = None  # classification or regression
+    task: str | None = None  # classification, regression or generation
     target: str | None = None
     labels: list[str] = []  # class names in class-index order
     run_name: str | None = None  # shown instead of the folder's name
@@ -112,6 +122,7 @@ class Metrics(Record):
     validation: Scores | None = None
     test: Scores | None = None
     fairness: Reweighing | None = None  # training-time reweighing
+    generation: GenerationFacts | None = None  # a text output's generator
 
     @property
     def splits(self) -> dict[str, Scores]:

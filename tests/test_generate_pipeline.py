@@ -19,8 +19,11 @@ from tailorml.pipelines import train_generator
 from tailorml.runs.generation import load_generation
 
 runner = CliRunner()
-WORDS = "red green blue black white small big old new fast".split()
-SMALL = "{name: seq2seq, width: 32, num_heads: 2, encoder_layers: 1, decoder_layers: 1, vocab_size: 300}"
+WORDS = ["red", "green", "blue", "black", "white", "small", "big", "old", "new", "fast"]
+SMALL = (
+    "{name: seq2seq, width: 32, num_heads: 2, encoder_layers: 1, decoder_layers: 1, "
+    "vocab_size: 300}"
+)
 
 
 def write_pairs(path: Path, n: int = 120, seed: int = 0) -> Path:

@@ -22,7 +22,7 @@ SMALL: dict[str, dict[str, Any]] = {
                 "vocab_size": 300},
     "causal_lm": {"adapter": "lora", "lora_rank": 2},
 }  # fmt: skip
-WORDS = "red green blue black white small big old new fast".split()
+WORDS = ["red", "green", "blue", "black", "white", "small", "big", "old", "new", "fast"]
 
 
 def pairs(n: int, seed: int = 0) -> Pairs:

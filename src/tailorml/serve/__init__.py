@@ -1,4 +1,5 @@
-"""The HTTP prediction service: ``tailor serve RUN`` or ``create_app(RUN, settings)``."""
+"""The HTTP prediction service: ``tailor serve RUN`` or ``create_app(RUN, settings)``;
+for a text generator's run, the generation service (``POST /generate``, ``generation.py``)."""
 
 from tailorml.serve.app import create_app
 from tailorml.serve.server import serve

@@ -1,4 +1,5 @@
-"""The prediction service as a FastAPI app: ``create_app(run_dir, settings)``.
+"""The prediction service as a FastAPI app: ``create_app(run_dir, settings)``
+(for a text generator's run, the generation service of ``generation.py``).
 
 Routes: ``POST /predict``, ``POST /explain``, ``GET /health`` (alive),
 ``GET /ready`` (taking requests), ``GET /metrics`` (Prometheus), ``GET /``
@@ -36,6 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 import tailorml
+from tailorml.runs.generation import is_generator
 from tailorml.serve.batching import Batcher, Chunk
 from tailorml.serve.guard import GuardMiddleware
 from tailorml.serve.metrics import Metrics, MetricsMiddleware
@@ -67,12 +69,18 @@ def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> Fa
     """The service for what ``tailor train`` wrote (or ``RUN/model``); ``settings``
     default as ``tailor serve``'s.
 
+    A text generator's run gets the generation service (``generation.py``).
+
     Raises:
         TailorError: the folder holds no model, or ``backend="onnx"`` without
             an ONNX export.
     """
     settings = settings or ServeSettings()
     run_dir = Path(run_dir)
+    if is_generator(run_dir):  # a text generator: POST /generate instead (generation.py)
+        from tailorml.serve.generation import create_generation_app
+
+        return create_generation_app(run_dir, settings)
     run = tailorml.load(run_dir)
     fields = input_fields(run, settings)
     bundle_dir = run_dir / "model" if run.path is not None else run_dir  # else a bare bundle

@@ -9,7 +9,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-PATHS = ("/predict", "/explain", "/health", "/ready", "/metrics", "/", "/openapi.json")
+TOKEN_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+PATHS = ("/predict", "/explain", "/generate", "/health", "/ready", "/metrics", "/",
+         "/openapi.json")  # fmt: skip
 
 
 class Metrics:
@@ -58,6 +60,42 @@ class Metrics:
         if status >= 400:
             self.errors.labels(label, code).inc()
         self.latency.labels(label).observe(seconds)
+
+
+class GenerationMetrics(Metrics):
+    """The request series, plus generations by mode (``whole`` or ``stream``) and
+    outcome (``ok``, ``error``, ``cancelled`` when a stream's client left),
+    tokens written, and time per generation, per token and to a stream's first piece."""
+
+    def __init__(self, backend: str, family: str):
+        super().__init__(backend, family)
+        self.generations = Counter(
+            "tailor_generation_requests", "Generations run, by mode and outcome.",
+            ["mode", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "tailor_generated_tokens", "Tokens written by the generator.", registry=self.registry
+        )
+        self.seconds = Histogram(
+            "tailor_generation_duration_seconds", "Time to write one whole text, by mode.",
+            ["mode"], buckets=LATENCY_BUCKETS + (30.0, 60.0), registry=self.registry,
+        )  # fmt: skip
+        self.per_token = Histogram(
+            "tailor_generation_seconds_per_token", "Time per token written (whole text / tokens).",
+            buckets=TOKEN_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.first_piece = Histogram(
+            "tailor_generation_first_piece_seconds", "Time to a stream's first piece.",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+
+    def observe_generation(self, mode: str, outcome: str, tokens: int, seconds: float) -> None:
+        self.generations.labels(mode, outcome).inc()
+        self.tokens.inc(tokens)
+        if outcome == "ok":
+            self.seconds.labels(mode).observe(seconds)
+            if tokens:
+                self.per_token.observe(seconds / tokens)
 
 
 class MetricsMiddleware:

@@ -33,6 +33,9 @@ class ServeSettings:
         max_audio_seconds: longest audio clip accepted (422 above it).
         backend: ``auto`` (ONNX Runtime when the bundle has model.onnx), ``onnx``
             or ``torch``.
+        max_prompt_tokens: text generators: longest prompt in the generator's tokens
+            (422 above it); None keeps the model's ``generation.max_source_tokens``,
+            and a value may only lower it.
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +50,7 @@ class ServeSettings:
     max_audio_bytes: int = 10 * 1024 * 1024
     max_audio_seconds: float = 30.0
     backend: Backend = "auto"
+    max_prompt_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("port", "workers", "max_batch_size", "max_body_bytes", "max_queue_rows",
@@ -59,6 +63,10 @@ class ServeSettings:
         if not 0 < self.max_audio_seconds <= 3600:
             raise TailorError(
                 f"max_audio_seconds must be above 0 and at most 3600, not {self.max_audio_seconds}."
+            )
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise TailorError(
+                f"max_prompt_tokens must be at least 1, not {self.max_prompt_tokens}."
             )
         if self.port > 65535:
             raise TailorError(f"port must be at most 65535, not {self.port}.")

@@ -196,3 +196,26 @@ def test_match_on_a_generation_scenario(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "recommended" / "model" / "model.json").is_file()
     shown = load_generation(tmp_path / "m" / "recommended")
     assert shown.generate(["red blue"])[0].text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("task: generation\nconstraints: {quality: {metric: accuracy, min: 0.5}}\n",
+         "quality metric 'accuracy' does not fit a generation task"),
+        ("task: classification\nconstraints: {quality: {metric: chrf, min: 30}}\n",
+         "quality metric 'chrf' does not fit a classification task"),
+        ("task: generation\nconstraints: {quality: {metric: chrf, min: 130}}\n",
+         "between 0 and 100"),
+    ],
+)  # fmt: skip
+def test_generation_scenarios_are_checked(tmp_path: Path, body: str, message: str) -> None:
+    from tailorml.config import Scenario, load_config
+
+    file = tmp_path / "s.yaml"
+    file.write_text(
+        "name: s\ndata: {source: x.csv, target: b}\ninput_features: [{name: a, type: text}]\n"
+        + body
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(file, Scenario)

@@ -8,14 +8,13 @@ chrF's 95 % interval is a percentile bootstrap over rows.
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import sacrebleu
 
 from tailorml.evaluate.metrics import bootstrap_ci
-from tailorml.models.generation import Generator, Pairs
 from tailorml.records.metrics import Interval, Scores
 
 
@@ -42,47 +41,38 @@ def chrf_interval(
     return bootstrap_ci(chrf, len(hypotheses), n_resamples=resamples, seed=seed)
 
 
-def score_generator(generator: Generator, pairs: Pairs, seed: int = 0) -> tuple[Scores, list[str]]:
-    """Scores of ``generator`` on labelled pairs, and the texts it wrote.
-
-    Figures: chrf (headline, with a 95 % interval), bleu, exact_match,
-    perplexity (generators with token probabilities), tokens_per_s (batched
-    generation), truncated_sources (inputs cut to ``max_source_tokens``).
-    """
-    started = time.perf_counter()
-    written = generator.generate(pairs.sources)
-    seconds = time.perf_counter() - started
-    texts = [w.text for w in written]
-    low, high = chrf_interval(texts, pairs.targets, seed)
-    figures: dict[str, float | None] = dict(text_scores(texts, pairs.targets))
-    figures["perplexity"] = None
-    if generator.scores_tokens:
-        total, count = generator.log_likelihood(pairs)
-        figures["perplexity"] = math.exp(-total / count)
-    figures["tokens_per_s"] = sum(w.tokens for w in written) / seconds if seconds else None
-    figures["truncated_sources"] = sum(w.source_truncated for w in written)
-    scores = Scores.model_validate(
+def generation_scores(
+    texts: list[str], references: list[str], *, tokens_per_s: float | None,
+    perplexity: float | None, truncated_sources: int, seed: int = 0,
+) -> Scores:  # fmt: skip
+    """One split's figures: chrf (headline, with its 95 % interval), bleu,
+    exact_match, perplexity (None: the model assigns no token probabilities),
+    tokens_per_s (batched generation) and truncated_sources (inputs cut)."""
+    low, high = chrf_interval(texts, references, seed)
+    figures: dict[str, float | None] = dict(text_scores(texts, references))
+    figures |= {"perplexity": perplexity, "tokens_per_s": tokens_per_s,
+                "truncated_sources": truncated_sources}  # fmt: skip
+    return Scores.model_validate(
         {"headline": "chrf", "ci95": Interval(metric="chrf", low=low, high=high),
-         "n": len(pairs), **figures}
+         "n": len(texts), **figures}
     )  # fmt: skip
-    return scores, texts
 
 
 def generation_latency(
-    generator: Generator, sources: list[str], n: int = 30, warmup: int = 3
+    generate: Callable[[str], int], sources: list[str], n: int = 30, warmup: int = 3
 ) -> dict[str, float]:
     """One request at a time: p50/p95 milliseconds per request and mean
-    milliseconds per generated token, over ``n`` sources (cycled)."""
+    milliseconds per generated token, over ``n`` sources (cycled).
+    ``generate(source)`` writes one text and returns its token count."""
     if not sources or n < 1:
         raise ValueError("latency needs at least one source and one timed call")
     for source in sources[:warmup]:
-        generator.generate([source])
+        generate(source)
     times, tokens = np.empty(n), 0
     for i in range(n):
         start = time.perf_counter_ns()
-        out = generator.generate([sources[i % len(sources)]])
+        tokens += generate(sources[i % len(sources)])
         times[i] = (time.perf_counter_ns() - start) / 1e6
-        tokens += out[0].tokens
     return {
         "p50_ms": float(np.percentile(times, 50)),
         "p95_ms": float(np.percentile(times, 95)),

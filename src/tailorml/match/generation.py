@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,6 @@ from rich.console import Console
 
 from tailorml.config import ModelConfig, Scenario
 from tailorml.config.scenario import LOWER_IS_BETTER
-from tailorml.evaluate.generation import generation_latency
 from tailorml.evaluate.measure import cost_per_1k, folder_size_mb, training_cost
 from tailorml.features.splits import read_splits
 from tailorml.match.constraints import check_constraints, default_metric, why_rejected
@@ -57,7 +57,7 @@ def measure(
     """Quality on ``split``, speed one request at a time, cost, size, training."""
     frame = rows[split]
     scores = run.score_rows(frame, split)
-    latency = generation_latency(run.generator, run.pairs(frame, split).sources)
+    latency = run.latency(run.pairs(frame, split).sources)
     price = scenario.economics.price_per_cpu_hour
     metric = default_metric(scenario)
     value = scores.figures.get(metric)
@@ -83,14 +83,18 @@ def better(a: record.CandidateResult, b: record.CandidateResult, metric: str) ->
     return qa < qb if metric in LOWER_IS_BETTER else qa > qb
 
 
-def match_generation(scenario: Scenario, output: Path, quiet: bool = False) -> record.MatchResult:
-    """Train, measure and check every proposal; recommend; re-check on test.
+Train = Callable[[ModelConfig, Path], GenerationRun]  # config, run folder → trained run
+
+
+def match_generation(
+    scenario: Scenario, output: Path, train: Train, quiet: bool = False
+) -> record.MatchResult:
+    """Train (with ``train``: the pipeline's ``train_generator``), measure and check
+    every proposal; recommend; re-check on test.
 
     Writes ``match.json``, ``trials/NAME/`` (each candidate's run) and
     ``recommended/`` (the pick's run folder) into ``output``.
     """
-    from tailorml.pipelines.generate import train_generator
-
     started = time.monotonic()
     say = Console(stderr=True, quiet=quiet)
     probe = generation_config(scenario, portfolio(scenario, 0)[0])
@@ -107,7 +111,7 @@ def match_generation(scenario: Scenario, output: Path, quiet: bool = False) -> r
         say.print(f"training {proposal.name} …", markup=False)
         folder = output / "trials" / proposal.name
         began = time.monotonic()
-        run = train_generator(generation_config(scenario, proposal), folder, quiet=True)
+        run = train(generation_config(scenario, proposal), folder)
         seconds = time.monotonic() - began
         figures = measure(run, frames, "validation", scenario, folder / "model", seconds)
         checks = check_constraints(scenario, figures)

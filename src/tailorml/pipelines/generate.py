@@ -13,7 +13,6 @@ import pandas as pd
 import torch
 
 from tailorml.config import ConfigLike, as_config, dump_config
-from tailorml.evaluate.generation import generation_latency
 from tailorml.features.splits import read_splits
 from tailorml.io import atomic_write_text
 from tailorml.models.generation import Pairs, build_generator
@@ -86,7 +85,7 @@ def collect(
         metrics.test = run.score_rows(frames["test"], "test")
         sources = run.pairs(frames["test"], "test").sources
         assert metrics.generation is not None
-        metrics.generation.latency = generation_latency(run.generator, sources)
+        metrics.generation.latency = run.latency(sources)
     return metrics
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tailorml.config import Scenario
+from tailorml.config import ModelConfig, Scenario
 from tailorml.match import run_match
 from tailorml.match.backends import Backend
 from tailorml.match.engine import load_scenario
 from tailorml.records.match import MatchResult
 from tailorml.report.card import write_model_card
 from tailorml.report.match import write_match_report
+from tailorml.runs.generation import GenerationRun
 
 
 def match(
@@ -28,8 +29,14 @@ def match(
     spec = load_scenario(scenario)
     if spec.task == "generation":
         from tailorml.match.generation import match_generation
+        from tailorml.pipelines.generate import train_generator
 
-        return match_generation(spec, Path(output), quiet)
+        def trial(config: ModelConfig, folder: Path) -> GenerationRun:
+            return train_generator(config, folder, quiet=True)
+
+        result = match_generation(spec, Path(output), trial, quiet)
+        write_match_report(Path(output))
+        return result
     result = run_match(spec, output, workers=workers, quiet=quiet, backend=backend)
     run_dir = Path(output)
     if result.recommended is not None:

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import JsonValue
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -43,6 +42,7 @@ from tailorml.serve.guard import GuardMiddleware
 from tailorml.serve.metrics import Metrics, MetricsMiddleware
 from tailorml.serve.playground import playground_html
 from tailorml.serve.predictor import Predictor
+from tailorml.serve.responses import json_response, openapi
 from tailorml.serve.rows import ApiError, Row, RowReader, Upload
 from tailorml.serve.schema import (
     InputField,
@@ -54,15 +54,6 @@ from tailorml.serve.schema import (
     upload_schema,
 )
 from tailorml.serve.settings import ServeSettings
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    """Compact JSON, as Starlette writes it; it refuses NaN and infinity."""
-    try:
-        return JSONResponse(body, status)
-    except ValueError:  # NaN or infinity from values the model cannot take
-        error = ApiError(422, "the result is not finite: the input values are too large.")
-        return JSONResponse(error.body(), error.status)
 
 
 def create_app(run_dir: str | Path, settings: ServeSettings | None = None) -> FastAPI:
@@ -271,18 +262,3 @@ def api_description(settings: ServeSettings, fields: list[InputField]) -> str:
         f"{key}Bodies above {body_limit(settings, fields):,} bytes get 413; invalid rows get 422 "
         f"with a message naming the row and the field. {clips}"
     ).strip()
-
-
-def openapi(
-    app: FastAPI, schemas: dict[str, dict[str, JsonValue]], settings: ServeSettings
-) -> dict[str, Any]:
-    """FastAPI's document (which it caches) plus the generated request and response schemas."""
-    document = FastAPI.openapi(app)
-    parts = document.setdefault("components", {})
-    parts.setdefault("schemas", {}).update(schemas)
-    if settings.api_key:
-        parts["securitySchemes"] = {
-            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            "Bearer": {"type": "http", "scheme": "bearer"},
-        }
-    return document

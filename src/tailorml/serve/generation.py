@@ -63,10 +63,10 @@ from tailorml.config import GenerationConfig
 from tailorml.errors import TailorError, dash_hint
 from tailorml.models.generation import Generator as TextGenerator
 from tailorml.runs.generation import GenerationRun, load_generation
-from tailorml.serve.app import json_response, openapi
 from tailorml.serve.generation_page import generation_page
 from tailorml.serve.guard import GuardMiddleware
 from tailorml.serve.metrics import GenerationMetrics, MetricsMiddleware
+from tailorml.serve.responses import json_response, openapi
 from tailorml.serve.rows import ApiError, where
 from tailorml.serve.schema import REF, ErrorResponse, Health, Ready, components
 from tailorml.serve.settings import ServeSettings

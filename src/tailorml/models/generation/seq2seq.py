@@ -37,6 +37,7 @@ from tailorml.models.generation.base import (
     Generated,
     Generator,
     Pairs,
+    Proposal,
     check_pairs,
     overlong,
     register_generator,
@@ -135,6 +136,23 @@ class Seq2SeqGenerator(Generator):
         self.settings: Seq2SeqGeneratorOptions = self.options
         self.vocab: Subwords | None = None
         self.net: Seq2SeqNet | None = None
+
+    @classmethod
+    def proposals(cls, budget_s: float, rows: int) -> list[Proposal]:
+        """From 300 s: a small encoder–decoder, ~0.3 ms per pair and epoch on 2 cores."""
+        if budget_s < 300:
+            return []
+        epochs = max(10, min(80, int(budget_s / 4 / max(1, rows) / 0.003)))
+        generator: JSONObject = {"name": "seq2seq", "vocab_size": 800, "width": 128,
+                                 "encoder_layers": 2, "decoder_layers": 2,
+                                 "dropout": 0.2}  # fmt: skip
+        training: JSONObject = {"epochs": epochs, "batch_size": 16, "learning_rate": 0.002,
+                                "warmup_steps": 50, "lr_schedule": "cosine",
+                                "gradient_clipping": 1.0, "weight_decay": 0.01}  # fmt: skip
+        why = (
+            f"seq2seq: a Transformer encoder–decoder from scratch, {epochs} epochs (budget ≥ 300 s)"
+        )
+        return [Proposal("seq2seq", generator, training, why)]
 
     # --- training ---------------------------------------------------------------
     def fit(self, train: Pairs, validation: Pairs | None, quiet: bool = True) -> FitFigures:

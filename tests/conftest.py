@@ -85,10 +85,11 @@ def matched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, M
     out = {}
     for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
         run_dir = tmp_path_factory.mktemp(scenario.stem)
-        spec = load_config(scenario, Scenario)
-        if spec.task == "generation":  # the baselines only: networks train for minutes
-            spec = spec.model_copy(
-                update={"budget": spec.budget.model_copy(update={"seconds": 60})}
+        loaded = load_config(scenario, Scenario)
+        spec: Scenario | Path = scenario
+        if loaded.task == "generation":  # the baselines only: networks train for minutes
+            spec = loaded.model_copy(
+                update={"budget": loaded.budget.model_copy(update={"seconds": 60})}
             )
         out[scenario.stem] = (run_dir, match(spec, run_dir, quiet=True))
     return out

@@ -219,3 +219,16 @@ def test_generation_scenarios_are_checked(tmp_path: Path, body: str, message: st
     )
     with pytest.raises(ConfigError, match=message):
         load_config(file, Scenario)
+
+
+@pytest.mark.parametrize(
+    ("example", "generator"),
+    [("django_fr_seq2seq.yaml", "seq2seq"), ("django_fr_smollm2_lora.yaml", "causal_lm")],
+)
+def test_shipped_generation_examples_validate(example: str, generator: str) -> None:
+    from tailorml.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / example)
+    assert config.output.type == "text" and config.generator is not None
+    assert config.generator.name == generator
+    assert config.data.source == "builtin:django_fr"

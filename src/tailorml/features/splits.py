@@ -34,7 +34,8 @@ def read_splits(
     assert data.target is not None
     if classification is None:
         classification = config.output.type not in ("number", "text")
-    check_numbers(dataset, config, with_target=config.output.type == "number")
+    with_target = not classification and config.output.type != "text"  # a regression
+    check_numbers(dataset, config, with_target=with_target)
     if config.output.type == "text":
         check_texts(dataset, [config.input_features[0].name, data.target])
     frames = split_dataset(dataset, data.split, data.target, classification, read)
